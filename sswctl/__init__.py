@@ -1,0 +1,3 @@
+"""SecureSwift VPN: control tool, protocol engine and userspace data plane."""
+
+__version__ = "0.1.0"
