@@ -28,7 +28,7 @@ _BITS = {4: 32, 6: 128}
 
 
 class _Family:
-    __slots__ = ("bits", "tables", "lengths")
+    __slots__ = ("bits", "lengths", "tables")
 
     def __init__(self, bits: int):
         self.bits = bits

@@ -62,9 +62,9 @@ class Naive:
     def lookup(self, addr):
         best = None
         for net, owner in self.entries.items():
-            if net.version == addr.version and addr in net:
-                if best is None or net.prefixlen > best[0].prefixlen:
-                    best = (net, owner)
+            fits = net.version == addr.version and addr in net
+            if fits and (best is None or net.prefixlen > best[0].prefixlen):
+                best = (net, owner)
         return best[1] if best else None
 
     def by_owner(self, owner):
