@@ -112,6 +112,8 @@ class Device:
     # Runtime state, filled by a backend's get.
     public_key: bytes | None = None
     backend: str | None = None  # "kernel" or "userspace"
+    # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
+    drops: dict[str, int] = field(default_factory=dict)
 
     def peer(self, public_key: bytes) -> Peer | None:
         for p in self.peers:
