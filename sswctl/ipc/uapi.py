@@ -1,0 +1,137 @@
+"""ControlBackend over the userspace daemon's UAPI UNIX socket.
+
+Sockets live at ``/var/run/secureswift/IFACE.sock`` (mode 0600). A daemon
+asked to be visible to wireguard-tools also listens at
+``/var/run/wireguard/IFACE.sock``, where ``wg`` looks; this client reads
+that directory too, so ``sswctl show`` also lists wireguard-go interfaces.
+SecureSwift extension keys are requested only from our own directory:
+wireguard-go rejects anything after ``get=1`` but the blank line.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import socket
+import stat
+
+from ..model import Device
+from ..uapi import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
+from . import ControlBackend, IPCError
+
+SSW_SOCK_DIR = "/var/run/secureswift"
+WG_SOCK_DIR = "/var/run/wireguard"
+SOCK_SUFFIX = ".sock"
+TIMEOUT = 10.0
+MAX_REPLY = 64 << 20
+
+
+
+def _complete(buf: bytearray) -> bool:
+    """A reply ends with an ``errno=N`` line and a blank line."""
+    if not buf.endswith(b"\n\n"):
+        return False
+    return buf[:-2].rsplit(b"\n", 1)[-1].startswith(b"errno=")
+
+
+def socket_path(name: str, directory: str = SSW_SOCK_DIR) -> str:
+    if not name or "/" in name or name.startswith("."):
+        raise IPCError(f"invalid interface name {name!r}", errno.EINVAL)
+    return os.path.join(directory, name + SOCK_SUFFIX)
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+class UAPIBackend(ControlBackend):
+    kind = "userspace"
+
+    def __init__(self, directories: tuple[str, ...] = (SSW_SOCK_DIR, WG_SOCK_DIR)):
+        self.directories = directories
+
+    def list_devices(self) -> list[str]:
+        names: list[str] = []
+        for d in self.directories:
+            try:
+                entries = sorted(os.listdir(d))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                name = entry[: -len(SOCK_SUFFIX)]
+                if entry.endswith(SOCK_SUFFIX) and name and name not in names and self._alive(d, name):
+                    names.append(name)
+        return names
+
+    def has_device(self, name: str) -> bool:
+        return self._find(name) is not None
+
+    def get_device(self, name: str) -> Device:
+        path, ours = self._locate(name)
+        request = f"get=1\n{EXTENSIONS_LINE}\n\n" if ours else "get=1\n\n"
+        dev = decode_get(self._transact(path, request).decode("utf-8", "replace"), name)
+        if not ours:
+            dev.backend = "userspace"
+        return dev
+
+    def set_device(self, device: Device) -> None:
+        path, _ = self._locate(device.name)
+        reply = self._transact(path, encode_set(device)).decode("ascii", "replace")
+        m = re.fullmatch(r"errno=(-?[0-9]+)\n\n", reply)
+        if not m:
+            raise UAPIError("malformed set reply", errno.EPROTO)
+        code = int(m.group(1))
+        if code:
+            raise UAPIError(f"{device.name}: daemon refused the change ({os.strerror(abs(code))})", abs(code))
+
+    # -- internals --
+
+    def _alive(self, directory: str, name: str) -> bool:
+        path = os.path.join(directory, name + SOCK_SUFFIX)
+        if not _is_socket(path):
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(TIMEOUT)
+            try:
+                s.connect(path)
+            except OSError:
+                return False
+        return True
+
+    def _find(self, name: str) -> tuple[str, bool] | None:
+        for d in self.directories:
+            path = socket_path(name, d)
+            if _is_socket(path):
+                return path, d != WG_SOCK_DIR
+        return None
+
+    def _locate(self, name: str) -> tuple[str, bool]:
+        found = self._find(name)
+        if found is None:
+            raise IPCError(f"{name}: no userspace daemon for this interface", errno.ENODEV)
+        return found
+
+    @staticmethod
+    def _transact(path: str, request: str) -> bytes:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(TIMEOUT)
+            try:
+                s.connect(path)
+                s.sendall(request.encode())
+                buf = bytearray()
+                while not _complete(buf):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise IPCError(f"{path}: daemon closed the connection", errno.EPROTO)
+                    buf += chunk
+                    if len(buf) > MAX_REPLY:
+                        raise IPCError(f"{path}: reply too large", errno.EMSGSIZE)
+            except ConnectionRefusedError:
+                raise IPCError(f"{path}: daemon is not running (stale socket)", errno.ENODEV) from None
+            except OSError as e:
+                raise IPCError(f"{path}: {e.strerror or e}", e.errno or errno.EIO) from None
+        return bytes(buf)

@@ -1,0 +1,89 @@
+"""A layer-3 TUN device: packets in and out as plain IPv4/IPv6 bytes.
+
+The device is created non-persistent (no TUNSETPERSIST), so the kernel
+removes it the moment its last file descriptor closes: a daemon that dies
+cannot leave a stale interface behind. The descriptor is close-on-exec so
+no child process can keep the interface alive.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+from typing import Self
+
+from pyroute2 import IPRoute
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+IFNAMSIZ = 16
+DEFAULT_MTU = 1420
+
+
+class TunError(OSError):
+    """The TUN device could not be created or configured."""
+
+
+def check_ifname(name: str) -> None:
+    if not name or len(name.encode()) >= IFNAMSIZ or "/" in name or name in (".", ".."):
+        raise TunError(errno.EINVAL, f"invalid interface name {name!r}")
+    if any(c.isspace() or c == ":" for c in name):
+        raise TunError(errno.EINVAL, f"invalid interface name {name!r}")
+
+
+class Tun:
+    """An open TUN device (IFF_TUN | IFF_NO_PI), non-blocking."""
+
+    def __init__(self, name: str, mtu: int = DEFAULT_MTU, up: bool = True):
+        check_ifname(name)
+        self.name = name
+        self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
+            try:
+                fcntl.ioctl(self.fd, TUNSETIFF, ifr)
+            except OSError as e:
+                why = "already exists and is busy" if e.errno == errno.EBUSY else e.strerror
+                raise TunError(e.errno, f"cannot create TUN {name}: {why}") from None
+            with IPRoute() as ipr:
+                idx = ipr.link_lookup(ifname=name)
+                if not idx:
+                    raise TunError(errno.ENODEV, f"TUN {name} vanished after creation")
+                self.ifindex = idx[0]
+                ipr.link("set", index=self.ifindex, mtu=mtu)
+                if up:
+                    ipr.link("set", index=self.ifindex, state="up")
+            self.mtu = mtu
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self, size: int = 65536) -> bytes:
+        return os.read(self.fd, size)
+
+    def write(self, packet: bytes) -> int:
+        return os.write(self.fd, packet)
+
+    def set_mtu(self, mtu: int) -> None:
+        with IPRoute() as ipr:
+            ipr.link("set", index=self.ifindex, mtu=mtu)
+        self.mtu = mtu
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        # Non-persistent: the kernel deletes the link with its last fd.
+        os.close(self.fd)
+        self.fd = -1
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
