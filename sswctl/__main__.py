@@ -1,0 +1,5 @@
+"""``python -m sswctl``."""
+
+from .cli import main
+
+main()

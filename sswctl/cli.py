@@ -1,0 +1,98 @@
+"""The sswctl command line: a thin click layer over :mod:`sswctl.commands`.
+
+To add a subcommand: write ``sswctl/commands/NAME.py`` with a ``COMMAND`` and
+add its module name to ``COMMANDS`` below (one line).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from . import __version__, keys
+from .commands import Command, Param
+from .errors import EXIT_RUNTIME
+from .ipc import IPCError
+
+COMMANDS = [
+    "genkey",
+    "genpsk",
+    "pubkey",
+    "strip",
+    # other engineers: one line per command module, e.g. "show",
+]
+
+_TYPES = {"str": click.STRING, "int": click.INT, "input": click.File("rb")}
+
+
+def _click_param(p: Param) -> click.Parameter:
+    if p.kind == "rest":
+        return click.Argument([p.name], nargs=-1, type=click.UNPROCESSED, metavar=p.metavar)
+    ptype = click.Choice(p.choices) if p.choices else _TYPES[p.kind] if p.kind != "flag" else None
+    if not p.flags:
+        return click.Argument([p.name], type=ptype, required=p.required, default=p.default, metavar=p.metavar)
+    if p.kind == "flag":
+        return click.Option([*p.flags, p.name], is_flag=True, default=bool(p.default), help=p.help)
+    return click.Option(
+        [*p.flags, p.name], type=ptype, required=p.required, default=p.default, help=p.help, metavar=p.metavar
+    )
+
+
+def _warn_if_world_accessible() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (e.g. under click's test runner)
+    if keys.is_world_accessible(fd):
+        click.echo(
+            "Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.", err=True
+        )
+
+
+def _click_command(cmd: Command) -> click.Command:
+    def callback(**kwargs: object) -> None:
+        for p in cmd.params:
+            if p.kind == "input":
+                with kwargs[p.name] as f:  # type: ignore[attr-defined]
+                    kwargs[p.name] = f.read()
+        if cmd.secret_output:
+            _warn_if_world_accessible()
+        out = cmd.run(**kwargs)
+        if out:
+            click.echo(out, nl=False)
+
+    rest = any(p.kind == "rest" for p in cmd.params)
+    return click.Command(
+        cmd.name,
+        callback=callback,
+        params=[_click_param(p) for p in cmd.params],
+        help=cmd.help,
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False} if rest else None,
+    )
+
+
+def build_cli() -> click.Group:
+    group = click.Group(
+        "sswctl",
+        help="SecureSwift VPN control tool (WireGuard-compatible keys and configs).",
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    click.version_option(__version__, "--version", prog_name="sswctl")(group)
+    for name in COMMANDS:
+        module = importlib.import_module(f"{__package__}.commands.{name}")
+        group.add_command(_click_command(module.COMMAND))
+    return group
+
+
+cli = build_cli()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error."""
+    try:
+        cli.main(args=argv, prog_name="sswctl", standalone_mode=True)
+    except IPCError as e:  # a control transport failed below a command
+        click.echo(f"sswctl: {e}", err=True)
+        sys.exit(EXIT_RUNTIME)

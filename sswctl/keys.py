@@ -1,0 +1,125 @@
+"""Curve25519 keys in WireGuard's encoding.
+
+Byte-for-byte compatible with wireguard-tools: private keys are 32 random
+bytes clamped as in RFC 7748 section 5 (``wg genkey``), public keys are
+X25519(private, 9), and every key travels as standard base64 of 32 bytes
+(44 characters, one ``=`` of padding).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import stat
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .errors import KeyFormatError, UsageError
+from .model import KEY_LEN
+
+_B64_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")
+# wg's char_is_space(): the C locale's isspace().
+ASCII_SPACE = " \t\n\r\v\f"
+
+
+def clamp(secret: bytes) -> bytes:
+    """RFC 7748 clamping, as ``wg genkey`` applies it before printing."""
+    b = bytearray(secret)
+    b[0] &= 248
+    b[31] = (b[31] & 127) | 64
+    return bytes(b)
+
+
+def generate_private_key() -> bytes:
+    return clamp(os.urandom(KEY_LEN))
+
+
+def generate_preshared_key() -> bytes:
+    return os.urandom(KEY_LEN)
+
+
+def public_key(private_key: bytes) -> bytes:
+    """X25519 public key; the private key is clamped first, as wg does."""
+    if len(private_key) != KEY_LEN:
+        raise KeyFormatError(f"a private key is {KEY_LEN} bytes, got {len(private_key)}")
+    pub = X25519PrivateKey.from_private_bytes(private_key).public_key()
+    return pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def to_base64(key: bytes) -> str:
+    if len(key) != KEY_LEN:
+        raise KeyFormatError(f"a key is {KEY_LEN} bytes, got {len(key)}")
+    return base64.b64encode(key).decode("ascii")
+
+
+def from_base64(text: str) -> bytes:
+    """Decode one key. The message never echoes the input: it may be a secret."""
+    if not _B64_KEY.fullmatch(text):
+        raise KeyFormatError(
+            f"key is not the correct length or format (need 44 base64 characters "
+            f"ending in '=', got {len(text)} characters)"
+        )
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error as e:  # unreachable after the regex; kept as a guard
+        raise KeyFormatError("key is not valid base64") from e
+    return key
+
+
+def parse_key_text(data: bytes | str) -> bytes:
+    """A key as read from a file or stdin: surrounding whitespace allowed, nothing else."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise KeyFormatError("key contains non-ASCII bytes") from None
+    text = data.strip(ASCII_SPACE)
+    if any(c in ASCII_SPACE for c in text):
+        raise KeyFormatError("trailing characters found after key")
+    return from_base64(text)
+
+
+def read_key_file(path: str) -> bytes:
+    """Read a key file as ``wg set ... private-key FILE`` does.
+
+    An empty file (or one holding only whitespace, such as /dev/null) yields
+    32 zero bytes, which wg and sswctl treat as "remove this key".
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read(4096)
+    except OSError as e:
+        raise UsageError(f"cannot read key file {path}: {e.strerror}") from None
+    if not data.strip(ASCII_SPACE.encode()):
+        return bytes(KEY_LEN)
+    return parse_key_text(data)
+
+
+def write_secret_file(path: str, data: bytes | str) -> None:
+    """Write a secret (key file, saved config) so that only its owner can read it.
+
+    The file is created 0600; an existing file is emptied on open and set to
+    0600 before the secret is written, so the secret is never readable by others.
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def is_world_accessible(fd: int) -> bool:
+    """True when fd is a regular file others may access: wg genkey warns then."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & stat.S_IRWXO)
