@@ -1,0 +1,625 @@
+"""The device-level protocol engine (see the package docstring for the API)."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..model import Cipher, Protocol
+from . import constants as C
+from .cookie import CookieChecker, CookieMaker, MacState
+from .errors import (
+    ConfigError,
+    ExpiredError,
+    MacError,
+    MessageError,
+    UnknownIndexError,
+)
+from .keypair import Keypair
+from .messages import (
+    message_type,
+    parse_cookie_reply,
+    parse_data_header,
+    parse_initiation,
+    parse_response,
+)
+from .modes import Mode, mode_for
+from .noise import (
+    Handshake,
+    PeerKeys,
+    StaticIdentity,
+    consume_initiation,
+    consume_response,
+    create_initiation,
+    create_response,
+    derive_transport_keys,
+)
+
+_UNSET = object()
+
+
+# --- events ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transmit:
+    """Send ``data`` as one UDP datagram.
+
+    ``dest`` is where to send it: the source address of the datagram being
+    answered, else the peer's last authenticated source address, else None
+    (the caller uses the peer's configured endpoint; with none, it cannot send).
+    ``kind``: "initiation", "response", "cookie", "data" or "keepalive".
+    """
+
+    peer: bytes | None
+    data: bytes
+    dest: object
+    kind: str
+
+
+@dataclass(frozen=True)
+class KeypairCreated:
+    """A handshake derived a new keypair (install it into the kernel module).
+
+    ``keypair`` is the live :class:`~sswctl.protocol.keypair.Keypair`; see its
+    ``local_index``, ``remote_index``, ``send_key``, ``receive_key``,
+    ``cipher``, ``is_initiator``, ``created``.
+    """
+
+    peer: bytes
+    keypair: Keypair
+
+
+@dataclass(frozen=True)
+class HandshakeCompleted:
+    """Keys confirmed: the initiator consumed a response, or the responder
+    received the first data packet under the new keypair."""
+
+    peer: bytes
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class HandshakeGaveUp:
+    """No response after MAX_TIMER_HANDSHAKES retries: staged packets dropped."""
+
+    peer: bytes
+    dropped_packets: int
+
+
+@dataclass(frozen=True)
+class KeysZeroed:
+    """3 x REJECT_AFTER_TIME after the last session: all keys overwritten."""
+
+    peer: bytes
+
+
+Event = Transmit | KeypairCreated | HandshakeCompleted | HandshakeGaveUp | KeysZeroed
+
+
+@dataclass
+class Received:
+    """Outcome of :meth:`Engine.receive` for an accepted datagram.
+
+    ``kind``: "initiation", "response", "cookie" (a cookie reply consumed),
+    "data", "keepalive", or "cookie_sent" (under load: we answered a handshake
+    message with a cookie reply instead of processing it).
+    ``packet`` is the inner IP packet with padding removed (data only).
+    """
+
+    kind: str
+    peer: bytes | None
+    packet: bytes | None = None
+    events: list = field(default_factory=list)
+
+
+# --- per-peer state ---------------------------------------------------------
+
+
+class PeerSession:
+    """Everything the engine keeps per peer. Read-only for callers, except
+    through Engine.update_peer. Times are on the engine's monotonic clock,
+    ``last_handshake`` is wall-clock (Unix) time."""
+
+    def __init__(self, identity: StaticIdentity, mode: Mode, public_key: bytes,
+                 preshared_key: bytes | None, persistent_keepalive: int, endpoint) -> None:
+        self.public_key = public_key
+        self.keys = PeerKeys(identity, public_key, preshared_key)
+        self.handshake = Handshake(public_key)
+        self.cookie = CookieMaker(mode, public_key)
+        self.current: Keypair | None = None
+        self.previous: Keypair | None = None
+        self.next: Keypair | None = None
+        self.endpoint = endpoint
+        self.persistent_keepalive = persistent_keepalive
+        self.staged: deque[bytes] = deque(maxlen=C.MAX_STAGED_PACKETS)
+        # Timers: absolute deadlines or None (kernel timers.c).
+        self.t_retransmit: float | None = None
+        self.t_send_keepalive: float | None = None
+        self.t_new_handshake: float | None = None
+        self.t_zero_keys: float | None = None
+        self.t_persistent_keepalive: float | None = None
+        self.need_another_keepalive = False
+        self.handshake_attempts = 0
+        self.last_sent_handshake: float | None = None
+        self.sent_lastminute_handshake = False
+        self.last_handshake: float | None = None
+        self.rx_bytes = 0
+        self.tx_bytes = 0
+
+    def __repr__(self) -> str:
+        return f"<PeerSession {self.public_key[:4].hex()}...>"
+
+    def deadlines(self) -> list[float]:
+        return [t for t in (self.t_retransmit, self.t_send_keepalive, self.t_new_handshake,
+                            self.t_zero_keys, self.t_persistent_keepalive) if t is not None]
+
+
+def _inner_length(plain: bytes) -> int:
+    """Length of the IP packet at the start of ``plain`` (strips padding)."""
+    version = plain[0] >> 4
+    if version == 4 and len(plain) >= 20:
+        n = int.from_bytes(plain[2:4], "big")
+        if 20 <= n <= len(plain):
+            return n
+    elif version == 6 and len(plain) >= 40:
+        n = 40 + int.from_bytes(plain[4:6], "big")
+        if n <= len(plain):
+            return n
+    raise MessageError("decrypted payload is not a valid IP packet")
+
+
+class Engine:
+    """One interface's protocol state. Sans-I/O: the caller passes ``now``
+    (monotonic seconds) to every call and performs the I/O the returned
+    events ask for."""
+
+    def __init__(self, private_key: bytes, protocol: Protocol | str = Protocol.SECURESWIFT,
+                 cipher: Cipher | str | None = None, *, wall_offset: float,
+                 rng: Callable[[int], bytes] = os.urandom, mtu: int | None = None) -> None:
+        """``wall_offset`` = time.time() - time.monotonic() at start: the
+        engine's wall clock (for TAI64N timestamps) is ``now + wall_offset``.
+        ``rng(n)`` returns n random bytes (tests inject a deterministic one).
+        ``mtu`` caps padding (WireGuard never pads beyond the MTU)."""
+        self.mode = mode_for(protocol, cipher)
+        self._rng = rng
+        self.wall_offset = wall_offset
+        self.mtu = mtu
+        self.under_load = False
+        self._peers: dict[bytes, PeerSession] = {}
+        self._index: dict[int, tuple[PeerSession, Handshake | Keypair]] = {}
+        self._set_identity(private_key)
+
+    # --- configuration -----------------------------------------------------
+
+    def _set_identity(self, private_key: bytes) -> None:
+        if not isinstance(private_key, (bytes, bytearray)) or len(private_key) != C.KEY_LEN:
+            raise ConfigError("private key must be 32 bytes")
+        self.identity = StaticIdentity(self.mode, bytes(private_key))
+        self.checker = CookieChecker(self.mode, self.identity.public, self._rng)
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.mode.protocol
+
+    @property
+    def cipher(self) -> Cipher:
+        return self.mode.cipher
+
+    @property
+    def public_key(self) -> bytes:
+        return self.identity.public
+
+    def set_private_key(self, private_key: bytes) -> None:
+        """Replace the static key: every session and handshake is dropped,
+        per-peer precomputations are redone; a peer with our own new public
+        key is removed (as the kernel does)."""
+        old_identity, old_checker = self.identity, self.checker
+        self._set_identity(private_key)
+        old_identity.zero()
+        old_checker.zero()
+        self._peers.pop(self.identity.public, None)
+        for p in list(self._peers.values()):
+            self._clear_keys(p)
+            psk = bytes(p.keys.psk)
+            p.keys.zero()
+            p.keys = PeerKeys(self.identity, p.public_key, psk)
+        self._index = {}
+
+    def add_peer(self, public_key: bytes, *, preshared_key: bytes | None = None,
+                 persistent_keepalive: int = 0, endpoint=None, now: float | None = None) -> list:
+        """Add a peer. Returns events (with ``now`` and persistent keepalive
+        on, a first keepalive is due, which starts a handshake)."""
+        if public_key in self._peers:
+            raise ConfigError("peer already exists")
+        self._check_key(public_key, "public key")
+        if preshared_key is not None:
+            self._check_key(preshared_key, "preshared key")
+        if public_key == self.identity.public:
+            raise ConfigError("peer public key equals the interface's own")
+        self._peers[bytes(public_key)] = PeerSession(
+            self.identity, self.mode, bytes(public_key), preshared_key,
+            self._check_keepalive(persistent_keepalive), endpoint)
+        if now is not None and persistent_keepalive:
+            return self.send_keepalive(public_key, now)
+        return []
+
+    def update_peer(self, public_key: bytes, *, preshared_key=_UNSET, persistent_keepalive=_UNSET,
+                    endpoint=_UNSET, now: float | None = None) -> list:
+        """Change a peer at runtime. ``preshared_key=None`` removes the PSK;
+        the new PSK applies from the next handshake."""
+        p = self._peer(public_key)
+        if preshared_key is not _UNSET:
+            if preshared_key is not None:
+                self._check_key(preshared_key, "preshared key")
+            p.keys.psk[:] = preshared_key if preshared_key is not None else bytes(32)
+        if endpoint is not _UNSET:
+            p.endpoint = endpoint
+        if persistent_keepalive is not _UNSET:
+            old = p.persistent_keepalive
+            p.persistent_keepalive = self._check_keepalive(persistent_keepalive)
+            if not p.persistent_keepalive:
+                p.t_persistent_keepalive = None
+            elif p.persistent_keepalive != old and now is not None:
+                return self.send_keepalive(public_key, now)
+        return []
+
+    def remove_peer(self, public_key: bytes) -> None:
+        """Remove a peer, overwriting its keys."""
+        p = self._peer(public_key)
+        self._clear_keys(p)
+        p.keys.zero()
+        p.cookie.zero()
+        p.staged.clear()
+        del self._peers[p.public_key]
+
+    def peer(self, public_key: bytes) -> PeerSession:
+        return self._peer(public_key)
+
+    def peers(self) -> list[PeerSession]:
+        return list(self._peers.values())
+
+    def keypairs(self, public_key: bytes) -> dict[str, Keypair | None]:
+        p = self._peer(public_key)
+        return {"current": p.current, "previous": p.previous, "next": p.next}
+
+    def next_deadline(self) -> float | None:
+        """The earliest timer deadline of any peer (sleep until then)."""
+        ds = [d for p in self._peers.values() for d in p.deadlines()]
+        return min(ds) if ds else None
+
+    @staticmethod
+    def _check_key(key, what: str) -> None:
+        if not isinstance(key, (bytes, bytearray)) or len(key) != C.KEY_LEN:
+            raise ConfigError(f"{what} must be 32 bytes")
+
+    @staticmethod
+    def _check_keepalive(value) -> int:
+        if not isinstance(value, int) or not 0 <= value <= 65535:
+            raise ConfigError("persistent keepalive must be 0..65535 seconds")
+        return value
+
+    def _peer(self, public_key: bytes) -> PeerSession:
+        try:
+            return self._peers[bytes(public_key)]
+        except (KeyError, TypeError):
+            raise ConfigError("no such peer") from None
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _jitter(self) -> float:
+        return C.REKEY_TIMEOUT_JITTER_MAX * int.from_bytes(self._rng(2), "little") / 65536
+
+    def _new_index(self, p: PeerSession, owner: Handshake | Keypair) -> int:
+        while True:
+            idx = int.from_bytes(self._rng(4), "little")
+            if idx not in self._index:
+                self._index[idx] = (p, owner)
+                return idx
+
+    def _drop_index(self, idx: int, owner) -> None:
+        entry = self._index.get(idx)
+        if entry is not None and entry[1] is owner:
+            del self._index[idx]
+
+    def _drop_keypair(self, kp: Keypair | None) -> None:
+        if kp is not None:
+            self._drop_index(kp.local_index, kp)
+            kp.zero()
+
+    def _clear_keys(self, p: PeerSession) -> None:
+        for kp in (p.current, p.previous, p.next):
+            self._drop_keypair(kp)
+        p.current = p.previous = p.next = None
+        self._drop_index(p.handshake.local_index, p.handshake)
+        p.handshake.zero()
+
+    @staticmethod
+    def _usable(kp: Keypair | None, now: float) -> bool:
+        return (kp is not None and kp.valid and now - kp.created < C.REJECT_AFTER_TIME
+                and kp.send_counter < C.REJECT_AFTER_MESSAGES)
+
+    # timers.c hooks
+    def _t_any_sent(self, p: PeerSession) -> None:
+        p.t_send_keepalive = None
+
+    def _t_any_received(self, p: PeerSession) -> None:
+        p.t_new_handshake = None
+
+    def _t_traversal(self, p: PeerSession, now: float) -> None:
+        if p.persistent_keepalive:
+            p.t_persistent_keepalive = now + p.persistent_keepalive
+
+    def _t_handshake_complete(self, p: PeerSession, now: float) -> list:
+        p.t_retransmit = None
+        p.handshake_attempts = 0
+        p.sent_lastminute_handshake = False
+        p.last_handshake = now + self.wall_offset
+        return [HandshakeCompleted(p.public_key, p.last_handshake)]
+
+    def _t_session_derived(self, p: PeerSession, now: float) -> None:
+        p.t_zero_keys = now + C.ZERO_KEYS_AFTER
+
+    # --- sending --------------------------------------------------------------
+
+    def _send_initiation(self, p: PeerSession, now: float, is_retry: bool) -> list:
+        if not is_retry:
+            p.handshake_attempts = 0
+        if p.last_sent_handshake is not None and now - p.last_sent_handshake < C.REKEY_TIMEOUT:
+            return []
+        if p.keys.static_static is None:
+            return []
+        p.last_sent_handshake = now
+        hs = p.handshake
+        self._drop_index(hs.local_index, hs)
+        idx = self._new_index(p, hs)
+        body = create_initiation(self.identity, p.keys, hs, idx, now + self.wall_offset, self._rng)
+        data = p.cookie.add_macs(body, now)
+        self._t_traversal(p, now)
+        self._t_any_sent(p)
+        p.t_retransmit = now + C.REKEY_TIMEOUT + self._jitter()
+        p.tx_bytes += len(data)
+        return [Transmit(p.public_key, data, p.endpoint, "initiation")]
+
+    def initiate(self, public_key: bytes, now: float) -> list:
+        """Start a handshake now (rate-limited to one per REKEY_TIMEOUT)."""
+        return self._send_initiation(self._peer(public_key), now, False)
+
+    def send_keepalive(self, public_key: bytes, now: float) -> list:
+        """Send an empty data packet (starts a handshake if there is no session)."""
+        p = self._peer(public_key)
+        if not p.staged:
+            p.staged.append(b"")
+        return self._send_staged(p, now)
+
+    def _send_staged(self, p: PeerSession, now: float) -> list:
+        kp = p.current
+        if not self._usable(kp, now):
+            return self._send_initiation(p, now, False)
+        events: list = []
+        while p.staged:
+            packet = p.staged.popleft()
+            events.append(Transmit(p.public_key, bytes(self._seal(p, kp, packet, now)), p.endpoint,
+                                   "data" if packet else "keepalive"))
+        events.extend(self._keep_key_fresh_send(p, kp, now))
+        return events
+
+    def _seal(self, p: PeerSession, kp: Keypair, packet: bytes, now: float) -> bytearray:
+        out = kp.encrypt(packet, self.mtu)
+        p.tx_bytes += len(out)
+        self._t_traversal(p, now)
+        p.t_send_keepalive = None
+        if packet and p.t_new_handshake is None:
+            p.t_new_handshake = now + C.KEEPALIVE_TIMEOUT + C.REKEY_TIMEOUT + self._jitter()
+        return out
+
+    def _keep_key_fresh_send(self, p: PeerSession, kp: Keypair, now: float) -> list:
+        if kp.send_counter > C.REKEY_AFTER_MESSAGES or (
+                kp.is_initiator and now - kp.created >= C.REKEY_AFTER_TIME):
+            return self._send_initiation(p, now, False)
+        return []
+
+    def encrypt(self, public_key: bytes, packet: bytes, now: float) -> tuple[bytearray | None, list]:
+        """Encrypt one inner packet for a peer.
+
+        Returns ``(datagram, events)``. With a usable session ``datagram`` is
+        the transport message to send to the peer's endpoint and ``events``
+        is usually empty (it holds an initiation when the key is due for
+        rekeying). Without one, ``datagram`` is None: the packet is staged
+        (up to MAX_STAGED_PACKETS, oldest dropped) and ``events`` may hold an
+        initiation to send; staged packets come out as Transmit events once
+        the handshake completes.
+        """
+        p = self._peers.get(public_key)
+        if p is None:
+            raise ConfigError("no such peer")
+        kp = p.current
+        if (kp is None or not kp.valid or now - kp.created >= C.REJECT_AFTER_TIME
+                or kp.send_counter >= C.REJECT_AFTER_MESSAGES or p.staged):
+            p.staged.append(bytes(packet))
+            return None, self._send_staged(p, now)
+        out = self._seal(p, kp, packet, now)
+        if kp.send_counter > C.REKEY_AFTER_MESSAGES or (
+                kp.is_initiator and now - kp.created >= C.REKEY_AFTER_TIME):
+            return out, self._send_initiation(p, now, False)
+        return out, []
+
+    # --- receiving ------------------------------------------------------------
+
+    def receive(self, datagram: bytes, src, now: float) -> Received:
+        """Process one UDP payload from ``src`` (an address tuple, opaque
+        except for cookies). Returns a :class:`Received`; raises a
+        :class:`~sswctl.protocol.errors.ProtocolError` subclass when the
+        datagram is dropped (its ``reason`` names the counter)."""
+        t = message_type(datagram, self.mode)
+        mode = self.mode
+        if t == mode.type_data:
+            return self._receive_data(datagram, src, now)
+        if t == mode.type_initiation:
+            return self._receive_initiation(datagram, src, now)
+        if t == mode.type_response:
+            return self._receive_response(datagram, src, now)
+        return self._receive_cookie(datagram, now)
+
+    def _check_macs(self, raw: bytes, sender: int, src, now: float) -> Received | None:
+        """mac1 always; under load, demand mac2 or answer with a cookie."""
+        state = self.checker.validate(raw, src, now, self.under_load)
+        if state is MacState.INVALID_MAC:
+            raise MacError("mac1 did not verify")
+        if self.under_load and state is not MacState.VALID_MAC_WITH_COOKIE:
+            reply = self.checker.make_reply(raw, sender, src, now)
+            return Received("cookie_sent", None, None, [Transmit(None, reply, src, "cookie")])
+        return None
+
+    def _receive_initiation(self, datagram: bytes, src, now: float) -> Received:
+        msg = parse_initiation(datagram, self.mode)
+        cookie = self._check_macs(msg.raw, msg.sender, src, now)
+        if cookie is not None:
+            return cookie
+        p: PeerSession = consume_initiation(self.identity, msg, self._peers.get, now)
+        p.rx_bytes += len(datagram)
+        p.endpoint = src
+        self._t_any_received(p)
+        self._t_traversal(p, now)
+        hs = p.handshake
+        self._drop_index(hs.local_index, hs)
+        idx = self._new_index(p, hs)
+        body = create_response(self.identity, p.keys, hs, idx, self._rng)
+        data = p.cookie.add_macs(body, now)
+        kp = self._begin_session(p, now)
+        self._t_traversal(p, now)
+        self._t_any_sent(p)
+        p.tx_bytes += len(data)
+        return Received("initiation", p.public_key, None,
+                        [Transmit(p.public_key, data, src, "response"), KeypairCreated(p.public_key, kp)])
+
+    def _receive_response(self, datagram: bytes, src, now: float) -> Received:
+        msg = parse_response(datagram, self.mode)
+        cookie = self._check_macs(msg.raw, msg.sender, src, now)
+        if cookie is not None:
+            return cookie
+        entry = self._index.get(msg.receiver)
+        if entry is None or not isinstance(entry[1], Handshake):
+            raise UnknownIndexError("response for no pending handshake")
+        p = entry[0]
+        consume_response(self.identity, p.keys, p.handshake, msg)
+        p.rx_bytes += len(datagram)
+        p.endpoint = src
+        self._t_any_received(p)
+        self._t_traversal(p, now)
+        kp = self._begin_session(p, now)
+        events: list = [KeypairCreated(p.public_key, kp)]
+        events += self._t_handshake_complete(p, now)
+        if not p.staged:
+            p.staged.append(b"")  # key confirmation for the responder
+        events += self._send_staged(p, now)
+        return Received("response", p.public_key, None, events)
+
+    def _receive_cookie(self, datagram: bytes, now: float) -> Received:
+        reply = parse_cookie_reply(datagram, self.mode)
+        entry = self._index.get(reply.receiver)
+        if entry is None:
+            raise UnknownIndexError("cookie reply for no known index")
+        p = entry[0]
+        p.cookie.consume_reply(reply, now)
+        return Received("cookie", p.public_key)
+
+    def _begin_session(self, p: PeerSession, now: float) -> Keypair:
+        """Derive the keypair from the finished handshake and slot it in
+        (noise.c: wg_noise_handshake_begin_session / add_new_keypair)."""
+        hs = p.handshake
+        send, recv, is_initiator = derive_transport_keys(hs)
+        kp = Keypair(type_data=self.mode.type_data, cipher=self.mode.cipher, send_key=send,
+                     receive_key=recv, local_index=hs.local_index, remote_index=hs.remote_index,
+                     is_initiator=is_initiator, created=now)
+        self._index[kp.local_index] = (p, kp)  # the keypair takes over the handshake's index
+        hs.local_index = 0
+        hs.zero()
+        if is_initiator:
+            if p.next is not None:
+                self._drop_keypair(p.previous)
+                p.previous, p.next = p.next, None
+                self._drop_keypair(p.current)
+            else:
+                self._drop_keypair(p.previous)
+                p.previous = p.current
+            p.current = kp
+        else:
+            self._drop_keypair(p.next)
+            p.next = kp
+            self._drop_keypair(p.previous)
+            p.previous = None
+        self._t_session_derived(p, now)
+        return kp
+
+    def _receive_data(self, datagram: bytes, src, now: float) -> Received:
+        hdr = parse_data_header(datagram, self.mode)
+        entry = self._index.get(hdr.receiver)
+        if entry is None or not isinstance(entry[1], Keypair):
+            raise UnknownIndexError("data for no known keypair")
+        p, kp = entry
+        if now - kp.created >= C.REJECT_AFTER_TIME:
+            raise ExpiredError("keypair older than REJECT_AFTER_TIME")
+        plain = kp.decrypt(datagram, hdr.counter)
+        p.rx_bytes += len(datagram)
+        p.endpoint = src
+        events: list = []
+        if kp is p.next:  # first packet under the responder's new keypair
+            self._drop_keypair(p.previous)
+            p.previous, p.current, p.next = p.current, kp, None
+            events += self._t_handshake_complete(p, now)
+            events += self._send_staged(p, now)
+        cur = p.current
+        if (cur is not None and cur.is_initiator and not p.sent_lastminute_handshake
+                and self._usable(cur, now)
+                and now - cur.created >= C.REJECT_AFTER_TIME - C.KEEPALIVE_TIMEOUT - C.REKEY_TIMEOUT):
+            p.sent_lastminute_handshake = True
+            events += self._send_initiation(p, now, False)
+        self._t_any_received(p)
+        self._t_traversal(p, now)
+        if not plain:
+            return Received("keepalive", p.public_key, None, events)
+        n = _inner_length(plain)
+        if p.t_send_keepalive is None:
+            p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
+        else:
+            p.need_another_keepalive = True
+        return Received("data", p.public_key, plain[:n] if n != len(plain) else plain, events)
+
+    # --- timers -----------------------------------------------------------------
+
+    def tick(self, now: float) -> list:
+        """Fire every timer due at ``now``; returns the resulting events."""
+        events: list = []
+        for p in list(self._peers.values()):
+            if p.t_retransmit is not None and p.t_retransmit <= now:
+                p.t_retransmit = None
+                if p.handshake_attempts > C.MAX_TIMER_HANDSHAKES:
+                    p.t_send_keepalive = None
+                    dropped = len(p.staged)
+                    p.staged.clear()
+                    events.append(HandshakeGaveUp(p.public_key, dropped))
+                    if p.t_zero_keys is None:
+                        p.t_zero_keys = now + C.ZERO_KEYS_AFTER
+                else:
+                    p.handshake_attempts += 1
+                    events += self._send_initiation(p, now, True)
+            if p.t_send_keepalive is not None and p.t_send_keepalive <= now:
+                p.t_send_keepalive = None
+                events += self.send_keepalive(p.public_key, now)
+                if p.need_another_keepalive:
+                    p.need_another_keepalive = False
+                    p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
+            if p.t_new_handshake is not None and p.t_new_handshake <= now:
+                p.t_new_handshake = None
+                events += self._send_initiation(p, now, False)
+            if p.t_zero_keys is not None and p.t_zero_keys <= now:
+                p.t_zero_keys = None
+                self._clear_keys(p)
+                events.append(KeysZeroed(p.public_key))
+            if p.t_persistent_keepalive is not None and p.t_persistent_keepalive <= now:
+                p.t_persistent_keepalive = None
+                events += self.send_keepalive(p.public_key, now)
+        return events
