@@ -1,0 +1,136 @@
+"""``sswctl daemon IFACE``: the userspace backend (TUN + UDP + UAPI).
+
+Foreground by default, as systemd wants it; tells systemd it is ready
+(``READY=1`` on $NOTIFY_SOCKET) once the TUN device, the UDP sockets and
+the UAPI socket exist. ``background=True`` forks, and the parent returns
+only when the child is ready (or has failed, with its error), so
+``sswctl create`` can configure the interface right after.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+
+from ..model import Cipher, Protocol
+from ..tun import DEFAULT_MTU
+from .core import Daemon
+from .lock import AlreadyRunning
+
+__all__ = ["AlreadyRunning", "Daemon", "DaemonError", "run"]
+
+log = logging.getLogger("sswctl.daemon")
+
+
+class DaemonError(RuntimeError):
+    """The daemon could not start; the message says why."""
+
+
+def sd_notify(state: str) -> bool:
+    """Send ``state`` to systemd's notify socket if there is one."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return False
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        try:
+            s.connect(path)
+            s.sendall(state.encode())
+        except OSError:
+            return False
+    return True
+
+
+def _setup_logging(level: str) -> None:
+    root = logging.getLogger("sswctl")
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    # Under systemd the journal adds time and unit; stderr lines stay short.
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _start(name: str, **kw) -> Daemon:
+    d = Daemon(name, **kw)
+    try:
+        d.start()
+    except AlreadyRunning as e:
+        raise DaemonError(str(e)) from None
+    except OSError as e:
+        raise DaemonError(f"cannot start {name}: {e.strerror or e}") from None
+    return d
+
+
+def run(
+    name: str,
+    *,
+    background: bool = False,
+    wg_socket: bool = False,
+    listen_port: int = 0,
+    mtu: int = DEFAULT_MTU,
+    protocol: Protocol | str = Protocol.SECURESWIFT,
+    cipher: Cipher | str = Cipher.CHACHA20_POLY1305,
+    log_level: str = "info",
+    sock_dir: str | None = None,
+) -> int | None:
+    """Run the daemon; in background mode return the child's pid once ready."""
+    kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu,
+              protocol=Protocol(protocol), cipher=Cipher(cipher))
+    if sock_dir:
+        kw["sock_dir"] = sock_dir
+    if background:
+        return _background(name, log_level, kw)
+    _setup_logging(log_level)
+    d = _start(name, **kw)
+    d.install_signal_handlers()
+    sd_notify(f"READY=1\nSTATUS=serving {name} on UDP port {d.config.listen_port}\nMAINPID={os.getpid()}")
+    try:
+        d.run()
+    finally:
+        sd_notify("STOPPING=1")
+        d.close()
+    return None
+
+
+def _background(name: str, log_level: str, kw: dict) -> int:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: detach, start, report, serve
+        os.close(r)
+        code = 0
+        try:
+            os.setsid()
+            if os.fork() > 0:
+                os._exit(0)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+            _setup_logging(log_level)
+            try:
+                d = _start(name, **kw)
+            except DaemonError as e:
+                os.write(w, f"E{e}".encode())
+                os._exit(1)
+            os.write(w, f"OK{os.getpid()}".encode())
+            os.close(w)
+            d.install_signal_handlers()
+            try:
+                d.run()
+            finally:
+                d.close()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(w)
+    os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as f:
+        msg = f.read().decode(errors="replace")
+    if msg.startswith("OK"):
+        return int(msg[2:])
+    raise DaemonError(msg[1:] if msg.startswith("E") else f"daemon for {name} failed to start")

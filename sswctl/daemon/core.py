@@ -1,0 +1,460 @@
+"""The userspace daemon: TUN + UDP data plane, protocol engine, UAPI control.
+
+One thread and one selector. Readiness on the TUN device, the two UDP
+sockets, the UAPI sockets and a signal wake-up pipe drives everything; the
+engine's timers run from the loop's clock. The engine is sans-I/O: this
+module owns every socket, the clock and the timer loop, and turns the
+engine's actions into writes (see session.py for the translation).
+
+Data path, outbound: TUN packet -> allowed-IPs lookup of the destination ->
+peer -> encrypt (or stage while a handshake is pending) -> UDP to the
+peer's current endpoint. Inbound: UDP datagram -> engine (handshake or
+transport) -> for transport, the inner source must route back to the same
+peer (cryptokey routing) -> TUN. The endpoint follows the latest
+authenticated source address (roaming).
+
+Every dropped datagram or packet is counted by reason, per peer when the
+peer is known, else on the device. Nothing here logs key material.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+
+from ..allowedips import AllowedIPs, packet_addresses
+from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
+from ..model import Cipher, Device, Peer, Protocol
+from ..protocol import Engine, HandshakeCompleted, HandshakeGaveUp, ProtocolError, Transmit
+from ..tun import DEFAULT_MTU, Tun
+from ..uapi import UAPIError, encode_get
+from . import net
+from .lock import InterfaceLock
+from .state import apply_set
+from .uapi_server import UAPIServer
+
+log = logging.getLogger("sswctl.daemon")
+
+MAX_STAGED = 128  # per peer, as WireGuard's MAX_STAGED_PACKETS
+BATCH = 64  # datagrams or packets handled per readiness event
+TICK = 0.25  # seconds between engine timer runs at most
+# Handshake messages per second above which the engine answers with cookies
+# (WireGuard: when its handshake queue is an eighth full).
+UNDER_LOAD_HANDSHAKES = 200
+
+
+def _short(key: bytes) -> str:
+    """A public key abbreviated for logs (public keys only, never secrets)."""
+    import base64
+
+    return base64.b64encode(key).decode()[:8] + "..."
+
+
+class PeerRuntime:
+    """Per-peer counters the engine does not keep: packets and drops."""
+
+    __slots__ = ("drops", "rx_packets", "tx_packets")
+
+    def __init__(self) -> None:
+        self.rx_packets = self.tx_packets = 0
+        self.drops: collections.Counter = collections.Counter()
+
+
+class Daemon:
+    def __init__(
+        self,
+        name: str,
+        *,
+        sock_dir: str = SSW_SOCK_DIR,
+        wg_socket: bool = False,
+        mtu: int = DEFAULT_MTU,
+        listen_port: int = 0,
+        protocol: Protocol = Protocol.SECURESWIFT,
+        cipher: Cipher = Cipher.CHACHA20_POLY1305,
+    ):
+        self.name = name
+        self.sock_dir = sock_dir
+        self.wg_socket = wg_socket
+        self.mtu = mtu
+        self.config = Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher)
+        self.peers: dict[bytes, PeerRuntime] = {}
+        self.table = AllowedIPs()
+        self.drops: collections.Counter = collections.Counter()
+        self.sel = selectors.DefaultSelector()
+        self.engine: Engine | None = None
+        self.tun: Tun | None = None
+        self.udp4: socket.socket | None = None
+        self.udp6: socket.socket | None = None
+        self.server = UAPIServer(self.sel, self._uapi_get, self._uapi_set)
+        self.lock: InterfaceLock | None = None
+        self.running = False
+        self._wake_r = self._wake_w = -1
+        self._hs_window_start = 0.0
+        self._hs_count = 0
+
+    _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
+
+    # ------------------------------------------------------------------ life
+
+    def start(self) -> None:
+        """Take the interface, create TUN, sockets and the UAPI endpoint(s)."""
+        self.lock = InterfaceLock(self.sock_dir, self.name)
+        try:
+            self.tun = Tun(self.name, mtu=self.mtu)
+            self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
+            self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
+            self.server.listen(socket_path(self.name, self.sock_dir))
+            if self.wg_socket:
+                self.server.listen(socket_path(self.name, WG_SOCK_DIR))
+            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+            self._rebuild_engine()
+        except BaseException:
+            self.close()
+            raise
+        self.running = True
+        log.info("%s: up, %s mode, UDP port %d, MTU %d", self.name, self.config.protocol,
+                 self.config.listen_port, self.mtu)
+
+    def close(self) -> None:
+        self.running = False
+        self.server.close()
+        for s in (self.udp4, self.udp6):
+            if s is not None:
+                self._unregister(s)
+                s.close()
+        self.udp4 = self.udp6 = None
+        if self.tun is not None:
+            self._unregister(self.tun.fd)
+            self.tun.close()
+            self.tun = None
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                if fd == self._wake_r:
+                    self._unregister(fd)
+                os.close(fd)
+        self._wake_r = self._wake_w = -1
+        if self.engine is not None:
+            for sess in self.engine.peers():
+                self.engine.remove_peer(sess.public_key)  # overwrites their keys
+            self.engine = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        log.info("%s: down", self.name)
+
+    def stop(self) -> None:
+        """Ask the loop to finish (safe from a signal handler)."""
+        self.running = False
+        if self._wake_w >= 0:
+            try:
+                os.write(self._wake_w, b"\0")
+            except OSError:
+                pass
+
+    def install_signal_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def run(self) -> None:
+        while self.running:
+            now = time.monotonic()
+            deadline = now + TICK
+            if self.engine is not None:
+                self._events(self.engine.tick(now))
+                nd = self.engine.next_deadline()
+                if nd is not None:
+                    deadline = min(deadline, nd)
+            for key, mask in self.sel.select(max(0.0, deadline - time.monotonic())):
+                key.data(key.fileobj, mask)
+                if not self.running:
+                    break
+
+    # ------------------------------------------------------------------ data
+
+    def _on_tun(self, _fd, _mask) -> None:
+        read = os.read
+        fd = self.tun.fd
+        now = time.monotonic()
+        for _ in range(BATCH):
+            try:
+                packet = read(fd, 65536)
+            except BlockingIOError:
+                return
+            self._outbound(packet, now)
+
+    def _outbound(self, packet: bytes, now: float) -> None:
+        addrs = packet_addresses(packet)
+        if addrs is None:
+            self.drops["tun_malformed"] += 1
+            return
+        key = self.table.lookup(addrs[1])
+        if key is None:
+            self.drops["no_route"] += 1  # as WireGuard; ICMP unreachable is not our job
+            return
+        engine = self.engine
+        if engine is None:
+            self.drops["no_private_key"] += 1
+            return
+        sess = engine.peer(key)
+        if sess.endpoint is None:
+            self.peers[key].drops["no_endpoint"] += 1
+            return
+        datagram, events = engine.encrypt(key, packet, now)
+        if datagram is not None:
+            if self._send_addr(sess.endpoint, datagram):
+                self.peers[key].tx_packets += 1
+            else:
+                self.peers[key].drops["send_error"] += 1
+        if events:
+            self._events(events)
+
+    def _on_udp(self, sock: socket.socket, _mask) -> None:
+        recv = sock.recvfrom
+        now = time.monotonic()
+        for _ in range(BATCH):
+            try:
+                data, src = recv(65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                self.drops["socket_error"] += 1
+                return
+            self._inbound(data, src, now)
+
+    def _inbound(self, data: bytes, src: tuple, now: float) -> None:
+        engine = self.engine
+        if engine is None:
+            self.drops["no_private_key"] += 1
+            return
+        if data[:1] in self._handshake_types:
+            self._note_handshake(now)
+        try:
+            r = engine.receive(data, src, now)
+        except ProtocolError as e:
+            rt = self.peers.get(getattr(e, "peer", None))
+            (rt.drops if rt is not None else self.drops)[e.reason] += 1
+            return
+        if r.kind == "data":
+            self._deliver(r.peer, r.packet)
+        if r.events:
+            self._events(r.events)
+
+    def _deliver(self, key: bytes, packet: bytes) -> None:
+        rt = self.peers.get(key)
+        if rt is None:
+            return
+        addrs = packet_addresses(packet)
+        # Cryptokey routing: the inner source must route back to the sender.
+        if addrs is None or self.table.lookup(addrs[0]) != key:
+            rt.drops["allowed_ips"] += 1
+            return
+        try:
+            os.write(self.tun.fd, packet)
+        except OSError:
+            rt.drops["tun_write"] += 1
+            return
+        rt.rx_packets += 1
+
+    def _events(self, events) -> None:
+        for ev in events:
+            if isinstance(ev, Transmit):
+                dest = ev.dest
+                if dest is None and ev.peer is not None:
+                    dest = self.engine.peer(ev.peer).endpoint
+                rt = self.peers.get(ev.peer) if ev.peer is not None else None
+                if dest is None or not self._send_addr(dest, ev.data):
+                    if rt is not None:
+                        rt.drops["no_endpoint" if dest is None else "send_error"] += 1
+                elif rt is not None and ev.kind == "data":
+                    rt.tx_packets += 1
+            elif isinstance(ev, HandshakeCompleted):
+                log.info("%s: handshake completed with peer %s", self.name, _short(ev.peer))
+            elif isinstance(ev, HandshakeGaveUp):
+                rt = self.peers.get(ev.peer)
+                if rt is not None and ev.dropped_packets:
+                    rt.drops["handshake_timeout"] += ev.dropped_packets
+                log.info("%s: no handshake response from peer %s", self.name, _short(ev.peer))
+
+    def _note_handshake(self, now: float) -> None:
+        """Switch the engine to cookie replies while handshakes arrive in bulk."""
+        if now - self._hs_window_start >= 1.0:
+            self._hs_window_start, self._hs_count = now, 0
+        self._hs_count += 1
+        self.engine.under_load = self._hs_count > UNDER_LOAD_HANDSHAKES
+
+    def _send_addr(self, addr: tuple, datagram) -> bool:
+        sock = self.udp6 if len(addr) == 4 else self.udp4
+        if sock is None:
+            return False
+        try:
+            sock.sendto(datagram, addr)
+        except OSError:
+            return False
+        return True
+
+    def _on_wake(self, fd, _mask) -> None:
+        try:
+            os.read(fd, 64)
+        except BlockingIOError:
+            pass
+
+    # ------------------------------------------------------------------ control
+
+    def snapshot(self) -> Device:
+        """The running device with counters, as a get reports it."""
+        dev = Device(
+            name=self.name,
+            private_key=self.config.private_key,
+            public_key=self.config.public_key,
+            listen_port=self.config.listen_port,
+            fwmark=self.config.fwmark,
+            protocol=self.config.protocol,
+            cipher=self.config.cipher,
+            backend="userspace",
+            drops=dict(self.drops),
+        )
+        for p in self.config.peers:
+            rt = self.peers[p.public_key]
+            peer = Peer(
+                public_key=p.public_key,
+                preshared_key=p.preshared_key,
+                endpoint=p.endpoint,
+                allowed_ips=list(p.allowed_ips),
+                persistent_keepalive=p.persistent_keepalive,
+                name=p.name,
+                rx_packets=rt.rx_packets,
+                tx_packets=rt.tx_packets,
+                drops=dict(rt.drops),
+            )
+            if self.engine is not None:
+                sess = self.engine.peer(p.public_key)
+                if sess.endpoint is not None:
+                    peer.endpoint = net.endpoint_of(sess.endpoint)
+                peer.last_handshake = sess.last_handshake
+                peer.rx_bytes, peer.tx_bytes = sess.rx_bytes, sess.tx_bytes
+            dev.peers.append(peer)
+        return dev
+
+    def _uapi_get(self, extensions: bool) -> str:
+        return encode_get(self.snapshot(), extensions=extensions)
+
+    def _uapi_set(self, request: Device) -> None:
+        new = apply_set(self.config, request)
+        # Everything that can fail happens before the first change.
+        addrs = {}
+        for req in request.peers:
+            p = new.peer(req.public_key)
+            if p is not None and req.endpoint is not None:
+                try:
+                    addrs[p.public_key] = net.resolve_endpoint(req.endpoint)
+                except OSError:
+                    raise UAPIError(f"cannot resolve endpoint {req.endpoint}", errno.EINVAL) from None
+        port_changed = request.listen_port is not None and request.listen_port != self.config.listen_port
+        if port_changed or (new.fwmark or 0) != (self.config.fwmark or 0):
+            try:
+                self._bind(new.listen_port or 0, new.fwmark or 0)
+            except OSError as e:
+                raise UAPIError(f"cannot bind UDP port {new.listen_port}: {e.strerror}", errno.EADDRINUSE) from None
+            new.listen_port = self.config.listen_port
+        self._commit(new, addrs)
+
+    def _commit(self, new: Device, addrs: dict) -> None:
+        old = self.config
+        self.config = new
+        if new.protocol != old.protocol or new.cipher != old.cipher or self.engine is None:
+            self._rebuild_engine()
+            return
+        if new.private_key != old.private_key:
+            if new.private_key is None:
+                self._rebuild_engine()
+                return
+            self.engine.set_private_key(new.private_key)
+        engine = self.engine
+        now = time.monotonic()
+        old_peers = {p.public_key: p for p in old.peers}
+        new_keys = {p.public_key for p in new.peers}
+        for key in list(self.peers):
+            if key not in new_keys:
+                del self.peers[key]
+                engine.remove_peer(key)
+        for p in new.peers:
+            before = old_peers.get(p.public_key)
+            if before is None:
+                self._add_peer(p, addrs.get(p.public_key), now)
+                continue
+            changes = {}
+            if p.public_key in addrs:
+                changes["endpoint"] = addrs[p.public_key]
+            if before.preshared_key != p.preshared_key:
+                changes["preshared_key"] = p.preshared_key
+            if before.persistent_keepalive != p.persistent_keepalive:
+                changes["persistent_keepalive"] = p.persistent_keepalive or 0
+            if changes:
+                self._events(engine.update_peer(p.public_key, now=now, **changes))
+        self._rebuild_table()
+
+    def _rebuild_engine(self) -> None:
+        """New mode or suite (or no key): every session restarts from scratch."""
+        old = self.engine
+        endpoints = {s.public_key: s.endpoint for s in old.peers()} if old is not None else {}
+        self.engine = None
+        if old is not None:
+            for s in old.peers():
+                old.remove_peer(s.public_key)
+        if self.config.private_key is not None:
+            self.engine = Engine(
+                self.config.private_key, self.config.protocol, self.config.cipher,
+                wall_offset=time.time() - time.monotonic(), mtu=self.mtu,
+            )
+        now = time.monotonic()
+        known = self.peers
+        self.peers = {}
+        for p in self.config.peers:
+            self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
+        self._rebuild_table()
+
+    def _add_peer(self, p: Peer, addr: tuple | None, now: float, rt: PeerRuntime | None = None) -> None:
+        if addr is None and p.endpoint is not None:
+            try:
+                addr = net.resolve_endpoint(p.endpoint)
+            except OSError:
+                log.warning("%s: cannot resolve endpoint of peer %s", self.name, _short(p.public_key))
+        self.peers[p.public_key] = rt or PeerRuntime()
+        if self.engine is not None:
+            self._events(self.engine.add_peer(
+                p.public_key, preshared_key=p.preshared_key,
+                persistent_keepalive=p.persistent_keepalive or 0, endpoint=addr, now=now,
+            ))
+
+    def _rebuild_table(self) -> None:
+        table = AllowedIPs()
+        for p in self.config.peers:
+            for n in p.allowed_ips:
+                table.insert(n, p.public_key)
+        self.table = table
+
+    def _bind(self, port: int, fwmark: int) -> None:
+        v4, v6, actual = net.bind_pair(port, fwmark)
+        for s in (self.udp4, self.udp6):
+            if s is not None:
+                self._unregister(s)
+                s.close()
+        self.udp4, self.udp6 = v4, v6
+        for s in (v4, v6):
+            if s is not None:
+                self.sel.register(s, selectors.EVENT_READ, self._on_udp)
+        self.config.listen_port = actual
+        self.config.fwmark = fwmark
+
+    def _unregister(self, fileobj) -> None:
+        try:
+            self.sel.unregister(fileobj)
+        except (KeyError, ValueError):
+            pass

@@ -1,0 +1,89 @@
+"""The daemon's UDP sockets: IPv4 and IPv6 on one port, fwmark, endpoints."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+
+from ..model import Endpoint
+
+SO_MARK = 36  # linux/asm-generic/socket.h
+SOCKET_BUFFER = 4 << 20
+
+
+class BindError(OSError):
+    """The listen port could not be bound on every family."""
+
+
+def _udp(family: int, port: int, fwmark: int) -> socket.socket:
+    s = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
+    try:
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+            except OSError:
+                pass
+        if fwmark:
+            s.setsockopt(socket.SOL_SOCKET, SO_MARK, fwmark)
+        s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
+def _ipv6_available() -> bool:
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close()
+    except OSError:
+        return False
+    return True
+
+
+def bind_pair(port: int, fwmark: int = 0) -> tuple[socket.socket, socket.socket | None, int]:
+    """(v4, v6 or None, port): both families on the same port (0 = random).
+
+    With port 0 the kernel picks the v4 port and v6 must get the same one;
+    if that is taken on v6 we retry with a fresh random port, like
+    wireguard-go's bind does.
+    """
+    for _attempt in range(16):
+        v4 = _udp(socket.AF_INET, port, fwmark)
+        actual = v4.getsockname()[1]
+        if not _ipv6_available():
+            return v4, None, actual
+        try:
+            v6 = _udp(socket.AF_INET6, actual, fwmark)
+        except OSError as e:
+            v4.close()
+            if port == 0 and e.errno == errno.EADDRINUSE:
+                continue
+            raise BindError(e.errno, f"cannot bind UDP port {actual} on IPv6: {e.strerror}") from None
+        return v4, v6, actual
+    raise BindError(errno.EADDRINUSE, "no free UDP port for both IPv4 and IPv6")
+
+
+def resolve_endpoint(ep: Endpoint) -> tuple:
+    """A socket address for an Endpoint (IP literal; a hostname is resolved once)."""
+    host = ep.host
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        info = socket.getaddrinfo(host, ep.port, type=socket.SOCK_DGRAM)
+        return info[0][4]
+    if ":" in host:
+        return socket.getaddrinfo(host, ep.port, socket.AF_INET6, socket.SOCK_DGRAM)[0][4]
+    return (host, ep.port)
+
+
+def endpoint_of(addr: tuple) -> Endpoint:
+    """The Endpoint for a received socket address (v4-mapped v6 unmapped)."""
+    host = addr[0]
+    if len(addr) == 4:
+        ip = ipaddress.IPv6Address(host.split("%", 1)[0])
+        if ip.ipv4_mapped:
+            return Endpoint(str(ip.ipv4_mapped), addr[1])
+    return Endpoint(host, addr[1])
