@@ -30,14 +30,15 @@ _TYPES = {"str": click.STRING, "int": click.INT, "input": click.File("rb")}
 def _click_param(p: Param) -> click.Parameter:
     if p.kind == "rest":
         return click.Argument([p.name], nargs=-1, type=click.UNPROCESSED, metavar=p.metavar)
-    ptype = click.Choice(p.choices) if p.choices else _TYPES[p.kind] if p.kind != "flag" else None
-    if not p.flags:
-        return click.Argument([p.name], type=ptype, required=p.required, default=p.default, metavar=p.metavar)
     if p.kind == "flag":
         return click.Option([*p.flags, p.name], is_flag=True, default=bool(p.default), help=p.help)
-    return click.Option(
-        [*p.flags, p.name], type=ptype, required=p.required, default=p.default, help=p.help, metavar=p.metavar
-    )
+    extra: dict[str, object] = {"metavar": p.metavar, "required": p.required}
+    extra["type"] = click.Choice(p.choices) if p.choices else _TYPES[p.kind]
+    if p.default is not None:  # click 8.3 treats an explicit default=None as a real default
+        extra["default"] = p.default
+    if not p.flags:
+        return click.Argument([p.name], **extra)
+    return click.Option([*p.flags, p.name], help=p.help, **extra)
 
 
 def _warn_if_world_accessible() -> None:

@@ -261,6 +261,8 @@ def _extend_attr(attr: str, parse: Callable[[str], list]) -> Callable[[object, s
 def _command(value: str) -> list[str]:
     if not value:
         raise ValueProblem("empty command")
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in value):
+        raise ValueProblem("command contains control characters")
     return [value]
 
 
@@ -418,8 +420,9 @@ def load_config(path: str, mode: str = QUICK) -> Device:
 # --- the writer ----------------------------------------------------------------------
 
 
-def _one_line(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value or "#" in value:
+def _one_line(value: str, what: str, *, comment: bool = False) -> str:
+    """A value fit for one config line; '#' only inside a comment (a peer name)."""
+    if "\n" in value or "\r" in value or ("#" in value and not comment):
         raise ValueError(f"{what} cannot be written to a config: contains a newline or '#'")
     return value
 
@@ -464,7 +467,7 @@ def write_config(device: Device, *, quick: bool = True, extensions: bool = True)
     for peer in device.peers:
         block = ["[Peer]"]
         if peer.name is not None:
-            block.append(f"# Name = {_one_line(peer.name, 'Name')}")
+            block.append(f"# Name = {_one_line(peer.name, 'Name', comment=True)}")
         block.append(f"PublicKey = {keys.to_base64(peer.public_key)}")
         if peer.preshared_key is not None:
             block.append(f"PresharedKey = {keys.to_base64(peer.preshared_key)}")

@@ -1,0 +1,40 @@
+"""The click layer: registration, version, help, exit codes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+import sswctl
+from sswctl import cli as cli_module
+from sswctl.cli import cli
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.output == f"sswctl, version {sswctl.__version__}\n"
+
+
+def test_every_registered_command_is_listed_in_help():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in cli_module.COMMANDS:
+        assert name in result.output
+    assert set(cli.commands) == set(cli_module.COMMANDS)
+
+
+def test_unknown_command_and_bad_usage_exit_2():
+    assert CliRunner().invoke(cli, ["frobnicate"]).exit_code == 2
+    assert CliRunner().invoke(cli, ["strip"]).exit_code == 2  # missing FILE
+    assert CliRunner().invoke(cli, ["genkey", "extra"]).exit_code == 2
+
+
+def test_console_script_and_module_entry_agree():
+    script = Path(sys.executable).parent / "sswctl"  # installed by pip install -e .
+    exe = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+    mod = subprocess.run([sys.executable, "-m", "sswctl", "--version"], capture_output=True, text=True)
+    assert exe.returncode == mod.returncode == 0
+    assert exe.stdout == mod.stdout
