@@ -1,0 +1,48 @@
+# Kernel module and VM test targets; included by the top-level Makefile.
+#
+#   make module   [KERNEL=6.1|6.12]   build secureswift.ko, W=1, warnings fail
+#   make module-all                   ... for every supported kernel
+#   make test-vm  [KERNEL=6.1|6.12]   boot that kernel under QEMU, run tests/vm
+#   make test-vm-all                  ... one boot per supported kernel
+#   make vm-deps  [KERNEL=...]        install QEMU, the kernel + headers, virtme-ng
+#   make genl-gen                     regenerate the C side of the genl schema
+#
+# The host never loads the module: it is only built here and run in the guest.
+
+KERNEL ?= 6.1
+VM_KERNELS ?= 6.1 6.12
+SSW_VENV ?= $(CURDIR)/.venv
+
+# Debian packages per supported kernel series (both from bookworm's own
+# archive: 6.12 arrives through bookworm-security, no backports suite needed).
+vm_pkgs_6.1 := linux-image-amd64 linux-headers-amd64
+vm_pkgs_6.12 := linux-image-6.12-amd64 linux-headers-6.12-amd64
+vm_pkgs_common := qemu-system-x86 busybox-static kmod iproute2
+
+vm-deps:
+	@case "$(KERNEL)" in 6.1|6.12) ;; *) echo "KERNEL must be 6.1 or 6.12, not '$(KERNEL)'" >&2; exit 2;; esac
+	@missing=""; for p in $(vm_pkgs_common) $(vm_pkgs_$(KERNEL)); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "== installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@[ -x $(SSW_VENV)/bin/vng ] || $(SSW_VENV)/bin/pip install -q -e '.[vm]'
+
+module: vm-deps
+	tests/vm/build-module.sh "$$(tests/vm/kver.sh $(KERNEL))"
+
+module-all:
+	@for k in $(VM_KERNELS); do $(MAKE) --no-print-directory module KERNEL=$$k || exit 1; done
+
+test-vm: vm-deps
+	tests/vm/run-vm.sh $(KERNEL)
+
+test-vm-all:
+	@for k in $(VM_KERNELS); do $(MAKE) --no-print-directory test-vm KERNEL=$$k || exit 1; done
+
+genl-gen:
+	$(SSW_VENV)/bin/python tools/gen_genl.py
+
+.PHONY: vm-deps module module-all test-vm test-vm-all genl-gen

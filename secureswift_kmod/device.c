@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The secureswift netdev: rtnl_link_ops, lifetime, namespaces.
+ */
+
+#include "device.h"
+#include "compat.h"
+
+#include <linux/if_arp.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/rtnetlink.h>
+#include <linux/udp.h>
+#include <net/ip.h>
+#include <net/ip_tunnels.h>
+#include <net/rtnetlink.h>
+
+/* Data message: 16-byte header + 16-byte tag, in UDP over IPv6 at worst. */
+#define SSW_DATA_OVERHEAD (32 + sizeof(struct udphdr) + sizeof(struct ipv6hdr))
+
+static LIST_HEAD(device_list);
+
+static int ssw_open(struct net_device *dev)
+{
+	return 0;
+}
+
+static int ssw_stop(struct net_device *dev)
+{
+	return 0;
+}
+
+static netdev_tx_t ssw_xmit(struct sk_buff *skb, struct net_device *dev)
+{
+	/* The data path arrives with the next milestone; until then, drop. */
+	DEV_STATS_INC(dev, tx_dropped);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static const struct net_device_ops netdev_ops = {
+	.ndo_open		= ssw_open,
+	.ndo_stop		= ssw_stop,
+	.ndo_start_xmit		= ssw_xmit,
+	.ndo_get_stats64	= dev_get_tstats64,
+};
+
+static void ssw_destruct(struct net_device *dev)
+{
+	struct ssw_device *ssw = netdev_priv(dev);
+
+	rtnl_lock();
+	list_del(&ssw->device_list);
+	rtnl_unlock();
+
+	mutex_lock(&ssw->device_update_lock);
+	rcu_assign_pointer(ssw->creating_net, NULL);
+	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
+	ssw->has_identity = false;
+	mutex_unlock(&ssw->device_update_lock);
+
+	free_percpu(dev->tstats);
+	pr_debug("%s: interface destroyed\n", dev->name);
+	free_netdev(dev);
+}
+
+static const struct device_type device_type = { .name = KBUILD_MODNAME };
+
+static void ssw_setup(struct net_device *dev)
+{
+	struct ssw_device *ssw = netdev_priv(dev);
+
+	dev->netdev_ops = &netdev_ops;
+	dev->header_ops = &ip_tunnel_header_ops;
+	dev->hard_header_len = 0;
+	dev->addr_len = 0;
+	dev->type = ARPHRD_NONE;
+	dev->flags = IFF_POINTOPOINT | IFF_NOARP;
+	dev->priv_flags |= IFF_NO_QUEUE;
+	ssw_compat_set_lltx(dev);
+	dev->mtu = ETH_DATA_LEN - SSW_DATA_OVERHEAD;
+	dev->min_mtu = IPV4_MIN_MTU;
+	dev->max_mtu = IP_MAX_MTU - SSW_DATA_OVERHEAD;
+	SET_NETDEV_DEVTYPE(dev, &device_type);
+
+	memset(ssw, 0, sizeof(*ssw));
+	ssw->dev = dev;
+}
+
+static int ssw_newlink(struct net *src_net, struct net_device *dev,
+		       struct nlattr *tb[], struct nlattr *data[],
+		       struct netlink_ext_ack *extack)
+{
+	struct ssw_device *ssw = netdev_priv(dev);
+	int ret;
+
+	rcu_assign_pointer(ssw->creating_net, src_net);
+	mutex_init(&ssw->device_update_lock);
+	ssw->generation = 1;
+	ssw->protocol = SSW_PROTOCOL_SECURESWIFT;
+	ssw->cipher = SSW_CIPHER_CHACHA20_POLY1305;
+
+	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
+	if (!dev->tstats)
+		return -ENOMEM;
+
+	ret = register_netdevice(dev);
+	if (ret < 0)
+		goto err_free_tstats;
+
+	list_add(&ssw->device_list, &device_list);
+	/*
+	 * Assigned last so that a failing register_netdevice() does not run
+	 * it behind our back.
+	 */
+	dev->priv_destructor = ssw_destruct;
+	pr_debug("%s: interface created\n", dev->name);
+	return 0;
+
+err_free_tstats:
+	free_percpu(dev->tstats);
+	return ret;
+}
+
+static struct rtnl_link_ops link_ops __read_mostly = {
+	.kind		= KBUILD_MODNAME,
+	.priv_size	= sizeof(struct ssw_device),
+	.setup		= ssw_setup,
+	.newlink	= ssw_newlink,
+};
+
+/*
+ * The namespace a device was created in is going away while the device
+ * itself may live on elsewhere: forget the namespace (the socket, once
+ * there is one, closes with it), as WireGuard does.
+ */
+static void ssw_netns_pre_exit(struct net *net)
+{
+	struct ssw_device *ssw;
+
+	rtnl_lock();
+	list_for_each_entry(ssw, &device_list, device_list) {
+		if (rcu_access_pointer(ssw->creating_net) != net)
+			continue;
+		netif_carrier_off(ssw->dev);
+		mutex_lock(&ssw->device_update_lock);
+		rcu_assign_pointer(ssw->creating_net, NULL);
+		ssw->generation++;
+		mutex_unlock(&ssw->device_update_lock);
+	}
+	rtnl_unlock();
+}
+
+static struct pernet_operations pernet_ops = {
+	.pre_exit = ssw_netns_pre_exit,
+};
+
+int __init ssw_device_init(void)
+{
+	int ret;
+
+	ret = register_pernet_device(&pernet_ops);
+	if (ret)
+		return ret;
+
+	ret = rtnl_link_register(&link_ops);
+	if (ret)
+		goto err_pernet;
+	return 0;
+
+err_pernet:
+	unregister_pernet_device(&pernet_ops);
+	return ret;
+}
+
+void ssw_device_uninit(void)
+{
+	rtnl_link_unregister(&link_ops);
+	unregister_pernet_device(&pernet_ops);
+	rcu_barrier();
+}

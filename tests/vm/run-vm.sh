@@ -1,0 +1,79 @@
+#!/bin/bash
+# Boot one of Debian's kernels under QEMU (software emulation, no KVM needed)
+# with this machine's root filesystem, load secureswift.ko into it and run
+# tests/vm with pytest inside. One boot per call.
+#
+#   tests/vm/run-vm.sh 6.1|6.12 [pytest arguments...]
+#
+# Fails when the module does not build warning-free (W=1), when pytest
+# fails, when the guest dies before reporting, or when the guest's kernel
+# log after the module load has a WARNING, BUG, Oops, KASAN or lockdep
+# report. Prints boot and test times.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KERNEL=${1:?usage: $0 6.1|6.12 [pytest args]}
+shift
+VENV=${VENV:-$ROOT/.venv}
+VM_MEM=${VM_MEM:-2G}
+VM_CPUS=${VM_CPUS:-2}
+VM_TIMEOUT=${VM_TIMEOUT:-1500}
+
+# Newest installed generic (not -rt, not -cloud) amd64 kernel of a series.
+kver=$("$ROOT/tests/vm/kver.sh" "$KERNEL")
+echo "== secureswift VM run: kernel $kver (TCG, ${VM_CPUS} vCPU, $VM_MEM)"
+
+build="$ROOT/secureswift_kmod/.build/$kver"
+results="$build/vm"
+rm -rf "$results"
+mkdir -p "$results"
+
+"$ROOT/tests/vm/build-module.sh" "$kver"
+ko="$build/secureswift.ko"
+
+# The guest writes its results into $results (a read-write mount); all the
+# rest of the host's root is read-only or a throwaway overlay in the guest.
+t0=$(date +%s.%N)
+set +e
+PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
+	--run "/boot/vmlinuz-$kver" --disable-kvm \
+	--memory "$VM_MEM" --cpus "$VM_CPUS" \
+	--cwd "$ROOT" --rwdir "$results" \
+	--exec "$ROOT/tests/vm/guest.sh $results $ko $*" \
+	</dev/null >"$results/console.log" 2>&1
+vng_rc=$?
+set -e
+t1=$(date +%s.%N)
+
+cat "$results/pytest.log" 2>/dev/null || true
+
+fail=0
+if [ ! -s "$results/pytest.rc" ]; then
+	echo "!! guest did not report a result (vng exit $vng_rc); console:"
+	tail -n 60 "$results/console.log"
+	fail=1
+else
+	rc=$(cat "$results/pytest.rc")
+	if [ "$rc" != 0 ]; then
+		echo "!! pytest in the guest failed (exit $rc)"
+		fail=1
+	fi
+fi
+
+if [ -s "$results/dmesg.txt" ]; then
+	if ! "$ROOT/tests/vm/check-dmesg.sh" "$results/dmesg.txt"; then
+		fail=1
+	fi
+else
+	echo "!! no guest dmesg came back"
+	fail=1
+fi
+
+if [ -s "$results/t_start" ] && [ -s "$results/t_end" ]; then
+	awk -v t0="$t0" -v t1="$t1" -v s="$(cat "$results/t_start")" \
+	    -v e="$(cat "$results/t_end")" 'BEGIN {
+		printf "== kernel %s: boot %.1f s, tests %.1f s, total %.1f s\n",
+		       "'"$kver"'", s - t0, e - s, t1 - t0 }'
+fi
+echo "== results in $results (console.log, dmesg.txt, pytest.log)"
+exit $fail
