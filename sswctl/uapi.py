@@ -35,9 +35,8 @@ import errno as _errno
 import ipaddress
 import re
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from .ipc import IPCError
+from .keys import public_key
 from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol
 
 EXTENSIONS_LINE = "ssw_extensions=1"
@@ -335,13 +334,9 @@ def decode_get(text: str, name: str = "") -> Device:
     if err != 0:
         raise UAPIError(f"daemon reported errno {err}", abs(err))
     if dev.private_key is not None:
-        dev.public_key = public_key_of(dev.private_key)
+        dev.public_key = public_key(dev.private_key)
     return dev
 
-
-def public_key_of(private_key: bytes) -> bytes:
-    """The X25519 public key for a private key (clamping as RFC 7748)."""
-    return X25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw()
 
 
 def _get_device_line(dev: Device, key: str, value: str) -> None:

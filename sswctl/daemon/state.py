@@ -20,8 +20,9 @@ from __future__ import annotations
 import copy
 import errno
 
+from ..keys import public_key
 from ..model import Cipher, Device, Peer, Protocol
-from ..uapi import ZERO_KEY, UAPIError, public_key_of
+from ..uapi import ZERO_KEY, UAPIError
 
 
 def apply_set(current: Device, request: Device) -> Device:
@@ -29,7 +30,7 @@ def apply_set(current: Device, request: Device) -> Device:
     new = copy.deepcopy(current)
     if request.private_key is not None:
         new.private_key = None if request.private_key == ZERO_KEY else request.private_key
-        new.public_key = public_key_of(new.private_key) if new.private_key else None
+        new.public_key = public_key(new.private_key) if new.private_key else None
         if new.public_key is not None:
             new.peers = [p for p in new.peers if p.public_key != new.public_key]
     if request.listen_port is not None:

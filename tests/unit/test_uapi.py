@@ -28,11 +28,14 @@ v4nets = st.builds(
 v6nets = st.builds(
     lambda a, n: ipaddress.IPv6Network((a, n), strict=False), st.integers(0, 2**128 - 1), st.integers(0, 128)
 )
+ports = st.integers(1, 65535)
 endpoints = st.one_of(
-    st.builds(lambda a, p: Endpoint(str(ipaddress.IPv4Address(a)), p), st.integers(0, 2**32 - 1), st.integers(1, 65535)),
-    st.builds(lambda a, p: Endpoint(str(ipaddress.IPv6Address(a)), p), st.integers(0, 2**128 - 1), st.integers(1, 65535)),
+    st.builds(lambda a, p: Endpoint(str(ipaddress.IPv4Address(a)), p), st.integers(0, 2**32 - 1), ports),
+    st.builds(lambda a, p: Endpoint(str(ipaddress.IPv6Address(a)), p), st.integers(0, 2**128 - 1), ports),
 )
-names = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\x7f"), min_size=1, max_size=20)
+names = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\x7f"), min_size=1, max_size=20
+)
 
 
 @st.composite
@@ -118,11 +121,11 @@ def test_get_reply_round_trips_with_extensions(dev):
     # Handshake times travel as (sec, nsec) text; the model keeps a float, so
     # nanoseconds survive only to float precision (wg prints whole seconds).
     times = [p.last_handshake for p in dev.peers]
-    for p, (sec, nsec) in zip(dev.peers, times):
+    for p, (sec, nsec) in zip(dev.peers, times, strict=True):
         p.last_handshake = None if not sec else sec + nsec / 1e9
     text = encode_get(dev, extensions=True)
     got = decode_get(text)
-    for (sec, nsec), p in zip(times, got.peers):
+    for (sec, nsec), p in zip(times, got.peers, strict=True):
         t = sec + nsec / 1e9
         assert f"last_handshake_time_sec={int(t)}\n" in text
         if sec:
@@ -141,7 +144,10 @@ def test_get_reply_without_extensions_has_only_wireguard_go_keys():
         listen_port=51820,
         protocol=Protocol.WIREGUARD,
         drops={"junk": 3},
-        peers=[Peer(public_key=b"\x02" * 32, endpoint=Endpoint("::1", 9), allowed_ips=[ipaddress.ip_network("10.0.0.0/24")], name="n")],
+        peers=[
+            Peer(public_key=b"\x02" * 32, endpoint=Endpoint("::1", 9),
+                 allowed_ips=[ipaddress.ip_network("10.0.0.0/24")], name="n"),
+        ],
     )
     text = encode_get(dev)
     assert text == (
