@@ -1,0 +1,5 @@
+"""``python -m sswmon``: the same as ``sswmon``."""
+
+from .cli import main
+
+main()
