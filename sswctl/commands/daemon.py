@@ -1,0 +1,42 @@
+"""``sswctl daemon IFACE``: run the userspace backend (foreground, for systemd)."""
+
+from __future__ import annotations
+
+from .. import daemon as _daemon
+from ..errors import RuntimeFailure
+from . import Command, Param
+
+
+def daemon(name: str, background: bool = False, wg_socket: bool = False, listen_port: int = 0,
+           mtu: int = 1420, protocol: str = "secureswift", cipher: str = "chacha20-poly1305",
+           log_level: str = "info") -> str | None:
+    try:
+        pid = _daemon.run(name, background=background, wg_socket=wg_socket, listen_port=listen_port, mtu=mtu,
+                          protocol=protocol, cipher=cipher, log_level=log_level)
+    except _daemon.DaemonError as e:
+        raise RuntimeFailure(str(e)) from None
+    return f"{pid}\n" if pid else None
+
+
+COMMAND = Command(
+    name="daemon",
+    run=daemon,
+    help=(
+        "Serve IFACE in userspace: TUN device, UDP sockets, protocol engine, UAPI socket "
+        "/var/run/secureswift/IFACE.sock. Foreground unless --background; READY=1 to systemd."
+    ),
+    params=(
+        Param("name", metavar="IFACE"),
+        Param("background", flags=("--background",), kind="flag", help="Fork; print the pid once serving."),
+        Param("wg_socket", flags=("--wg-socket",), kind="flag",
+              help="Also serve /var/run/wireguard/IFACE.sock so wg(8) can show and set it."),
+        Param("listen_port", flags=("--listen-port",), kind="int", default=0, required=False),
+        Param("mtu", flags=("--mtu",), kind="int", default=1420, required=False),
+        Param("protocol", flags=("--protocol",), choices=("secureswift", "wireguard"), default="secureswift",
+              required=False),
+        Param("cipher", flags=("--cipher",), choices=("chacha20-poly1305", "aes-256-gcm"),
+              default="chacha20-poly1305", required=False),
+        Param("log_level", flags=("--log-level",), choices=("debug", "info", "warning", "error"), default="info",
+              required=False),
+    ),
+)

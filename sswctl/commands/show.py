@@ -1,0 +1,227 @@
+"""``sswctl show [IFACE|all|interfaces] [FIELD|dump] [--json]``: as ``wg show``.
+
+The text formats are wireguard-tools' src/show.c, byte for byte (without
+colour): the pretty form sorts peers by latest handshake, newest first,
+peers that never shook hands last; the field forms and ``dump`` keep the
+backend's peer order and separate columns by tabs; with ``all`` every line
+starts with the interface name. ``WG_HIDE_KEYS=never`` shows private and
+preshared keys in the pretty form, as wg.
+
+``--json`` prints {"interfaces": [...]} with SecureSwift's extra state
+(protocol, cipher, backend, packet and drop counters, peer names) and never
+any private or preshared key (only whether a preshared key is set).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import time
+
+from .. import keys
+from ..errors import UsageError
+from ..model import Device, Peer
+from . import Command, Param
+from .create import all_devices, backend_for, ipc_errors
+
+FIELDS = (
+    "public-key", "private-key", "listen-port", "fwmark", "peers", "preshared-keys", "endpoints",
+    "allowed-ips", "latest-handshakes", "transfer", "persistent-keepalive", "dump",
+)
+
+
+def _b64(key: bytes | None) -> str:
+    return keys.to_base64(key) if key else "(none)"
+
+
+def _hidden(key: bytes) -> str:
+    return keys.to_base64(key) if os.environ.get("WG_HIDE_KEYS") == "never" else "(hidden)"
+
+
+def _fwmark(mark: int | None) -> str:
+    return f"0x{mark:x}" if mark else "off"
+
+
+def _hs_sec(p: Peer) -> int:
+    return int(p.last_handshake) if p.last_handshake else 0
+
+
+def pretty_time(seconds: int) -> str:
+    parts = []
+    for unit, size in (("year", 365 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n} {unit}{'' if n == 1 else 's'}")
+    return ", ".join(parts)
+
+
+def ago(when: int, now: int) -> str:
+    if now == when:
+        return "Now"
+    if now < when:
+        return "(System clock wound backward; connection problems may ensue.)"
+    return pretty_time(now - when) + " ago"
+
+
+def human_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    for unit, size in (("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3)):
+        if n < size * 1024:
+            return f"{n / size:.2f} {unit}"
+    return f"{n / 1024**4:.2f} TiB"
+
+
+def sorted_peers(peers: list[Peer]) -> list[Peer]:
+    """wg's peer_cmp: newest handshake first, never-handshaken last, ties stable."""
+    return sorted(peers, key=lambda p: (p.last_handshake is None, -(p.last_handshake or 0.0)))
+
+
+def format_pretty(dev: Device, now: int | None = None) -> str:
+    now = int(time.time()) if now is None else now
+    out = [f"interface: {dev.name}"]
+    if dev.public_key:
+        out.append(f"  public key: {keys.to_base64(dev.public_key)}")
+    if dev.private_key:
+        out.append(f"  private key: {_hidden(dev.private_key)}")
+    if dev.listen_port:
+        out.append(f"  listening port: {dev.listen_port}")
+    if dev.fwmark:
+        out.append(f"  fwmark: 0x{dev.fwmark:x}")
+    for p in sorted_peers(dev.peers):
+        out.append("")
+        out.append(f"peer: {keys.to_base64(p.public_key)}")
+        if p.preshared_key:
+            out.append(f"  preshared key: {_hidden(p.preshared_key)}")
+        if p.endpoint is not None:
+            out.append(f"  endpoint: {p.endpoint}")
+        out.append(f"  allowed ips: {', '.join(map(str, p.allowed_ips)) or '(none)'}")
+        if _hs_sec(p):
+            out.append(f"  latest handshake: {ago(_hs_sec(p), now)}")
+        if p.rx_bytes or p.tx_bytes:
+            out.append(f"  transfer: {human_bytes(p.rx_bytes)} received, {human_bytes(p.tx_bytes)} sent")
+        if p.persistent_keepalive:
+            out.append(f"  persistent keepalive: every {pretty_time(p.persistent_keepalive)}")
+    return "\n".join(out) + "\n"
+
+
+def format_dump(dev: Device, with_interface: bool = False) -> str:
+    pre = f"{dev.name}\t" if with_interface else ""
+    lines = [f"{pre}{_b64(dev.private_key)}\t{_b64(dev.public_key)}\t{dev.listen_port or 0}\t{_fwmark(dev.fwmark)}"]
+    for p in dev.peers:
+        lines.append("\t".join((
+            f"{pre}{keys.to_base64(p.public_key)}",
+            _b64(p.preshared_key),
+            str(p.endpoint) if p.endpoint is not None else "(none)",
+            ",".join(map(str, p.allowed_ips)) or "(none)",
+            str(_hs_sec(p)),
+            str(p.rx_bytes),
+            str(p.tx_bytes),
+            str(p.persistent_keepalive) if p.persistent_keepalive else "off",
+        )))
+    return "\n".join(lines) + "\n"
+
+
+def format_field(dev: Device, field: str, with_interface: bool = False) -> str:
+    """One of wg's ugly_print fields (see FIELDS)."""
+    pre = f"{dev.name}\t" if with_interface else ""
+    if field == "dump":
+        return format_dump(dev, with_interface)
+    device_fields = {
+        "public-key": lambda: _b64(dev.public_key),
+        "private-key": lambda: _b64(dev.private_key),
+        "listen-port": lambda: str(dev.listen_port or 0),
+        "fwmark": lambda: _fwmark(dev.fwmark),
+    }
+    if field in device_fields:
+        return f"{pre}{device_fields[field]()}\n"
+    peer_fields = {
+        "peers": lambda p: "",
+        "preshared-keys": lambda p: _b64(p.preshared_key),
+        "endpoints": lambda p: str(p.endpoint) if p.endpoint is not None else "(none)",
+        "allowed-ips": lambda p: " ".join(map(str, p.allowed_ips)) or "(none)",
+        "latest-handshakes": lambda p: str(_hs_sec(p)),
+        "transfer": lambda p: f"{p.rx_bytes}\t{p.tx_bytes}",
+        "persistent-keepalive": lambda p: str(p.persistent_keepalive) if p.persistent_keepalive else "off",
+    }
+    if field not in peer_fields:
+        raise UsageError(f"Invalid parameter: `{field}' (one of: {', '.join(FIELDS)})")
+    out = []
+    for p in dev.peers:
+        value = peer_fields[field](p)
+        out.append(f"{pre}{keys.to_base64(p.public_key)}" + (f"\t{value}" if field != "peers" else ""))
+    return "".join(line + "\n" for line in out)
+
+
+def to_json(dev: Device) -> dict:
+    return {
+        "name": dev.name,
+        "backend": dev.backend,
+        "protocol": str(dev.protocol) if dev.protocol else None,
+        "cipher": str(dev.cipher) if dev.cipher else None,
+        "public_key": keys.to_base64(dev.public_key) if dev.public_key else None,
+        "listen_port": dev.listen_port or 0,
+        "fwmark": dev.fwmark or 0,
+        "drops": dict(sorted(dev.drops.items())),
+        "peers": [
+            {
+                "public_key": keys.to_base64(p.public_key),
+                "name": p.name,
+                "preshared_key": p.preshared_key is not None,
+                "endpoint": str(p.endpoint) if p.endpoint is not None else None,
+                "allowed_ips": [str(n) for n in p.allowed_ips],
+                "latest_handshake": p.last_handshake,
+                "rx_bytes": p.rx_bytes,
+                "tx_bytes": p.tx_bytes,
+                "rx_packets": p.rx_packets,
+                "tx_packets": p.tx_packets,
+                "persistent_keepalive": p.persistent_keepalive or 0,
+                "drops": dict(sorted(p.drops.items())),
+            }
+            for p in dev.peers
+        ],
+    }
+
+
+def get_device(name: str) -> Device:
+    backend = backend_for(name)
+    with ipc_errors():
+        return backend.get_device(name)
+
+
+def show(target: str | None = None, field: str | None = None, json: bool = False) -> str:
+    target = target or "all"
+    if field is not None and field not in FIELDS:
+        raise UsageError(f"Invalid parameter: `{field}' (one of: {', '.join(FIELDS)})")
+    if json and field is not None:
+        raise UsageError("--json shows everything; it cannot be combined with a field")
+    if target == "interfaces":
+        if field is not None:
+            raise UsageError("`show interfaces' takes no field")
+        names = [n for n, _ in all_devices()]
+        return " ".join(names) + "\n" if names else ""
+    if target == "all":
+        devices = []
+        for name, backend in all_devices():
+            with ipc_errors():
+                devices.append(backend.get_device(name))
+    else:
+        devices = [get_device(target)]
+    if json:
+        return _json.dumps({"interfaces": [to_json(d) for d in devices]}, indent=2) + "\n"
+    if field is not None:
+        return "".join(format_field(d, field, with_interface=target == "all") for d in devices)
+    return "\n".join(format_pretty(d) for d in devices)
+
+
+COMMAND = Command(
+    name="show",
+    run=show,
+    help="Show interfaces as `wg show` does: [IFACE|all|interfaces] [FIELD|dump] (FIELD: "
+    + ", ".join(FIELDS[:-1]) + ").",
+    params=(
+        Param("target", required=False, metavar="[IFACE|all|interfaces]"),
+        Param("field", required=False, metavar="[FIELD|dump]"),
+        Param("json", flags=("--json",), kind="flag", help="Machine-readable JSON with counters; no secrets."),
+    ),
+)
