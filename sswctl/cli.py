@@ -21,6 +21,16 @@ COMMANDS = [
     "genpsk",
     "pubkey",
     "strip",
+    "create",
+    "destroy",
+    "daemon",
+    "set",
+    "setconf",
+    "addconf",
+    "syncconf",
+    "showconf",
+    "show",
+    "status",
     # other engineers: one line per command module, e.g. "show",
 ]
 
