@@ -65,7 +65,7 @@ def _age_sort(p: PeerStats) -> float:
 
 
 COLUMNS = (
-    Col("iface", "If", 8, 5, lambda p: p.interface, lambda p: p.interface),
+    Col("iface", "If", 8, 1, lambda p: p.interface, lambda p: p.interface),
     Col("peer", "Peer", 14, 0, peer_label, lambda p: peer_label(p).lower()),
     Col("endpoint", "Endpoint", 21, 4, lambda p: str(p.peer.endpoint or "-"), lambda p: str(p.peer.endpoint or "")),
     Col(
@@ -77,8 +77,8 @@ COLUMNS = (
         lambda p: ",".join(map(str, p.peer.allowed_ips)),
     ),
     Col("handshake", "Handshake", 9, 0, _handshake_cell, _age_sort),
-    Col("rx", "RX", 10, 2, lambda p: human_bytes(p.peer.rx_bytes), lambda p: p.peer.rx_bytes),
-    Col("tx", "TX", 10, 2, lambda p: human_bytes(p.peer.tx_bytes), lambda p: p.peer.tx_bytes),
+    Col("rx", "RX", 10, 3, lambda p: human_bytes(p.peer.rx_bytes), lambda p: p.peer.rx_bytes),
+    Col("tx", "TX", 10, 3, lambda p: human_bytes(p.peer.tx_bytes), lambda p: p.peer.tx_bytes),
     Col("rx_rate", "RX/s", 10, 0, lambda p: _rate(p.rx_rate), lambda p: p.rx_rate or 0.0),
     Col("tx_rate", "TX/s", 10, 0, lambda p: _rate(p.tx_rate), lambda p: p.tx_rate or 0.0),
     Col("trend", "Trend", 10, 1, lambda p: sparkline(p.history, 10), lambda p: p.history[-1] if p.history else 0.0),
@@ -86,36 +86,41 @@ COLUMNS = (
         "keepalive",
         "KA",
         4,
-        3,
+        5,
         lambda p: str(p.peer.persistent_keepalive or "off"),
         lambda p: p.peer.persistent_keepalive or 0,
     ),
-    Col("drops", "Drops", 6, 3, lambda p: str(p.drops), lambda p: p.drops),
+    Col("drops", "Drops", 6, 2, lambda p: str(p.drops), lambda p: p.drops),
 )
 CELL_PADDING = 2  # DataTable pads each cell by one column on both sides
 
 
 def fit_columns(width: int, multi_interface: bool) -> list[Col]:
-    """The columns that fit ``width`` terminal cells, dropping low-priority ones first."""
+    """The columns that fit ``width`` terminal cells.
+
+    Columns of one priority come and go together (RX with TX), lowest
+    priority first; priority 0 is always shown.
+    """
     candidates = [c for c in COLUMNS if multi_interface or c.key != "iface"]
     budget = width - 2  # vertical scrollbar
     chosen: set[str] = set()
-    for col in sorted(candidates, key=lambda c: c.priority):
-        need = col.width + CELL_PADDING
-        if col.priority > 0 and need > budget:
-            continue
-        chosen.add(col.key)
-        budget -= need
+    for level in sorted({c.priority for c in candidates}):
+        group = [c for c in candidates if c.priority == level]
+        need = sum(c.width + CELL_PADDING for c in group)
+        if level == 0 or need <= budget:
+            chosen.update(c.key for c in group)
+            budget -= need
     return [c for c in candidates if c.key in chosen]
 
 
 def interface_header(i: InterfaceStats) -> Text:
     d = i.device
     fresh = sum(1 for p in i.peers if p.freshness == FRESH)
-    parts = [d.backend or "?", str(d.protocol or "secureswift"), str(d.cipher or "-")]
     text = Text()
-    text.append(d.name, style="bold")
-    text.append(f"  {' · '.join(parts)} · port {d.listen_port or '-'} · key {short_key(d.public_key)}\n")
+    # Style changes only at word starts: some SVG renderers drop a segment's leading spaces.
+    text.append(f"{d.name}  ", style="bold")
+    text.append(f"{d.backend or '?'} · {d.protocol or 'secureswift'} · {d.cipher or '-'}")
+    text.append(f" · port {d.listen_port or '-'} · key {short_key(d.public_key)}\n")
     text.append(f"  peers {len(i.peers)} ({fresh} fresh)")
     text.append(f"  rx {human_bytes(i.rx_bytes)} @ {_rate(i.rx_rate)}/s")
     text.append(f"  tx {human_bytes(i.tx_bytes)} @ {_rate(i.tx_rate)}/s")
@@ -162,6 +167,7 @@ class HelpScreen(ModalScreen[None]):
 
 class Dashboard(App[None]):
     TITLE = "sswmon"
+    AUTO_FOCUS = "#peers"
     CSS = """
     #headers { height: auto; max-height: 50%; padding: 0 1; }
     #status { height: 1; padding: 0 1; background: $boost; }
@@ -190,6 +196,7 @@ class Dashboard(App[None]):
         self.sort_reverse = False
         self.filter_text = ""
         self._columns: list[Col] = []
+        self._width = 0
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -255,7 +262,7 @@ class Dashboard(App[None]):
     def _draw_table(self) -> None:
         table = self.query_one("#peers", DataTable)
         multi = self.view is not None and len(self.view.interfaces) > 1
-        columns = fit_columns(self.size.width, multi)
+        columns = fit_columns(self._width or self.size.width, multi)
         if [c.key for c in columns] != [c.key for c in self._columns]:
             table.clear(columns=True)
             for c in columns:
@@ -278,6 +285,8 @@ class Dashboard(App[None]):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
+        # App.size still holds the old size while this event is handled.
+        self._width = event.size.width
         self.redraw()
 
     # -- actions --
