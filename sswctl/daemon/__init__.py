@@ -44,13 +44,23 @@ def sd_notify(state: str) -> bool:
     return True
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, syslog: bool = False) -> None:
+    """stderr (the journal under systemd) in the foreground; syslog when detached."""
     root = logging.getLogger("sswctl")
-    if root.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    # Under systemd the journal adds time and unit; stderr lines stay short.
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    if syslog:
+        from logging.handlers import SysLogHandler
+
+        if not os.path.exists("/dev/log"):
+            root.addHandler(logging.NullHandler())
+            return
+        handler: logging.Handler = SysLogHandler("/dev/log", facility=SysLogHandler.LOG_DAEMON)
+        handler.setFormatter(logging.Formatter("sswctl-daemon[%(process)d]: %(levelname)s: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        # Under systemd the journal adds time and unit; stderr lines stay short.
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
@@ -108,10 +118,10 @@ def _background(name: str, log_level: str, kw: dict) -> int:
             if os.fork() > 0:
                 os._exit(0)
             devnull = os.open(os.devnull, os.O_RDWR)
-            os.dup2(devnull, 0)
-            os.dup2(devnull, 1)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
             os.close(devnull)
-            _setup_logging(log_level)
+            _setup_logging(log_level, syslog=True)
             try:
                 d = _start(name, **kw)
             except DaemonError as e:

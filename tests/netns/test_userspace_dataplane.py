@@ -1,0 +1,206 @@
+"""Userspace data plane under change and attack: roaming, cryptokey routing,
+peer removal, restart + setconf, hostile datagrams."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from nslab import PY, iperf, ping, wait_for_socket
+
+from sswctl import keys
+
+pytestmark = [pytest.mark.root, pytest.mark.netns]
+
+TOOL = str(Path(__file__).with_name("udp_tool.py"))
+REPO = str(Path(__file__).resolve().parents[2])
+
+
+def sswctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    r = subprocess.run([PY, "-m", "sswctl", *args], capture_output=True, text=True, timeout=60)
+    if check:
+        assert r.returncode == 0, f"sswctl {' '.join(args)}: rc={r.returncode} {r.stderr}"
+    return r
+
+
+def state(iface: str) -> dict:
+    return json.loads(sswctl("show", iface, "--json").stdout)["interfaces"][0]
+
+
+def peer_state(iface: str, pub: bytes) -> dict:
+    b64 = keys.to_base64(pub)
+    return next(p for p in state(iface)["peers"] if p["public_key"] == b64)
+
+
+def up_pair(lab, **kw) -> None:
+    lab.start_daemon(lab.a)
+    lab.start_daemon(lab.b)
+    lab.configure_pair(**kw)
+    assert ping(lab.a, lab.b.tun4).returncode == 0
+
+
+def test_roaming_follows_the_latest_authenticated_source(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    before = sswctl("show", b.iface, "endpoints").stdout
+    assert f"{a.underlay4}:{51820 + a.index}" in before
+    # Move A's outer address: the old one disappears, a new one takes over.
+    a.run("ip", "addr", "del", f"{a.underlay4}/24", "dev", "va")
+    a.run("ip", "addr", "add", "192.168.77.11/24", "dev", "va")
+    assert ping(a, b.tun4).returncode == 0
+    after = sswctl("show", b.iface, "endpoints").stdout
+    assert f"192.168.77.11:{51820 + a.index}" in after, after
+    # Traffic initiated by B now reaches A at its new address.
+    assert ping(b, a.tun4).returncode == 0
+
+
+def test_spoofed_inner_source_is_dropped_and_counted(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    a.run("ip", "addr", "add", "10.99.0.50/24", "dev", a.iface)
+    r = a.run("ping", "-c", "3", "-i", "0.2", "-W", "1", "-I", "10.99.0.50", b.tun4, check=False)
+    assert r.returncode != 0, "a packet from outside A's allowed IPs got through"
+    assert peer_state(b.iface, a.public_key)["drops"].get("allowed_ips", 0) >= 3
+    assert ping(a, b.tun4).returncode == 0  # the legitimate source still works
+
+
+def test_more_specific_allowed_ip_on_another_peer_wins(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    sswctl("set", b.iface, "peer", keys.to_base64(a.public_key), "allowed-ips", "10.99.0.0/24,fd99::1/128")
+    assert ping(b, a.tun4).returncode == 0
+    other = keys.public_key(keys.generate_private_key())
+    sswctl("set", b.iface, "peer", keys.to_base64(other), "allowed-ips", f"{a.tun4}/32")
+    # B now routes A's tunnel address to the other peer (no endpoint: dropped there) ...
+    r = b.run("ping", "-c", "2", "-i", "0.2", "-W", "1", a.tun4, check=False)
+    assert r.returncode != 0
+    assert peer_state(b.iface, other)["drops"].get("no_endpoint", 0) >= 2
+    # ... and A's packets from that address no longer pass B's source check.
+    assert a.run("ping", "-c", "2", "-i", "0.2", "-W", "1", b.tun4, check=False).returncode != 0
+    assert peer_state(b.iface, a.public_key)["drops"].get("allowed_ips", 0) >= 2
+    sswctl("set", b.iface, "peer", keys.to_base64(other), "remove")
+    assert ping(b, a.tun4).returncode == 0
+
+
+def test_peer_removal_stops_traffic_and_re_adding_restores_it(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    a_b64 = keys.to_base64(a.public_key)
+    sswctl("set", b.iface, "peer", a_b64, "remove")
+    assert a_b64 not in sswctl("show", b.iface, "peers").stdout
+    assert b.run("ping", "-c", "2", "-i", "0.2", "-W", "1", a.tun4, check=False).returncode != 0
+    assert a.run("ping", "-c", "2", "-i", "0.2", "-W", "1", b.tun4, check=False).returncode != 0
+    sswctl("set", b.iface, "peer", a_b64, "allowed-ips", f"{a.tun4}/32,{a.tun6}/128",
+           "endpoint", f"{a.underlay4}:{51820 + a.index}")
+    assert ping(b, a.tun4).returncode == 0
+    assert ping(a, b.tun6).returncode == 0
+
+
+def test_restart_with_setconf_restores_the_tunnel(lab, tmp_path):
+    up_pair(lab, protocol="secureswift", cipher="aes-256-gcm")
+    a, b = lab.a, lab.b
+    conf = tmp_path / "a.conf"
+    conf.write_text(sswctl("showconf", a.iface).stdout)
+    os.chmod(conf, 0o600)
+    assert lab.stop_daemon(a) == 0
+    assert not os.path.exists(f"/var/run/secureswift/{a.iface}.sock")
+    assert a.run("ip", "link", "show", a.iface, check=False).returncode != 0, "TUN device left behind"
+    lab.start_daemon(a)
+    sswctl("setconf", a.iface, str(conf))
+    a.run("ip", "addr", "add", f"{a.tun4}/24", "dev", a.iface)
+    assert ping(a, b.tun4).returncode == 0
+    st = state(a.iface)
+    assert st["protocol"] == "secureswift" and st["cipher"] == "aes-256-gcm"
+
+
+def test_hostile_datagrams_are_dropped_counted_and_the_tunnel_survives(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    port = str(51820 + b.index)
+    env_py = ["env", f"PYTHONPATH={REPO}", PY, TOOL]
+    # Well-formed initiations (valid mac1) from keys B does not know; sent
+    # before the flood, which would put B under load (cookie replies instead).
+    a.run(*env_py, "wrongkey", b.underlay4, port, b.public_key.hex())
+    r = a.run(*env_py, "garbage", b.underlay4, port, "3000", timeout=120)
+    assert json.loads(r.stdout)["sent"] > 2000
+    # Replay: capture one of A's data datagrams to B while traffic flows, send it again.
+    cap = lab.popen(a, *env_py, "replay", b.underlay4, port, "va", stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    r = a.run("ping", "-c", "5", "-i", "0.2", b.tun4, check=False)
+    cap.wait(timeout=20)
+    assert cap.returncode == 0, (r.stdout, state(b.iface), open(f"/tmp/{b.iface}.daemon.log").read()[-3000:])
+    time.sleep(0.5)
+    st = state(b.iface)
+    drops = dict(st["drops"])
+    for p in st["peers"]:
+        for k, v in p["drops"].items():
+            drops[k] = drops.get(k, 0) + v
+    assert drops.get("malformed", 0) > 500, drops
+    assert drops.get("unknown_index", 0) > 100, drops
+    assert drops.get("mac", 0) > 100, drops
+    assert drops.get("wrong_protocol", 0) > 100, drops
+    assert drops.get("unknown_peer", 0) >= 1, drops
+    assert drops.get("replay", 0) >= 2, drops
+    assert b.proc.poll() is None, "daemon died"
+    assert ping(a, b.tun4).returncode == 0
+    assert iperf(lab, a, b, seconds=1) > 1e6
+
+
+def test_second_daemon_for_the_same_interface_is_refused(lab):
+    lab.start_daemon(lab.a)
+    r = lab.a.run(PY, "-m", "sswctl", "daemon", lab.a.iface, check=False, timeout=30)
+    assert r.returncode == 1
+    assert "already served by a daemon" in r.stderr
+    assert lab.a.proc.poll() is None
+
+
+def test_sigterm_and_sigint_remove_tun_and_socket(lab):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        p = lab.start_daemon(lab.a)
+        assert lab.a.run("ip", "link", "show", lab.a.iface).returncode == 0
+        p.send_signal(sig)
+        assert p.wait(timeout=15) == 0
+        assert not os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")
+        assert lab.a.run("ip", "link", "show", lab.a.iface, check=False).returncode != 0
+
+
+def test_background_mode_and_destroy(lab):
+    r = lab.a.run(PY, "-m", "sswctl", "daemon", lab.a.iface, "--background", timeout=30)
+    pid = int(r.stdout.strip())
+    try:
+        wait_for_socket(lab.a.iface)
+        assert lab.a.run("ip", "link", "show", lab.a.iface).returncode == 0
+        sswctl("destroy", lab.a.iface)
+        assert not os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")
+        assert lab.a.run("ip", "link", "show", lab.a.iface, check=False).returncode != 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_sd_notify_ready(lab, tmp_path):
+    import socket as pysocket
+
+    path = str(tmp_path / "notify")
+    s = pysocket.socket(pysocket.AF_UNIX, pysocket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    log = open(f"/tmp/{lab.a.iface}.daemon.log", "w")
+    p = lab.popen(lab.a, "env", f"NOTIFY_SOCKET={path}", PY, "-m", "sswctl.daemon", lab.a.iface,
+                  stdout=log, stderr=subprocess.STDOUT)
+    msg = s.recv(4096).decode()
+    assert "READY=1" in msg
+    assert os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")  # ready means serving
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=15) == 0
+    assert "STOPPING=1" in s.recv(4096).decode()
+
+
+
