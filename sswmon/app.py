@@ -25,6 +25,7 @@ from .source import StatsSource
 from .stats import (
     FRESH,
     NEVER,
+    SPARK_FLOOR,
     STALE,
     InterfaceStats,
     PeerStats,
@@ -81,7 +82,14 @@ COLUMNS = (
     Col("tx", "TX", 10, 3, lambda p: human_bytes(p.peer.tx_bytes), lambda p: p.peer.tx_bytes),
     Col("rx_rate", "RX/s", 10, 0, lambda p: _rate(p.rx_rate), lambda p: p.rx_rate or 0.0),
     Col("tx_rate", "TX/s", 10, 0, lambda p: _rate(p.tx_rate), lambda p: p.tx_rate or 0.0),
-    Col("trend", "Trend", 10, 1, lambda p: sparkline(p.history, 10), lambda p: p.history[-1] if p.history else 0.0),
+    Col(
+        "trend",
+        "Trend",
+        10,
+        1,
+        lambda p: sparkline(p.history, 10, SPARK_FLOOR),
+        lambda p: p.history[-1] if p.history else 0.0,
+    ),
     Col(
         "keepalive",
         "KA",

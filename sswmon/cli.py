@@ -54,13 +54,13 @@ def format_text(snap: Snapshot, colour: bool = False) -> str:
     return "\n".join(lines).rstrip("\n") + "\n" if lines else ""
 
 
-def run_once(source: BackendSource, as_json: bool) -> str:
+def run_once(source: BackendSource, as_json: bool) -> tuple[str, Snapshot]:
     from .export import snapshot_json
 
     snap = source.check()
     if as_json:
-        return json.dumps(snapshot_json(snap), indent=2) + "\n"
-    return format_text(snap, colour=use_colour())
+        return json.dumps(snapshot_json(snap), indent=2) + "\n", snap
+    return format_text(snap, colour=use_colour()), snap
 
 
 def run_dashboard(source: StatsSource, interval: float) -> None:
@@ -121,7 +121,10 @@ def command(interface: str, refresh: float, once: bool, as_json: bool, prometheu
         run_prometheus(source, prometheus)
     elif once or not stdout_is_terminal():
         # Not a terminal (a pipe, a file, cron): a dashboard makes no sense; print one plain snapshot.
-        click.echo(run_once(source, as_json), nl=False)
+        text, snap = run_once(source, as_json)
+        click.echo(text, nl=False)
+        if snap.errors:  # with `all`: print what could be read, then fail
+            raise MonitorError("could not read " + ", ".join(sorted(snap.errors)))
     else:
         source.check()
         run_dashboard(source, refresh)

@@ -130,8 +130,10 @@ class BackendSource:
         return self._read()[0]
 
     def check(self) -> Snapshot:
-        """A snapshot that raises the first failure: for one-shot modes and start-up."""
+        """A snapshot for start-up and one-shot modes: raises when the named
+        interface (or, for ``all``, the list of interfaces) cannot be read.
+        With ``all``, an interface that fails alone stays in ``errors``."""
         snap, failures = self._read()
-        for failure in failures.values():
-            raise failure
+        if self.target in failures:
+            raise failures[self.target]
         return snap

@@ -20,6 +20,7 @@ from sswctl.model import Device, Peer
 
 STALE_AFTER = 180.0  # seconds: WireGuard's REJECT_AFTER_TIME; older sessions are dead
 HISTORY_LEN = 60  # samples kept per peer for the sparkline
+SPARK_FLOOR = 16384.0  # bytes/s: the least a full-height sparkline stands for (handshake retries stay flat)
 
 FRESH = "fresh"
 STALE = "stale"
@@ -173,14 +174,15 @@ def peer_label(p: PeerStats) -> str:
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: tuple[float, ...] | list[float], width: int) -> str:
+def sparkline(values: tuple[float, ...] | list[float], width: int, floor: float = 0.0) -> str:
     """The last ``width`` values as block characters scaled to their maximum.
 
-    Zero is the lowest block; an all-zero window is a flat line of it; the
-    result is left-padded with spaces to ``width`` so columns line up.
+    The scale's top is at least ``floor``, so a trickle (keepalives, handshake
+    retries) stays a flat line instead of filling the cell. Zero is the lowest
+    block; the result is left-padded with spaces to ``width`` so columns line up.
     """
     window = list(values)[-width:] if width > 0 else []
-    top = max(window, default=0.0)
+    top = max([*window, floor])
     levels = len(SPARK_CHARS) - 1
     if top <= 0:
         chars = SPARK_CHARS[0] * len(window)

@@ -96,14 +96,14 @@ def test_rows_handshake_freshness_rates_and_sparkline():
         ]
         assert styles[0] == "green" and "yellow" in styles[1] and "dim" in styles[2]
 
-        for rx in (1024, 2048, 4096):
+        for rx in (64 << 10, 128 << 10, 256 << 10):
             src.tick(1.0, {"alice": (rx, 512)})
             await app.poll()
         alice = rows(app)[0]
-        assert alice["rx_rate"] == "4.00 KiB" and alice["tx_rate"] == "512 B"
-        assert alice["rx"] == human_bytes(1000 + 1024 + 2048 + 4096)
-        # rx+tx per second was 1536, 2560, 4608: scaled to the maximum.
-        assert alice["trend"] == "       ▃▅█"  # 7 levels above the floor: 2.3, 3.9, 7
+        assert alice["rx_rate"] == "256.00 KiB" and alice["tx_rate"] == "512 B"
+        assert alice["rx"] == human_bytes(1000 + (448 << 10))
+        # rx+tx per second was 66048, 131584, 262656: 7 levels above the floor give 1.8, 3.5, 7.
+        assert alice["trend"] == "       ▃▅█"
         assert rows(app)[2]["trend"] == "       ▁▁▁"
         assert alice["endpoint"] == "192.0.2.1:51820" and alice["keepalive"] == "25"
         assert rows(app)[1]["drops"] == "3"

@@ -127,6 +127,18 @@ def test_cli_on_a_terminal_starts_the_dashboard_after_checking_the_interface(bac
     assert started == [("ssw0", 2.5)]
 
 
+def test_cli_once_all_prints_what_it_can_then_exits_1_naming_the_failures(backends):
+    devices = {"ssw0": _dev("ssw0", rx=5), "ssw1": _dev("ssw1")}
+    backends.append(DictBackend("userspace", devices, get_errors={"ssw1": IPCError("stale", errno.ECONNREFUSED)}))
+    result = CliRunner().invoke(cli.command, ["--once", "--json", "all"])
+    assert result.exit_code == 1
+    body, _, tail = result.output.rpartition("}\n")  # stdout (the document), then stderr
+    doc = json.loads(body + "}")
+    assert [i["name"] for i in doc["interfaces"]] == ["ssw0"]
+    assert "no such SecureSwift interface" in doc["errors"]["ssw1"]
+    assert tail == "sswmon: could not read ssw1\n"
+
+
 def test_cli_once_json(backends):
     backends.append(DictBackend("userspace", {"ssw0": _dev("ssw0", rx=1234)}))
     result = CliRunner().invoke(cli.command, ["--once", "--json", "ssw0"])

@@ -173,6 +173,11 @@ def test_sparkline_scales_to_window_max_and_pads():
     assert sparkline([], 4) == "    "
 
 
+def test_sparkline_floor_keeps_a_trickle_flat():
+    assert sparkline([30, 0, 30], 3, floor=1024) == "▁▁▁"
+    assert sparkline([512, 1024, 4096], 3, floor=1024) == "▂▃█"
+
+
 def test_human_units():
     assert human_bytes(0) == "0 B"
     assert human_bytes(1023) == "1023 B"
