@@ -205,6 +205,7 @@ class Dashboard(App[None]):
         self.filter_text = ""
         self._columns: list[Col] = []
         self._width = 0
+        self._reading = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -223,9 +224,13 @@ class Dashboard(App[None]):
 
     async def poll(self) -> None:
         """Take a snapshot (off the event loop: a slow daemon must not freeze keys) and redraw."""
-        if self.paused:
-            return
-        snap = await asyncio.to_thread(self.source.snapshot)
+        if self.paused or self._reading:
+            return  # a slow read still in flight: never apply snapshots out of order
+        self._reading = True
+        try:
+            snap = await asyncio.to_thread(self.source.snapshot)
+        finally:
+            self._reading = False
         if self.paused:  # paused while the read was in flight
             return
         self.view = self.tracker.update(snap)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 
 from textual.widgets import DataTable, Input, Static
 
@@ -282,6 +283,34 @@ def test_unreadable_interface_is_shown_not_fatal():
         assert table(app).row_count == 3
 
     run(check)
+
+
+def test_a_poll_while_a_slow_read_is_in_flight_is_skipped():
+    class Slow(MemorySource):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.release = threading.Event()
+
+        def snapshot(self):
+            assert self.release.wait(10)
+            return super().snapshot()
+
+    base = _source()
+    slow = Slow(base.devices, now=T0)
+    slow.release.set()
+
+    async def check(app, pilot, src):
+        src.release.clear()
+        first = asyncio.ensure_future(app.poll())
+        await asyncio.sleep(0.05)
+        reads = src.reads
+        await app.poll()  # returns at once: the first read is still running
+        assert src.reads == reads and not first.done()
+        src.release.set()
+        await first
+        assert src.reads == reads + 1
+
+    run(check, source=slow)
 
 
 def test_no_color_env_makes_textual_render_monochrome(monkeypatch):
