@@ -4,6 +4,7 @@
 #   make test-unit  fast tests, no root needed
 #   make test       deps, then every test layer that exists (unit, netns as root, vm)
 #   make lint       ruff over the whole tree
+#   make test-min-versions  the unit tests against the minimum dependency versions
 #   make demo       two peers talking through SecureSwift (see the demo section)
 #   make bench      benchmarks (bench/), reported in docs/performance.md
 #
@@ -67,6 +68,19 @@ test-netns: deps
 
 # test-vm (and module, vm-deps) come from mk/vm.mk.
 
+# The minimum versions setup.cfg declares (>= becomes ==), installed in a
+# separate venv, against the unit layer: proof that the minimums are real.
+MIN_VENV ?= /tmp/secureswift-venv-min
+test-min-versions:
+	@[ -x $(MIN_VENV)/bin/python ] || $(PYTHON) -m venv $(MIN_VENV)
+	$(PYTHON) -c 'import configparser; c = configparser.ConfigParser(); c.read("setup.cfg"); \
+		reqs = c["options"]["install_requires"] + c["options.extras_require"]["test"]; \
+		print("\n".join(r.strip().replace(">=", "==") for r in reqs.splitlines() if r.strip()))' \
+		> $(MIN_VENV)/requirements-min.txt
+	$(MIN_VENV)/bin/pip install -q -r $(MIN_VENV)/requirements-min.txt
+	$(MIN_VENV)/bin/pip install -q --no-deps -e .
+	$(MIN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 
@@ -88,7 +102,7 @@ bench: deps
 clean:
 	rm -rf .pytest_cache .hypothesis .ruff_cache build dist
 
-.PHONY: help deps deps-apt venv test test-unit test-netns lint demo bench clean
+.PHONY: help deps deps-apt venv test test-unit test-netns test-min-versions lint demo bench clean
 
 # --- areas owned by other parts of the project (kernel module/VM, ...) -------------------
 -include $(sort $(wildcard mk/*.mk))
