@@ -19,8 +19,9 @@ PYTEST := $(VENV)/bin/pytest
 PYTEST_ARGS ?=
 
 # Debian packages the tests drive for real: wg (interop and strip checks),
-# wireguard-go (the reference peer), iperf3 (throughput), ip (namespaces).
-APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2
+# wireguard-go (the reference peer), iperf3 (throughput), ip (namespaces),
+# ping (reachability through tunnels).
+APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2 iputils-ping
 
 # A test layer exists when its directory does; absent layers are not "skipped".
 TEST_LAYERS := $(foreach l,unit netns vm,$(if $(wildcard tests/$(l)),$(l)))
