@@ -20,7 +20,11 @@ def read(path: str) -> Device:
 
 
 def setconf(name: str, path: str) -> None:
-    dev = read(path)
+    replace(name, read(path))
+
+
+def replace(name: str, dev: Device) -> None:
+    """Make ``dev`` the whole configuration of ``name`` (what setconf does with a file)."""
     if dev.private_key is None:
         dev.private_key = ZERO_KEY
     if dev.listen_port is None:

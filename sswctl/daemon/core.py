@@ -441,6 +441,12 @@ class Daemon:
         self.table = table
 
     def _bind(self, port: int, fwmark: int) -> None:
+        if self.udp4 is not None and port == self.config.listen_port:  # only the mark changes
+            for s in (self.udp4, self.udp6):
+                if s is not None:
+                    s.setsockopt(socket.SOL_SOCKET, net.SO_MARK, fwmark)
+            self.config.fwmark = fwmark
+            return
         v4, v6, actual = net.bind_pair(port, fwmark)
         for s in (self.udp4, self.udp6):
             if s is not None:

@@ -1,0 +1,13 @@
+"""``sswctl save IFACE|FILE``: write the running configuration back to its config file."""
+
+from __future__ import annotations
+
+from .. import quick
+from . import Command, Param
+
+COMMAND = Command(
+    name="save",
+    run=quick.save,
+    help="Save the running configuration (keys, peers, endpoints, addresses) to the config file, mode 0600.",
+    params=(Param("target", metavar="IFACE|FILE"),),
+)
