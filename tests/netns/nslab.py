@@ -141,19 +141,21 @@ def ping(side: Side, target: str, count: int = 3, timeout: float = 20) -> subpro
             return r
 
 
-def iperf(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False) -> float:
-    """TCP goodput (bit/s) of an iperf3 run through the tunnel, client -> server
-    (server -> client with ``reverse``)."""
+def iperf(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False,
+          addr: str | None = None) -> float:
+    """TCP goodput (bit/s) of an iperf3 run to ``addr`` (default: the server's
+    tunnel address), client -> server (server -> client with ``reverse``)."""
     import json
 
-    srv = lab.popen(server, "iperf3", "-s", "-1", "-B", server.tun4,
+    addr = addr or server.tun4
+    srv = lab.popen(server, "iperf3", "-s", "-1", "-B", addr,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while ":5201" not in server.run("ss", "-ltnH", check=False).stdout:
             assert time.monotonic() < deadline, "iperf3 server did not start"
             time.sleep(0.1)
-        args = ["iperf3", "-c", server.tun4, "-t", str(seconds), "-J", *(["-R"] if reverse else [])]
+        args = ["iperf3", "-c", addr, "-t", str(seconds), "-J", *(["-R"] if reverse else [])]
         r = client.run(*args, check=False, timeout=seconds + 30)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     finally:

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Throughput and latency: our userspace tunnel vs wireguard-go, same veth, one run.
+
+Run as root (``make bench``). Two network namespaces joined by one veth pair;
+for each variant a tunnel is brought up between them, then iperf3 TCP for
+DURATION seconds in each direction and ping RTT (PINGS pings) are measured
+through it, and it is torn down. Variants: the raw veth (ceiling), wireguard-go
+on both ends (the reference), and our daemon on both ends in each protocol
+mode and suite. Writes the "Throughput (userspace backend)" section of
+docs/performance.md (replacing an earlier one) and prints the table.
+
+This is a benchmark, not a test: numbers vary with the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "netns"))  # the namespace helpers the netns tests use
+sys.path.insert(0, str(REPO))
+
+from nslab import Lab, Side, iperf, make_lab, ping  # noqa: E402
+
+from sswctl import keys  # noqa: E402
+
+DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+PINGS = 50
+DOC = REPO / "docs" / "performance.md"
+SECTION = "## Throughput (userspace backend)"
+
+
+def rtt_ms(side: Side, target: str) -> float:
+    r = side.run("ping", "-c", str(PINGS), "-i", "0.02", "-q", target, timeout=60)
+    m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
+    return float(m.group(1))
+
+
+def measure(lab: Lab, addr_b: str) -> dict:
+    assert ping(lab.a, addr_b).returncode == 0, f"no connectivity to {addr_b}"
+    fwd = _iperf_to(lab, addr_b, reverse=False)
+    rev = _iperf_to(lab, addr_b, reverse=True)
+    return {"a_to_b": fwd, "b_to_a": rev, "rtt_ms": rtt_ms(lab.a, addr_b)}
+
+
+def _iperf_to(lab: Lab, addr: str, reverse: bool) -> float:
+    return iperf(lab, lab.a, lab.b, seconds=DURATION, reverse=reverse, addr=addr)
+
+
+def variant_raw(lab: Lab) -> dict:
+    return measure(lab, lab.b.underlay4)
+
+
+def variant_ours(protocol: str, cipher: str):
+    def run(lab: Lab) -> dict:
+        lab.start_daemon(lab.a, "--log-level", "warning")
+        lab.start_daemon(lab.b, "--log-level", "warning")
+        lab.configure_pair(protocol=protocol, cipher=cipher)
+        try:
+            return measure(lab, lab.b.tun4)
+        finally:
+            for side in (lab.a, lab.b):
+                lab.stop_daemon(side)
+    return run
+
+
+def variant_wireguard_go(lab: Lab) -> dict:
+    procs = []
+    for side, other in ((lab.a, lab.b), (lab.b, lab.a)):
+        name = f"wg{side.iface}"[:15]
+        p = lab.popen(side, "env", "LOG_LEVEL=error", "wireguard-go", "-f", name,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(f"/var/run/wireguard/{name}.sock"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("wireguard-go did not start")
+            time.sleep(0.05)
+        keyfile = f"/tmp/{name}.benchkey"
+        with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(keys.to_base64(side.private_key))
+        subprocess.run(["wg", "set", name, "private-key", keyfile, "listen-port", str(51900 + side.index),
+                        "peer", keys.to_base64(other.public_key),
+                        "endpoint", f"{other.underlay4}:{51900 + other.index}",
+                        "allowed-ips", f"{other.tun4}/32"], check=True)
+        os.unlink(keyfile)
+        side.run("ip", "addr", "add", f"{side.tun4}/24", "dev", name)
+        side.run("ip", "link", "set", name, "up")
+    try:
+        return measure(lab, lab.b.tun4)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+
+
+VARIANTS = [
+    ("raw veth (no tunnel)", variant_raw),
+    ("wireguard-go", variant_wireguard_go),
+    ("sswctl daemon, wireguard mode", variant_ours("wireguard", "chacha20-poly1305")),
+    ("sswctl daemon, secureswift + ChaCha20-Poly1305", variant_ours("secureswift", "chacha20-poly1305")),
+    ("sswctl daemon, secureswift + AES-256-GCM", variant_ours("secureswift", "aes-256-gcm")),
+]
+
+
+def fmt(bps: float) -> str:
+    return f"{bps / 1e6:,.0f} Mbit/s"
+
+
+def write_doc(results: list[tuple[str, dict]]) -> str:
+    ref = dict(results)["wireguard-go"]
+    lines = [
+        SECTION,
+        "",
+        f"`bench/throughput.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+        f"kernel {platform.release()}. iperf3 TCP {DURATION} s per direction and {PINGS} pings through each tunnel, "
+        "between two network namespaces joined by one veth pair, all variants in the same run. "
+        "Ratios are against wireguard-go measured in that run.",
+        "",
+        "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT | RTT vs wireguard-go |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results:
+        ratio = (r["a_to_b"] + r["b_to_a"]) / (ref["a_to_b"] + ref["b_to_a"])
+        lines.append(f"| {name} | {fmt(r['a_to_b'])} | {fmt(r['b_to_a'])} | {ratio:.2f}x | "
+                     f"{r['rtt_ms']:.3f} ms | {r['rtt_ms'] / ref['rtt_ms']:.2f}x |")
+    lines += ["", "How to read it and what limits the userspace backend: see docs/userspace.md (Performance).", ""]
+    section = "\n".join(lines)
+    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
+    start = text.find(SECTION)
+    if start >= 0:
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text)
+    return section
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("bench/throughput.py needs root (network namespaces)", file=sys.stderr)
+        return 1
+    results = []
+    for name, fn in VARIANTS:
+        lab = make_lab()
+        try:
+            r = fn(lab)
+        finally:
+            lab.close()
+        print(f"{name}: {fmt(r['a_to_b'])} / {fmt(r['b_to_a'])}, RTT {r['rtt_ms']:.3f} ms", flush=True)
+        results.append((name, r))
+    print(write_doc(results))
+    print(json.dumps(dict(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
