@@ -32,6 +32,7 @@ from ..allowedips import AllowedIPs, packet_addresses
 from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
 from ..protocol import Engine, HandshakeCompleted, HandshakeGaveUp, ProtocolError, Transmit
+from ..protocol.constants import MAX_STAGED_PACKETS
 from ..tun import DEFAULT_MTU, Tun
 from ..uapi import UAPIError, encode_get
 from . import net
@@ -41,7 +42,6 @@ from .uapi_server import UAPIServer
 
 log = logging.getLogger("sswctl.daemon")
 
-MAX_STAGED = 128  # per peer, as WireGuard's MAX_STAGED_PACKETS
 BATCH = 64  # datagrams or packets handled per readiness event
 TICK = 0.25  # seconds between engine timer runs at most
 # Handshake messages per second above which the engine answers with cookies
@@ -206,7 +206,11 @@ class Daemon:
         if sess.endpoint is None:
             self.peers[key].drops["no_endpoint"] += 1
             return
+        staged_full = len(sess.staged) >= MAX_STAGED_PACKETS
         datagram, events = engine.encrypt(key, packet, now)
+        if datagram is None and staged_full:
+            # The engine's staged queue is bounded and drops its oldest packet.
+            self.peers[key].drops["staged_overflow"] += 1
         if datagram is not None:
             if self._send_addr(sess.endpoint, datagram):
                 self.peers[key].tx_packets += 1

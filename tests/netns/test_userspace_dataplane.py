@@ -14,6 +14,7 @@ import pytest
 from nslab import PY, iperf, ping, wait_for_socket
 
 from sswctl import keys
+from sswctl.model import Device
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -204,3 +205,53 @@ def test_sd_notify_ready(lab, tmp_path):
 
 
 
+
+
+def test_ipv6_underlay_and_full_mtu_packets(lab):
+    up_pair(lab, v6_underlay=True)
+    a, b = lab.a, lab.b
+    assert f"[{a.underlay6}]:{51820 + a.index}" in sswctl("show", b.iface, "endpoints").stdout
+    # 1420-byte inner packets with DF set fit the TUN MTU and cross unfragmented.
+    r = a.run("ping", "-c", "3", "-i", "0.2", "-M", "do", "-s", str(1420 - 28), b.tun4, check=False)
+    assert r.returncode == 0, r.stdout
+    r = a.run("ping", "-c", "1", "-M", "do", "-s", str(1421 - 28), b.tun4, check=False)
+    assert r.returncode != 0  # one byte more does not fit the tunnel MTU
+    assert ping(b, a.tun6).returncode == 0
+
+
+def test_persistent_keepalive_keeps_traffic_flowing_without_data(lab):
+    up_pair(lab)
+    a, b = lab.a, lab.b
+    sswctl("set", a.iface, "peer", keys.to_base64(b.public_key), "persistent-keepalive", "1")
+    before = peer_state(b.iface, a.public_key)["rx_bytes"]
+    time.sleep(3.5)
+    after = peer_state(b.iface, a.public_key)["rx_bytes"]
+    assert after - before >= 3 * 32, (before, after)  # a keepalive is 32 bytes on the wire
+
+
+def test_staged_queue_is_bounded_and_overflow_counted(lab):
+    a = lab.a
+    lab.start_daemon(a)
+    silent = keys.public_key(keys.generate_private_key())  # a peer that never answers
+    lab.backend.set_device(Device(name=a.iface, private_key=a.private_key))
+    sswctl("set", a.iface, "peer", keys.to_base64(silent), "endpoint", "192.168.77.200:9",
+           "allowed-ips", "10.98.0.0/24")
+    a.run("ip", "addr", "add", "10.98.0.1/24", "dev", a.iface)
+    a.run("ping", "-c", "200", "-i", "0.002", "-W", "1", "10.98.0.2", check=False, timeout=60)
+    drops = peer_state(a.iface, silent)["drops"]
+    assert drops.get("staged_overflow", 0) >= 200 - 128, drops
+    assert lab.a.proc.poll() is None
+
+
+def test_create_userspace_then_destroy(lab):
+    a = lab.a
+    r = a.run(PY, "-m", "sswctl", "create", a.iface, "--backend", "auto", "--protocol", "wireguard", timeout=30)
+    assert r.returncode == 0
+    try:
+        st = state(a.iface)
+        assert st["backend"] == "userspace" and st["protocol"] == "wireguard"
+        r = a.run(PY, "-m", "sswctl", "create", a.iface, "--backend", "userspace", check=False, timeout=30)
+        assert r.returncode == 1 and "already exists" in r.stderr
+    finally:
+        sswctl("destroy", a.iface, check=False)
+    assert a.run("ip", "link", "show", a.iface, check=False).returncode != 0
