@@ -317,6 +317,14 @@ class _PeerCollector:
         self.peers.append(peer)
 
 
+def _wg_value(value_raw: str) -> str:
+    """A wg key's value: every whitespace character removed; empty is an error, as in wg."""
+    value = value_raw.translate(_REMOVE_SPACE)
+    if not value:
+        raise ValueProblem("empty value")
+    return value
+
+
 def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> Device:
     """Parse a whole configuration. Raises ConfigError; never returns a partial result."""
     if mode not in (SETCONF, QUICK):
@@ -375,7 +383,7 @@ def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> De
                         raise fail(lineno, f"{what} is a wg-quick key, not accepted by setconf (use strip)")
                     _QUICK_HANDLERS[quick_key](device, value_raw.strip(SPACE))
                 elif key in _INTERFACE_KEYS:
-                    _INTERFACE_KEYS[key](device, value_raw.translate(_REMOVE_SPACE))
+                    _INTERFACE_KEYS[key](device, _wg_value(value_raw))
                     if key == "cipher":
                         cipher_line = lineno
                 else:
@@ -384,7 +392,7 @@ def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> De
                 assert peer is not None
                 if key not in _PEER_KEYS:
                     raise fail(lineno, f"unknown key {_shown(key_raw)} in [Peer]")
-                _PEER_KEYS[key](peer, value_raw.translate(_REMOVE_SPACE))
+                _PEER_KEYS[key](peer, _wg_value(value_raw))
                 if key == "publickey":
                     key_line = lineno
         except ValueProblem as e:

@@ -66,6 +66,9 @@ def from_base64(text: str) -> bytes:
         key = base64.b64decode(text, validate=True)
     except binascii.Error as e:  # unreachable after the regex; kept as a guard
         raise KeyFormatError("key is not valid base64") from e
+    if base64.b64encode(key).decode("ascii") != text:
+        # As wg: the unused low bits of the last character must be zero.
+        raise KeyFormatError("key is not canonical base64 (its last character has stray low bits)")
     return key
 
 

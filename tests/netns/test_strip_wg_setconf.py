@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
+from wgns import WgNamespace
 
 from sswctl import config
 from sswctl.model import Device, Endpoint
-from tests.conftest import DATA, REPO, need_binary
+from tests.conftest import DATA, REPO
 
 pytestmark = pytest.mark.root
 
@@ -53,60 +50,11 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-class WgNamespace:
-    def __init__(self) -> None:
-        tag = f"{os.getpid() % 100000}"
-        self.ns = f"sswstrip{tag}"
-        self.iface = f"sswst{tag}"[:15]
-        self.etc = Path("/etc/netns") / self.ns
-        self.hosts = hostnames()
-        self.proc: subprocess.Popen | None = None
-
-    def run(self, *cmd: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["ip", "netns", "exec", self.ns, *cmd], capture_output=True, text=True, timeout=60, check=check, input=input
-        )
-
-    def start(self) -> None:
-        wg_go = need_binary("wireguard-go")
-        need_binary("wg")
-        subprocess.run(["ip", "netns", "add", self.ns], check=True, capture_output=True)
-        self.etc.mkdir(parents=True, exist_ok=True)
-        (self.etc / "hosts").write_text(
-            "127.0.0.1 localhost\n" + "".join(f"{ip} {name}\n" for name, ip in self.hosts.items())
-        )
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns, "env", "WG_PROCESS_FOREGROUND=1", wg_go, self.iface],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        sock = Path(WG_SOCK_DIR) / f"{self.iface}.sock"
-        deadline = time.monotonic() + 20
-        while not sock.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"wireguard-go did not start: {self.proc.stdout.read() if self.proc.poll() else ''}"
-                )
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        shutil.rmtree(self.etc, ignore_errors=True)
-        (Path(WG_SOCK_DIR) / f"{self.iface}.sock").unlink(missing_ok=True)
-
-
 @pytest.fixture(scope="module")
 def wgns():
     if os.geteuid() != 0:
         pytest.skip("needs root (network namespaces)")
-    ns = WgNamespace()
+    ns = WgNamespace("sswstrip", hostnames())
     try:
         ns.start()
         yield ns

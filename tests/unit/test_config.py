@@ -251,7 +251,9 @@ BAD = {
     "empty command": ("[Interface]\nPostUp =\n", 2, "empty command"),
     "CR inside a command": ("[Interface]\nPostUp = echo a\rb\n", 2, "command contains control characters"),
     "control char in name": (f"[Peer]\n# Name = a\x01b\nPublicKey={K1}\n", 2, "Name must be"),
-    "empty endpoint": (f"[Peer]\nPublicKey={K1}\nEndpoint =\n", 3, "endpoint has no port"),
+    "empty endpoint": (f"[Peer]\nPublicKey={K1}\nEndpoint =\n", 3, "empty value"),
+    "empty AllowedIPs (as wg)": (f"[Peer]\nPublicKey={K1}\nAllowedIPs =\n", 3, "empty value"),
+    "non-canonical key (as wg)": (f"[Peer]\nPublicKey={K1[:-2]}B=\n", 2, "PublicKey: key is not canonical"),
 }
 
 
