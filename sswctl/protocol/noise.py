@@ -26,6 +26,7 @@ from .primitives import (
     mlkem_generate,
     public_key,
     tai64n,
+    x25519_key,
 )
 
 
@@ -53,6 +54,7 @@ class Handshake:
         self.hash = b""
         self.chaining_key = bytearray(32)
         self.ephemeral_private = bytearray(32)
+        self.ephemeral_key = None  # X25519 key object for ephemeral_private
         self.remote_ephemeral = b""
         self.kem_private = None  # initiator's ephemeral ML-KEM key (cryptography object)
         self.remote_kem_public = b""
@@ -67,6 +69,7 @@ class Handshake:
         self.hash = b""
         _wipe(self.chaining_key)
         _wipe(self.ephemeral_private)
+        self.ephemeral_key = None
         self.remote_ephemeral = b""
         self.kem_private = None
         self.remote_kem_public = b""
@@ -78,7 +81,10 @@ class StaticIdentity:
     def __init__(self, mode: Mode, private_key: bytes) -> None:
         self.mode = mode
         self.private = bytearray(private_key)
-        self.public = public_key(bytes(private_key))
+        # The OpenSSL key object holds its own copy of the private key (see
+        # docs/protocol.md section 7); kept because building it is costly.
+        self.key = x25519_key(bytes(private_key))
+        self.public = public_key(self.key)
         self.init_chaining_key = blake2s_hash(mode.construction)
         self.init_hash = blake2s_hash(self.init_chaining_key, mode.identifier)
         # H after mixing our own static key: the responder's starting point.
@@ -86,6 +92,7 @@ class StaticIdentity:
 
     def zero(self) -> None:
         _wipe(self.private)
+        self.key = None
 
 
 class PeerKeys:
@@ -97,7 +104,7 @@ class PeerKeys:
         # DH(S_priv, S_pub_peer) is fixed; WireGuard precomputes it. A
         # low-order peer key makes it zero and the peer unusable.
         try:
-            self.static_static: bytearray | None = bytearray(dh(identity.private, remote_static))
+            self.static_static: bytearray | None = bytearray(dh(identity.key, remote_static))
         except DecryptError:
             self.static_static = None
         self.initiator_hash = blake2s_hash(identity.init_hash, remote_static)
@@ -116,7 +123,8 @@ def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, l
     ck = identity.init_chaining_key
     h = peer.initiator_hash
     e_priv = bytes(rng(32))
-    e_pub = public_key(e_priv)
+    e_key = x25519_key(e_priv)
+    e_pub = public_key(e_key)
     ck = kdf1(ck, e_pub)
     h = blake2s_hash(h, e_pub)
     kem_pub = b""
@@ -124,7 +132,7 @@ def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, l
     if mode.hybrid:
         kem_sk, kem_pub = mlkem_generate(rng)
         h = blake2s_hash(h, kem_pub)
-    ck, k = kdf2(ck, dh(e_priv, peer.remote_static))
+    ck, k = kdf2(ck, dh(e_key, peer.remote_static))
     enc_static = aead_encrypt(k, 0, identity.public, h)
     h = blake2s_hash(h, enc_static)
     ck, k = kdf2(ck, bytes(peer.static_static))
@@ -137,6 +145,7 @@ def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, l
     hs.hash = h
     hs.chaining_key[:] = ck
     hs.ephemeral_private[:] = e_priv
+    hs.ephemeral_key = e_key
     hs.kem_private = kem_sk
     return encode_initiation_body(mode, local_index, e_pub, kem_pub, enc_static, enc_ts)
 
@@ -152,7 +161,7 @@ def consume_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, n
     h = blake2s_hash(h, msg.ephemeral)
     if mode.hybrid:
         h = blake2s_hash(h, msg.kem_public)
-    ck, k = kdf2(ck, dh(identity.private, msg.ephemeral))
+    ck, k = kdf2(ck, dh(identity.key, msg.ephemeral))
     s_pub = aead_decrypt(k, 0, msg.encrypted_static, h)
     h = blake2s_hash(h, msg.encrypted_static)
     session = lookup_peer(s_pub)
@@ -194,7 +203,8 @@ def create_response(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, loc
     ck = bytes(hs.chaining_key)
     h = hs.hash
     e_priv = bytes(rng(32))
-    e_pub = public_key(e_priv)
+    e_key = x25519_key(e_priv)
+    e_pub = public_key(e_key)
     ck = kdf1(ck, e_pub)
     h = blake2s_hash(h, e_pub)
     kem_ct = b""
@@ -202,8 +212,8 @@ def create_response(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, loc
     if mode.hybrid:
         kem_ss, kem_ct = mlkem_encapsulate(hs.remote_kem_public)
         h = blake2s_hash(h, kem_ct)
-    ck = kdf1(ck, dh(e_priv, hs.remote_ephemeral))
-    ck = kdf1(ck, dh(e_priv, peer.remote_static))
+    ck = kdf1(ck, dh(e_key, hs.remote_ephemeral))
+    ck = kdf1(ck, dh(e_key, peer.remote_static))
     if mode.hybrid:
         ck = kdf1(ck, kem_ss)
     ck, t, k = kdf3(ck, bytes(peer.psk))
@@ -226,15 +236,15 @@ def consume_response(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, ms
         raise ReplayError("response does not answer our current initiation")
     ck = bytes(hs.chaining_key)
     h = hs.hash
-    e_priv = bytes(hs.ephemeral_private)
+    e_key = hs.ephemeral_key
     ck = kdf1(ck, msg.ephemeral)
     h = blake2s_hash(h, msg.ephemeral)
     if mode.hybrid:
         if len(msg.kem_ciphertext) != MLKEM768_CIPHERTEXT_LEN:
             raise DecryptError("bad ML-KEM ciphertext length")
         h = blake2s_hash(h, msg.kem_ciphertext)
-    ck = kdf1(ck, dh(e_priv, msg.ephemeral))
-    ck = kdf1(ck, dh(identity.private, msg.ephemeral))
+    ck = kdf1(ck, dh(e_key, msg.ephemeral))
+    ck = kdf1(ck, dh(identity.key, msg.ephemeral))
     if mode.hybrid:
         ck = kdf1(ck, mlkem_decapsulate(hs.kem_private, msg.kem_ciphertext))
     ck, t, k = kdf3(ck, bytes(peer.psk))

@@ -12,7 +12,6 @@ ML-KEM-768 (FIPS 203) comes from ``cryptography`` (>= 47).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import struct
 
 from cryptography.exceptions import InvalidTag
@@ -41,8 +40,19 @@ def mac(key: bytes, data: bytes) -> bytes:
     return hashlib.blake2s(data, key=key, digest_size=16).digest()
 
 
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
 def hmac_blake2s(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.blake2s).digest()
+    """RFC 2104 HMAC over BLAKE2s (64-byte block), written out because the
+    stdlib ``hmac`` takes a slow generic path for BLAKE2s."""
+    if len(key) > 64:
+        key = hashlib.blake2s(key).digest()
+    k = bytes(key).ljust(64, b"\x00")
+    inner = hashlib.blake2s(k.translate(_IPAD))
+    inner.update(data)
+    return hashlib.blake2s(k.translate(_OPAD) + inner.digest()).digest()
 
 
 def kdf(chaining_key: bytes, data: bytes, n: int) -> list[bytes]:
@@ -86,21 +96,24 @@ def aead_decrypt(key: bytes, counter: int, ciphertext: bytes, ad: bytes) -> byte
 # --- X25519 -------------------------------------------------------------
 
 
-def generate_private_key(rng) -> bytes:
-    """A clamped-on-use X25519 private key from ``rng(32)``."""
-    return bytes(rng(32))
+def x25519_key(private: bytes) -> X25519PrivateKey:
+    """The key object for 32 private bytes (clamping happens inside X25519).
+    Building it is the costly step, so callers keep it while they need it."""
+    return X25519PrivateKey.from_private_bytes(bytes(private))
 
 
-def public_key(private: bytes) -> bytes:
-    return X25519PrivateKey.from_private_bytes(bytes(private)).public_key().public_bytes_raw()
+def public_key(private: bytes | X25519PrivateKey) -> bytes:
+    if not isinstance(private, X25519PrivateKey):
+        private = x25519_key(private)
+    return private.public_key().public_bytes_raw()
 
 
-def dh(private: bytes, public: bytes) -> bytes:
+def dh(private: bytes | X25519PrivateKey, public: bytes) -> bytes:
     """X25519; an all-zero result (low-order point) is an error, as in WireGuard."""
+    if not isinstance(private, X25519PrivateKey):
+        private = x25519_key(private)
     try:
-        return X25519PrivateKey.from_private_bytes(bytes(private)).exchange(
-            X25519PublicKey.from_public_bytes(bytes(public))
-        )
+        return private.exchange(X25519PublicKey.from_public_bytes(bytes(public)))
     except ValueError:
         raise DecryptError("invalid X25519 public value") from None
 
