@@ -36,12 +36,12 @@ import sys
 from dataclasses import dataclass, field
 
 from . import config
+from .commands.strip import CONFIG_DIR
 from .errors import RuntimeFailure, UsageError
 from .ipc.uapi import SSW_SOCK_DIR
 from .model import Device, IPNetwork, Protocol
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
 
-CONFIG_DIR = "/etc/secureswift"
 IFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
 _CONF_NAME = re.compile(r"(?:^|/)([a-zA-Z0-9_=+.-]{1,15})\.conf$")
 FIRST_TABLE = 51820
@@ -489,7 +489,12 @@ def down(target: str) -> None:
         raise UsageError(f"{iface}: no such interface")
     if not is_ours(iface):
         raise UsageError(f"`{iface}' is not a SecureSwift interface")
-    device = config.load_config(path, config.QUICK) if path else Device(name=iface)
+    device = Device(name=iface)
+    if path:
+        try:
+            device = config.load_config(path, config.QUICK)
+        except UsageError as e:  # never leave a tunnel half up because its file got a typo
+            print(f"sswctl: warning: {e.format_message()}; hooks and SaveConfig skipped", file=sys.stderr)
     run_hooks(device.pre_down, iface, check=False)
     if device.save_config and path:
         save_config(iface, path, device)

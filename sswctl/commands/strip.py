@@ -8,7 +8,8 @@ import re
 from .. import config
 from . import Command, Param
 
-CONFIG_DIR = "/etc/secureswift"
+# SSW_CONFIG_DIR: another directory for IFACE.conf (tests, unusual installs).
+CONFIG_DIR = os.environ.get("SSW_CONFIG_DIR", "/etc/secureswift")
 _IFACE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
 
 

@@ -153,8 +153,8 @@ class Lab:
             Path(SSW_SOCK_DIR, f"{i}.quick").unlink(missing_ok=True)
 
 
-@pytest.fixture
-def lab(tmp_path: Path):
+@pytest.fixture(name="lab")
+def lab_fixture(tmp_path: Path):
     if not shutil.which("resolvconf") or not shutil.which("nft"):
         pytest.skip("needs openresolv and nftables (make deps installs them)")
     lab = Lab(tmp_path)
