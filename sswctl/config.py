@@ -420,8 +420,8 @@ def load_config(path: str, mode: str = QUICK) -> Device:
     try:
         with open(path, "rb") as f:
             data = f.read()
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
     return parse_config(decode_config(data, path), path, mode)
 
 

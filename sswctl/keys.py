@@ -94,8 +94,8 @@ def read_key_file(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             data = f.read(4096)
-    except OSError as e:
-        raise UsageError(f"cannot read key file {path}: {e.strerror}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UsageError(f"cannot read key file {path!r}: {getattr(e, 'strerror', None) or e}") from None
     if not data.strip(ASCII_SPACE.encode()):
         return bytes(KEY_LEN)
     return parse_key_text(data)

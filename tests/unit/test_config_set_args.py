@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sswctl import config, keys
 from sswctl.errors import ConfigError
@@ -142,3 +144,49 @@ def test_set_args_and_files_agree_on_values():
     assert args_dev.cipher is Cipher.AES_256_GCM
     assert args_dev.peers == file_dev.peers
     assert (args_dev.listen_port, args_dev.fwmark) == (file_dev.listen_port, file_dev.fwmark) == (0, 0)
+
+
+WORDS = [
+    "listen-port",
+    "fwmark",
+    "private-key",
+    "protocol",
+    "cipher",
+    "peer",
+    "remove",
+    "update-only",
+    "preshared-key",
+    "endpoint",
+    "persistent-keepalive",
+    "allowed-ips",
+    "name",
+    K1,
+    K2,
+    "0",
+    "51820",
+    "65536",
+    "off",
+    "0x10",
+    "wireguard",
+    "aes-256-gcm",
+    "10.0.0.0/8",
+    "::/0,10.0.0.1",
+    "",
+    "[::1]:1",
+    "h.example:2",
+    "/dev/null",
+    "/nonexistent/key",
+    "/etc/hostname",
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(WORDS) | st.text(max_size=12), max_size=14))
+def test_fuzz_set_args_raise_only_config_error(args):
+    try:
+        device = config.parse_set_args(args, "ssw0")
+    except ConfigError as e:
+        assert e.file == "<args>" and 1 <= e.line <= max(len(args), 1)
+        return
+    assert device.name == "ssw0"
+    assert len({p.public_key for p in device.peers}) == len(device.peers)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from sswctl import config
 from sswctl.cli import cli
 from sswctl.commands import strip as strip_cmd
+from sswctl.errors import UsageError
 from tests.conftest import DATA, REPO
 
 WG_KEYS = {
@@ -73,3 +75,9 @@ def test_interface_name_means_the_config_directory(tmp_path, monkeypatch):
     (tmp_path / "ssw0").write_text("")
     assert strip_cmd.config_path("ssw0") == "ssw0"  # an existing file wins, as in wg-quick
     assert strip_cmd.config_path("./x/y.conf") == "./x/y.conf"
+
+
+def test_unreadable_paths_are_usage_errors():
+    for bad in ("nul\x00in-path", "/"):
+        with pytest.raises(UsageError):
+            config.load_config(bad)
