@@ -8,13 +8,10 @@ test pins those too, so a change on either side is noticed).
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from wgns import WgNamespace
+from wgns import judge, namespace_fixture
 
 from sswctl import config, keys
-from sswctl.errors import ConfigError
 
 pytestmark = pytest.mark.root
 
@@ -91,28 +88,13 @@ DIFFERENT = {
 }
 
 
-@pytest.fixture(scope="module")
-def wgns():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (network namespaces)")
-    ns = WgNamespace("sswdiff")
-    try:
-        ns.start()
-        yield ns
-    finally:
-        ns.close()
+wgns = namespace_fixture("sswdiff")
 
 
-def verdicts(wgns, tmp_path, text: str) -> tuple[bool, bool]:
+def verdicts(ns, tmp_path, text: str) -> tuple[bool, bool]:
     path = tmp_path / "case.conf"
     path.write_bytes(text.encode())
-    wg_ok = wgns.run("wg", "setconf", wgns.iface, str(path), check=False).returncode == 0
-    try:
-        config.parse_config(text, "case.conf", config.SETCONF)
-        ours_ok = True
-    except ConfigError:
-        ours_ok = False
-    return wg_ok, ours_ok
+    return judge(ns, ["setconf", ns.iface, str(path)], lambda: config.parse_config(text, "case.conf", config.SETCONF))
 
 
 @pytest.mark.parametrize("case", SAME, ids=list(SAME))

@@ -4,13 +4,10 @@ except for the listed deliberate differences)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from wgns import WgNamespace
+from wgns import judge, namespace_fixture
 
 from sswctl import config, keys
-from sswctl.errors import ConfigError
 
 pytestmark = pytest.mark.root
 
@@ -64,30 +61,15 @@ DIFFERENT = {
 }
 
 
-@pytest.fixture(scope="module")
-def wgns():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (network namespaces)")
-    ns = WgNamespace("sswset")
-    try:
-        ns.start()
-        yield ns
-    finally:
-        ns.close()
+wgns = namespace_fixture("sswset")
 
 
-def verdicts(wgns, tmp_path, args: list[str]) -> tuple[bool, bool]:
+def verdicts(ns, tmp_path, args: list[str]) -> tuple[bool, bool]:
     key, empty = tmp_path / "key", tmp_path / "empty"
     key.write_text(keys.to_base64(keys.generate_private_key()) + "\n")
     empty.write_text("")
     args = [a.format(key=key, empty=empty) if "{" in a else a for a in args]
-    wg_ok = wgns.run("wg", "set", wgns.iface, *args, check=False).returncode == 0
-    try:
-        config.parse_set_args(args, wgns.iface)
-        ours_ok = True
-    except ConfigError:
-        ours_ok = False
-    return wg_ok, ours_ok
+    return judge(ns, ["set", ns.iface, *args], lambda: config.parse_set_args(args, ns.iface))
 
 
 @pytest.mark.parametrize("case", SAME, ids=list(SAME))

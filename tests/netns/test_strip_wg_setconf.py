@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 import pytest
-from wgns import WgNamespace
+from wgns import namespace_fixture
 
 from sswctl import config
 from sswctl.model import Device, Endpoint
@@ -50,16 +50,7 @@ def _is_ip(host: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def wgns():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (network namespaces)")
-    ns = WgNamespace("sswstrip", hostnames())
-    try:
-        ns.start()
-        yield ns
-    finally:
-        ns.close()
+wgns = namespace_fixture("sswstrip", hostnames)
 
 
 def expected_endpoint(ep: Endpoint | None, hosts: dict[str, str]) -> Endpoint | None:

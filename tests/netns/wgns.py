@@ -14,9 +14,12 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from sswctl.errors import ConfigError
 
 WG_SOCK_DIR = "/var/run/wireguard"
 
@@ -75,3 +78,30 @@ class WgNamespace:
         subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
         shutil.rmtree(self.etc, ignore_errors=True)
         (Path(WG_SOCK_DIR) / f"{self.iface}.sock").unlink(missing_ok=True)
+
+
+def namespace_fixture(prefix: str, hosts: Callable[[], dict[str, str]] | None = None):
+    """A module-scoped pytest fixture yielding a started WgNamespace, closed afterwards."""
+
+    @pytest.fixture(scope="module")
+    def fixture():
+        if os.geteuid() != 0:
+            pytest.skip("needs root (network namespaces)")
+        ns = WgNamespace(prefix, hosts() if hosts else None)
+        try:
+            ns.start()
+            yield ns
+        finally:
+            ns.close()
+
+    return fixture
+
+
+def judge(ns: WgNamespace, wg_args: list[str], ours: Callable[[], object]) -> tuple[bool, bool]:
+    """(does `wg ARGS` succeed, does ``ours()`` return without ConfigError)."""
+    wg_ok = ns.run("wg", *wg_args, check=False).returncode == 0
+    try:
+        ours()
+    except ConfigError:
+        return wg_ok, False
+    return wg_ok, True
