@@ -15,6 +15,7 @@ from .errors import (
     ExpiredError,
     MacError,
     MessageError,
+    ProtocolError,
     UnknownIndexError,
 )
 from .keypair import Keypair
@@ -504,7 +505,11 @@ class Engine:
         if entry is None or not isinstance(entry[1], Handshake):
             raise UnknownIndexError("response for no pending handshake")
         p = entry[0]
-        consume_response(self.identity, p.keys, p.handshake, msg)
+        try:
+            consume_response(self.identity, p.keys, p.handshake, msg)
+        except ProtocolError as e:
+            e.peer = p.public_key
+            raise
         p.rx_bytes += len(datagram)
         p.endpoint = src
         self._t_any_received(p)
@@ -523,7 +528,11 @@ class Engine:
         if entry is None:
             raise UnknownIndexError("cookie reply for no known index")
         p = entry[0]
-        p.cookie.consume_reply(reply, now)
+        try:
+            p.cookie.consume_reply(reply, now)
+        except ProtocolError as e:
+            e.peer = p.public_key
+            raise
         return Received("cookie", p.public_key)
 
     def _begin_session(self, p: PeerSession, now: float) -> Keypair:
@@ -560,9 +569,13 @@ class Engine:
         if entry is None or not isinstance(entry[1], Keypair):
             raise UnknownIndexError("data for no known keypair")
         p, kp = entry
-        if now - kp.created >= C.REJECT_AFTER_TIME:
-            raise ExpiredError("keypair older than REJECT_AFTER_TIME")
-        plain = kp.decrypt(datagram, hdr.counter)
+        try:
+            if now - kp.created >= C.REJECT_AFTER_TIME:
+                raise ExpiredError("keypair older than REJECT_AFTER_TIME")
+            plain = kp.decrypt(datagram, hdr.counter)
+        except ProtocolError as e:
+            e.peer = p.public_key
+            raise
         p.rx_bytes += len(datagram)
         p.endpoint = src
         events: list = []
@@ -581,7 +594,11 @@ class Engine:
         self._t_traversal(p, now)
         if not plain:
             return Received("keepalive", p.public_key, None, events)
-        n = _inner_length(plain)
+        try:
+            n = _inner_length(plain)
+        except MessageError as e:
+            e.peer = p.public_key
+            raise
         if p.t_send_keepalive is None:
             p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
         else:

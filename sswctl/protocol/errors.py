@@ -9,9 +9,14 @@ from __future__ import annotations
 
 
 class ProtocolError(Exception):
-    """Base class: the datagram was not accepted. Never carries key material."""
+    """Base class: the datagram was not accepted. Never carries key material.
+
+    ``peer`` is the public key of the peer the datagram was attributed to
+    (set when the engine got that far, for per-peer drop counters), else None.
+    """
 
     reason = "invalid"
+    peer: bytes | None = None
 
 
 class MessageError(ProtocolError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 
 from .constants import INITIATION_MIN_INTERVAL, MLKEM768_CIPHERTEXT_LEN, TIMESTAMP_LEN
-from .errors import DecryptError, RateLimitedError, ReplayError, UnknownPeerError
+from .errors import DecryptError, ProtocolError, RateLimitedError, ReplayError, UnknownPeerError
 from .messages import Initiation, Response, encode_initiation_body, encode_response_body
 from .modes import Mode
 from .primitives import (
@@ -62,9 +62,9 @@ class Handshake:
         self.last_initiation_consumption: float | None = None
 
     def zero(self) -> None:
-        """Forget the ephemeral secrets (not the replay timestamp)."""
+        """Forget the ephemeral secrets. Keeps the replay timestamp, and
+        ``local_index``, which the engine's index table still maps."""
         self.state = HandshakeState.ZEROED
-        self.local_index = 0
         self.remote_index = 0
         self.hash = b""
         _wipe(self.chaining_key)
@@ -167,20 +167,24 @@ def consume_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, n
     session = lookup_peer(s_pub)
     if session is None:
         raise UnknownPeerError("initiation from an unknown static key")
-    keys: PeerKeys = session.keys
-    if keys.static_static is None:
-        raise DecryptError("peer public key is a low-order point")
-    ck, k = kdf2(ck, bytes(keys.static_static))
-    ts = aead_decrypt(k, 0, msg.encrypted_timestamp, h)
-    h = blake2s_hash(h, msg.encrypted_timestamp)
+    try:
+        keys: PeerKeys = session.keys
+        if keys.static_static is None:
+            raise DecryptError("peer public key is a low-order point")
+        ck, k = kdf2(ck, bytes(keys.static_static))
+        ts = aead_decrypt(k, 0, msg.encrypted_timestamp, h)
+        h = blake2s_hash(h, msg.encrypted_timestamp)
 
-    hs: Handshake = session.handshake
-    # TAI64N is big-endian, so byte order is time order (noise.c uses memcmp).
-    if not ts > hs.latest_timestamp:
-        raise ReplayError("initiation timestamp not newer than the last one")
-    last = hs.last_initiation_consumption
-    if last is not None and now - last < INITIATION_MIN_INTERVAL:
-        raise RateLimitedError("initiations arriving too fast")
+        hs: Handshake = session.handshake
+        # TAI64N is big-endian, so byte order is time order (noise.c uses memcmp).
+        if not ts > hs.latest_timestamp:
+            raise ReplayError("initiation timestamp not newer than the last one")
+        last = hs.last_initiation_consumption
+        if last is not None and now - last < INITIATION_MIN_INTERVAL:
+            raise RateLimitedError("initiations arriving too fast")
+    except ProtocolError as e:
+        e.peer = s_pub
+        raise
 
     hs.zero()
     hs.latest_timestamp = ts

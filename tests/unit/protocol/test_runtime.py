@@ -1,0 +1,154 @@
+"""Runtime changes and the transport edges the daemon and kernel backend rely on."""
+
+from __future__ import annotations
+
+import pytest
+
+from sswctl.model import Cipher
+from sswctl.protocol import (
+    DATA_OVERHEAD,
+    MAX_STAGED_PACKETS,
+    ConfigError,
+    DecryptError,
+    Engine,
+    MacError,
+    MessageError,
+    ReplayError,
+    UnknownIndexError,
+)
+
+from .util import A_ADDR, B_ADDR, WALL, handshake, ipv4_packet, pair, seeded_rng, transmits
+
+
+def ipv6_packet(payload: bytes) -> bytes:
+    return bytes([0x60, 0, 0, 0]) + len(payload).to_bytes(2, "big") + bytes([17, 64]) + bytes(32) + payload
+
+
+def test_psk_change_applies_to_the_next_handshake():
+    a, b = pair("secureswift", "aes-256-gcm", psk=b"\x01" * 32)
+    handshake(a, b, 1.0)
+    new = b"\x02" * 32
+    a.update_peer(b.public_key, preshared_key=new)
+    # Only A changed: the next handshake fails ...
+    init = transmits(a.initiate(b.public_key, 10.0))[0].data
+    resp = transmits(b.receive(init, A_ADDR, 10.0).events)[0].data
+    with pytest.raises(DecryptError) as e:
+        a.receive(resp, B_ADDR, 10.0)
+    assert e.value.peer == b.public_key
+    # ... the established session keeps working, and once B agrees it succeeds.
+    dg, _ = a.encrypt(b.public_key, ipv4_packet(b"still"), 11.0)
+    assert b.receive(dg, A_ADDR, 11.0).packet.endswith(b"still")
+    b.update_peer(a.public_key, preshared_key=new)
+    handshake(a, b, 20.0)
+
+
+def test_removed_peer_keys_are_zeroed_and_its_packets_refused():
+    a, b = pair("wireguard", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    kp = b.peer(a.public_key).current
+    dg, _ = a.encrypt(b.public_key, ipv4_packet(), 2.0)
+    b.remove_peer(a.public_key)
+    assert kp.send_key == bytearray(32) and kp.receive_key == bytearray(32)
+    with pytest.raises(UnknownIndexError):
+        b.receive(dg, A_ADDR, 2.0)
+    with pytest.raises(ConfigError):
+        b.peer(a.public_key)
+    b.add_peer(a.public_key)  # re-adding starts clean
+    handshake(b, a, 10.0)
+
+
+def test_set_private_key_drops_sessions_and_handshakes_with_the_new_key():
+    a, b = pair("secureswift", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    old_pub = b.public_key
+    b.set_private_key(bytes(range(1, 33)))
+    assert b.public_key != old_pub
+    assert b.keypairs(a.public_key) == {"current": None, "previous": None, "next": None}
+    # A still knows the old key: its initiation no longer passes mac1.
+    init = transmits(a.initiate(old_pub, 10.0))[0].data
+    with pytest.raises(MacError):
+        b.receive(init, A_ADDR, 10.0)
+    a.remove_peer(old_pub)
+    a.add_peer(b.public_key)
+    handshake(a, b, 20.0)
+
+
+def test_keypair_accessors_for_the_kernel_backend():
+    a, b = pair("secureswift", "aes-256-gcm")
+    handshake(a, b, 5.0)
+    ka, kb = a.keypairs(b.public_key)["current"], b.keypairs(a.public_key)["current"]
+    info = ka.info()
+    assert info["cipher"] is Cipher.AES_256_GCM and info["is_initiator"] is True
+    assert info["created"] == 5.0 and info["local_index"] == kb.remote_index
+    assert info["send_key"] == bytes(kb.receive_key) and len(info["send_key"]) == 32
+    assert "key" not in repr(ka).lower().replace("keypair", "")
+
+
+def test_padding_to_16_and_capped_at_the_mtu():
+    rng_a, rng_b = seeded_rng(1), seeded_rng(2)
+    a = Engine(rng_a(32), "wireguard", wall_offset=WALL, rng=rng_a, mtu=1420)
+    b = Engine(rng_b(32), "wireguard", wall_offset=WALL, rng=rng_b)
+    a.add_peer(b.public_key)
+    b.add_peer(a.public_key)
+    handshake(a, b, 1.0)
+    for size, wire in ((20, 32), (21, 32), (33, 48), (1419, 1420), (1420, 1420)):
+        pkt = ipv4_packet(bytes(size - 20))
+        dg, _ = a.encrypt(b.public_key, pkt, 2.0)
+        assert len(dg) == wire + DATA_OVERHEAD
+        assert b.receive(dg, A_ADDR, 2.0).packet == pkt
+
+
+def test_ipv6_inner_packets_and_invalid_inner_packets():
+    a, b = pair("secureswift", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    pkt = ipv6_packet(b"v6 payload")
+    dg, _ = a.encrypt(b.public_key, pkt, 2.0)
+    assert b.receive(dg, A_ADDR, 2.0).packet == pkt
+    for junk in (b"\x00" * 40, ipv4_packet(bytes(20))[:19], b"\x45\x00\xff\xff" + bytes(16)):
+        dg, _ = a.encrypt(b.public_key, junk, 2.0)
+        with pytest.raises(MessageError) as e:
+            b.receive(dg, A_ADDR, 2.0)
+        assert e.value.peer == a.public_key
+
+
+def test_staged_queue_keeps_the_newest_packets():
+    a, b = pair("wireguard", "chacha20-poly1305")
+    pkts = [ipv4_packet(i.to_bytes(2, "big")) for i in range(MAX_STAGED_PACKETS + 10)]
+    init = None
+    for p in pkts:
+        dg, events = a.encrypt(b.public_key, p, 1.0)
+        assert dg is None
+        init = init or transmits(events)[0].data
+    resp = transmits(b.receive(init, A_ADDR, 1.0).events)[0].data
+    out = transmits(a.receive(resp, B_ADDR, 1.0).events)
+    got = [b.receive(t.data, A_ADDR, 1.0).packet for t in out]
+    assert got == pkts[10:]
+
+
+def test_replay_error_names_the_peer():
+    a, b = pair("wireguard", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    dg, _ = a.encrypt(b.public_key, ipv4_packet(), 2.0)
+    b.receive(dg, A_ADDR, 2.0)
+    with pytest.raises(ReplayError) as e:
+        b.receive(dg, A_ADDR, 2.0)
+    assert e.value.peer == a.public_key and e.value.reason == "replay"
+
+
+def test_simultaneous_initiations_leave_no_stale_indices():
+    a, b = pair("secureswift", "chacha20-poly1305")
+    ia = transmits(a.initiate(b.public_key, 1.0))[0].data
+    ib = transmits(b.initiate(a.public_key, 1.0))[0].data
+    ra = transmits(b.receive(ia, A_ADDR, 1.0).events, "response")[0].data
+    rb = transmits(a.receive(ib, B_ADDR, 1.0).events, "response")[0].data
+    # Answering the other side's initiation replaced each side's own pending
+    # initiation (one handshake state per peer, as in WireGuard): only the
+    # new unconfirmed keypair is indexed, and the crossing responses find
+    # no pending handshake.
+    assert len(a._index) == 1 and len(b._index) == 1
+    with pytest.raises(UnknownIndexError):
+        a.receive(ra, B_ADDR, 1.0)
+    with pytest.raises(UnknownIndexError):
+        b.receive(rb, A_ADDR, 1.0)
+    # The retry timer then completes a handshake.
+    handshake(a, b, 7.0)
