@@ -1,15 +1,16 @@
 # Kernel module and VM test targets; included by the top-level Makefile.
 #
 #   make module   [KERNEL=6.1|6.12]   build secureswift.ko, W=1, warnings fail
-#   make module-all                   ... for every supported kernel
+#                                     (no KERNEL: every supported kernel)
 #   make test-vm  [KERNEL=6.1|6.12]   boot that kernel under QEMU, run tests/vm
-#   make test-vm-all                  ... one boot per supported kernel
+#                                     (no KERNEL: one boot per supported kernel;
+#                                     this is what `make test` runs)
 #   make vm-deps  [KERNEL=...]        install QEMU, the kernel + headers, virtme-ng
 #   make genl-gen                     regenerate the C side of the genl schema
 #
 # The host never loads the module: it is only built here and run in the guest.
 
-KERNEL ?= 6.1
+KERNEL ?=
 VM_KERNELS ?= 6.1 6.12
 SSW_VENV ?= $(CURDIR)/.venv
 
@@ -20,8 +21,9 @@ vm_pkgs_6.12 := linux-image-6.12-amd64 linux-headers-6.12-amd64
 vm_pkgs_common := qemu-system-x86 busybox-static kmod iproute2
 
 vm-deps:
-	@case "$(KERNEL)" in 6.1|6.12) ;; *) echo "KERNEL must be 6.1 or 6.12, not '$(KERNEL)'" >&2; exit 2;; esac
-	@missing=""; for p in $(vm_pkgs_common) $(vm_pkgs_$(KERNEL)); do \
+	@for k in $(or $(KERNEL),$(VM_KERNELS)); do case "$$k" in 6.1|6.12) ;; \
+		*) echo "KERNEL must be 6.1 or 6.12, not '$$k'" >&2; exit 2;; esac; done
+	@missing=""; for p in $(vm_pkgs_common) $(foreach k,$(or $(KERNEL),$(VM_KERNELS)),$(vm_pkgs_$(k))); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -31,18 +33,13 @@ vm-deps:
 	@[ -x $(SSW_VENV)/bin/vng ] || $(SSW_VENV)/bin/pip install -q -e '.[vm]'
 
 module: vm-deps
-	tests/vm/build-module.sh "$$(tests/vm/kver.sh $(KERNEL))"
-
-module-all:
-	@for k in $(VM_KERNELS); do $(MAKE) --no-print-directory module KERNEL=$$k || exit 1; done
+	@for k in $(or $(KERNEL),$(VM_KERNELS)); do \
+		tests/vm/build-module.sh "$$(tests/vm/kver.sh $$k)" || exit 1; done
 
 test-vm: vm-deps
-	tests/vm/run-vm.sh $(KERNEL)
-
-test-vm-all:
-	@for k in $(VM_KERNELS); do $(MAKE) --no-print-directory test-vm KERNEL=$$k || exit 1; done
+	@for k in $(or $(KERNEL),$(VM_KERNELS)); do tests/vm/run-vm.sh $$k || exit 1; done
 
 genl-gen:
 	$(SSW_VENV)/bin/python tools/gen_genl.py
 
-.PHONY: vm-deps module module-all test-vm test-vm-all genl-gen
+.PHONY: vm-deps module test-vm genl-gen

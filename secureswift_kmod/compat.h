@@ -9,6 +9,7 @@
 
 #include <linux/version.h>
 #include <linux/netdevice.h>
+#include <net/genetlink.h>
 
 /*
  * 6.12 moved "lockless transmit" from a feature bit to a netdev field
@@ -22,5 +23,28 @@ static inline void ssw_compat_set_lltx(struct net_device *dev)
 	dev->features |= NETIF_F_LLTX;
 #endif
 }
+
+/*
+ * The parsed attributes of a dump request: 6.1 keeps them in struct
+ * genl_dumpit_info, 6.12 in the struct genl_info embedded in it.
+ */
+static inline struct nlattr **ssw_compat_dump_attrs(struct netlink_callback *cb)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+/*
+ * Multicast groups can demand CAP_NET_ADMIN from subscribers since 6.7;
+ * on 6.1 the upcall sender must check instead (done by the data path).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define SSW_COMPAT_MCGRP_FLAGS .flags = GENL_MCAST_CAP_NET_ADMIN,
+#else
+#define SSW_COMPAT_MCGRP_FLAGS
+#endif
 
 #endif /* _SSW_COMPAT_H */

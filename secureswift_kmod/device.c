@@ -5,8 +5,13 @@
 
 #include "device.h"
 #include "compat.h"
+#include "peer.h"
 
+#include <crypto/curve25519.h>
+
+#include <linux/hashtable.h>
 #include <linux/if_arp.h>
+#include <crypto/algapi.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/rtnetlink.h>
@@ -55,13 +60,41 @@ static void ssw_destruct(struct net_device *dev)
 
 	mutex_lock(&ssw->device_update_lock);
 	rcu_assign_pointer(ssw->creating_net, NULL);
+	ssw_peer_remove_all(ssw);
 	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
 	ssw->has_identity = false;
 	mutex_unlock(&ssw->device_update_lock);
 
+	rcu_barrier(); /* peers and trie nodes are really gone */
 	free_percpu(dev->tstats);
 	pr_debug("%s: interface destroyed\n", dev->name);
 	free_netdev(dev);
+}
+
+void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
+{
+	static const u8 zero[SSW_KEY_LEN];
+	struct ssw_peer *peer;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
+	memset(ssw->static_public, 0, sizeof(ssw->static_public));
+	ssw->has_identity = false;
+	if (!key || !crypto_memneq(key, zero, SSW_KEY_LEN))
+		return;
+
+	memcpy(ssw->static_private, key, SSW_KEY_LEN);
+	curve25519_clamp_secret(ssw->static_private);
+	ssw->has_identity = curve25519_generate_public(ssw->static_public,
+						       ssw->static_private);
+	if (!ssw->has_identity) {
+		memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
+		return;
+	}
+	/* A peer with our own public key makes no sense: drop it, as WireGuard does. */
+	peer = ssw_peer_lookup(ssw, ssw->static_public);
+	if (peer)
+		ssw_peer_remove(peer);
 }
 
 static const struct device_type device_type = { .name = KBUILD_MODNAME };
@@ -96,6 +129,9 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 
 	rcu_assign_pointer(ssw->creating_net, src_net);
 	mutex_init(&ssw->device_update_lock);
+	INIT_LIST_HEAD(&ssw->peer_list);
+	hash_init(ssw->peer_hash);
+	ssw_allowedips_init(&ssw->allowedips, &ssw->device_update_lock);
 	ssw->generation = 1;
 	ssw->protocol = SSW_PROTOCOL_SECURESWIFT;
 	ssw->cipher = SSW_CIPHER_CHACHA20_POLY1305;

@@ -4,6 +4,9 @@
  */
 
 #include "device.h"
+#include "peer.h"
+#include "allowedips.h"
+#include "netlink.h"
 
 #include <linux/module.h>
 #include <linux/init.h>
@@ -14,17 +17,37 @@ static int __init ssw_mod_init(void)
 {
 	int ret;
 
-	ret = ssw_device_init();
+	ret = ssw_peer_hash_init();
 	if (ret < 0)
 		return ret;
 
+	ret = ssw_allowedips_slab_init();
+	if (ret < 0)
+		return ret;
+
+	ret = ssw_device_init();
+	if (ret < 0)
+		goto err_slab;
+
+	ret = ssw_genetlink_init();
+	if (ret < 0)
+		goto err_device;
+
 	pr_info("SecureSwift " SSW_MODULE_VERSION " loaded\n");
 	return 0;
+
+err_device:
+	ssw_device_uninit();
+err_slab:
+	ssw_allowedips_slab_uninit();
+	return ret;
 }
 
 static void __exit ssw_mod_exit(void)
 {
+	ssw_genetlink_uninit();
 	ssw_device_uninit();
+	ssw_allowedips_slab_uninit();
 	pr_debug("SecureSwift unloaded\n");
 }
 

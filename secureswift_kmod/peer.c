@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Peers: creation, lookup by public key, removal. Callers hold the
+ * device's update lock for every write; readers of the hash use RCU.
+ */
+
+#include "peer.h"
+#include "device.h"
+#include "allowedips.h"
+
+#include <linux/rculist.h>
+#include <linux/siphash.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <crypto/algapi.h>
+
+static siphash_key_t pubkey_hash_key;
+
+static u32 pubkey_bucket(const u8 public_key[SSW_KEY_LEN])
+{
+	return hash_64(siphash(public_key, SSW_KEY_LEN, &pubkey_hash_key),
+		       SSW_PEER_HASH_BITS);
+}
+
+struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
+				 const u8 public_key[SSW_KEY_LEN])
+{
+	struct ssw_peer *peer;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	if (ssw->num_peers >= SSW_MAX_PEERS_PER_DEVICE)
+		return ERR_PTR(-E2BIG);
+
+	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
+	if (!peer)
+		return ERR_PTR(-ENOMEM);
+	peer->device = ssw;
+	memcpy(peer->public_key, public_key, SSW_KEY_LEN);
+	INIT_LIST_HEAD(&peer->allowedips_list);
+	rwlock_init(&peer->endpoint_lock);
+	kref_init(&peer->refcount);
+	peer->internal_id = ++ssw->peer_counter;
+
+	list_add_tail(&peer->peer_list, &ssw->peer_list);
+	hlist_add_head_rcu(&peer->pubkey_hash,
+			   &ssw->peer_hash[pubkey_bucket(public_key)]);
+	++ssw->num_peers;
+	pr_debug("%s: peer %llu created\n", ssw->dev->name, peer->internal_id);
+	return peer;
+}
+
+struct ssw_peer *ssw_peer_lookup(struct ssw_device *ssw,
+				 const u8 public_key[SSW_KEY_LEN])
+{
+	struct ssw_peer *peer;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	hlist_for_each_entry(peer, &ssw->peer_hash[pubkey_bucket(public_key)],
+			     pubkey_hash) {
+		if (!crypto_memneq(peer->public_key, public_key, SSW_KEY_LEN))
+			return peer;
+	}
+	return NULL;
+}
+
+void ssw_peer_set_preshared_key(struct ssw_peer *peer, const u8 *key)
+{
+	static const u8 zero[SSW_KEY_LEN];
+
+	memzero_explicit(peer->preshared_key, SSW_KEY_LEN);
+	peer->has_preshared_key = key && crypto_memneq(key, zero, SSW_KEY_LEN);
+	if (peer->has_preshared_key)
+		memcpy(peer->preshared_key, key, SSW_KEY_LEN);
+}
+
+static void peer_free_rcu(struct rcu_head *rcu)
+{
+	struct ssw_peer *peer = container_of(rcu, struct ssw_peer, rcu);
+
+	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
+	kfree(peer);
+}
+
+static void peer_release(struct kref *refcount)
+{
+	struct ssw_peer *peer = container_of(refcount, struct ssw_peer, refcount);
+
+	call_rcu(&peer->rcu, peer_free_rcu);
+}
+
+void ssw_peer_put(struct ssw_peer *peer)
+{
+	if (peer)
+		kref_put(&peer->refcount, peer_release);
+}
+
+void ssw_peer_remove(struct ssw_peer *peer)
+{
+	struct ssw_device *ssw = peer->device;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	if (peer->is_dead)
+		return;
+	peer->is_dead = true;
+	ssw_allowedips_remove_by_peer(&ssw->allowedips, peer);
+	hlist_del_rcu(&peer->pubkey_hash);
+	list_del_init(&peer->peer_list);
+	--ssw->num_peers;
+	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
+	pr_debug("%s: peer %llu removed\n", ssw->dev->name, peer->internal_id);
+	ssw_peer_put(peer);
+}
+
+void ssw_peer_remove_all(struct ssw_device *ssw)
+{
+	struct ssw_peer *peer, *tmp;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	/* One walk over the tries instead of one per peer. */
+	ssw_allowedips_free(&ssw->allowedips);
+	list_for_each_entry_safe(peer, tmp, &ssw->peer_list, peer_list)
+		ssw_peer_remove(peer);
+}
+
+int __init ssw_peer_hash_init(void)
+{
+	get_random_bytes(&pubkey_hash_key, sizeof(pubkey_hash_key));
+	return 0;
+}

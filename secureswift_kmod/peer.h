@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SSW_PEER_H
+#define _SSW_PEER_H
+
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/time64.h>
+#include <linux/types.h>
+
+#include "uapi/secureswift.h"
+
+struct ssw_device;
+
+union ssw_endpoint {
+	struct sockaddr addr;
+	struct sockaddr_in addr4;
+	struct sockaddr_in6 addr6;
+};
+
+struct ssw_peer {
+	struct ssw_device *device;
+	struct hlist_node pubkey_hash;		/* device->peer_hash, RCU */
+	struct list_head peer_list;		/* device->peer_list */
+	struct list_head allowedips_list;	/* nodes routing to us */
+	/* Creation order; dumps resume from it. Never reused. */
+	u64 internal_id;
+
+	u8 public_key[SSW_KEY_LEN];
+	u8 preshared_key[SSW_KEY_LEN];
+	bool has_preshared_key;
+
+	rwlock_t endpoint_lock;
+	union ssw_endpoint endpoint;		/* family AF_UNSPEC: none */
+
+	u16 persistent_keepalive_interval;
+	char name[SSW_PEER_NAME_MAX + 1];
+
+	/* Data-path counters; written by the data path in the next milestone. */
+	u64 rx_bytes, tx_bytes, rx_packets, tx_packets;
+	struct timespec64 walltime_last_handshake;
+
+	struct kref refcount;
+	struct rcu_head rcu;
+	bool is_dead;
+};
+
+struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
+				 const u8 public_key[SSW_KEY_LEN]);
+struct ssw_peer *ssw_peer_lookup(struct ssw_device *ssw,
+				 const u8 public_key[SSW_KEY_LEN]);
+void ssw_peer_remove(struct ssw_peer *peer);
+void ssw_peer_remove_all(struct ssw_device *ssw);
+void ssw_peer_put(struct ssw_peer *peer);
+void ssw_peer_set_preshared_key(struct ssw_peer *peer, const u8 *key);
+
+int ssw_peer_hash_init(void);
+
+#endif /* _SSW_PEER_H */

@@ -1,0 +1,67 @@
+"""sswctl.ipc.genl's schema-driven codec: split SET messages and decode them back (no kernel)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from sswctl.ipc.genl import (
+    DEV,
+    F_DEV,
+    F_PEER,
+    MAX_SET_MSG,
+    decode,
+    endpoint_from,
+    set_messages,
+    sockaddr,
+)
+from sswctl.model import Device, Endpoint, Peer, Protocol
+
+
+def _peers_of(payload: bytes) -> list[dict]:
+    return [decode("peer", raw) for raw in decode("device", payload).get("PEERS", [])]
+
+
+def test_large_config_is_split_and_nothing_is_lost():
+    nets = [ipaddress.ip_network((0x0A000000 + i * 4, 30)) for i in range(20000)]
+    peers = [Peer(public_key=os.urandom(32), replace_allowed_ips=True, allowed_ips=nets[i::4]) for i in range(4)]
+    dev = Device(name="ssw0", private_key=os.urandom(32), replace_peers=True, protocol=Protocol.WIREGUARD,
+                 peers=peers)
+    msgs = set_messages(dev)
+    assert len(msgs) > 10
+    assert all(len(m) <= MAX_SET_MSG for m in msgs)
+    first = decode("device", msgs[0])
+    assert first["FLAGS"] == F_DEV["REPLACE_PEERS"] and "PRIVATE_KEY" in first
+    for m in msgs[1:]:
+        d = decode("device", m)
+        assert d["IFNAME"] == "ssw0" and "FLAGS" not in d and "PRIVATE_KEY" not in d
+    seen: dict[bytes, list] = {}
+    for m in msgs:
+        for p in _peers_of(m):
+            pk = p["PUBLIC_KEY"]
+            replace = bool(p.get("FLAGS", 0) & F_PEER["REPLACE_ALLOWEDIPS"])
+            # only the first piece of a peer may replace, or later pieces would wipe earlier ones
+            assert replace == (pk not in seen)
+            got = [decode("allowedip", a) for a in p.get("ALLOWEDIPS", [])]
+            seen.setdefault(pk, []).extend(ipaddress.ip_network((a["IPADDR"], a["CIDR_MASK"])) for a in got)
+    assert {pk: sorted(v) for pk, v in seen.items()} == {p.public_key: sorted(p.allowed_ips) for p in peers}
+
+
+def test_small_request_is_one_message_with_typed_attributes():
+    dev = Device(name="ssw1", listen_port=51820, fwmark=7,
+                 peers=[Peer(public_key=bytes(range(32)), persistent_keepalive=25, name="n",
+                             endpoint=Endpoint("192.0.2.9", 4242), remove=False)])
+    (msg,) = set_messages(dev)
+    d = decode("device", msg)
+    assert (d["IFNAME"], d["LISTEN_PORT"], d["FWMARK"]) == ("ssw1", 51820, 7)
+    assert "PEERS" in d and DEV["PEERS"] == 8
+    (p,) = _peers_of(msg)
+    assert p["PERSISTENT_KEEPALIVE_INTERVAL"] == 25 and p["NAME"] == "n"
+    assert endpoint_from(p["ENDPOINT"]) == Endpoint("192.0.2.9", 4242)
+
+
+def test_sockaddr_round_trips_both_families():
+    for ep in (Endpoint("198.51.100.7", 1), Endpoint("2001:db8::5", 65535)):
+        raw = sockaddr(ep)
+        assert len(raw) == (16 if ":" not in ep.host else 28)
+        assert endpoint_from(raw) == ep
