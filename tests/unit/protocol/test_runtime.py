@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
 from sswctl.model import Cipher
 from sswctl.protocol import (
     DATA_OVERHEAD,
     MAX_STAGED_PACKETS,
+    REJECT_AFTER_MESSAGES,
+    REKEY_AFTER_MESSAGES,
     ConfigError,
     DecryptError,
     Engine,
@@ -152,3 +157,42 @@ def test_simultaneous_initiations_leave_no_stale_indices():
         b.receive(rb, A_ADDR, 1.0)
     # The retry timer then completes a handshake.
     handshake(a, b, 7.0)
+
+
+def test_transport_bytes_follow_the_documented_layout():
+    """What the C fast path and the kernel must reproduce: header, nonce, padding."""
+    for protocol, cipher, aead, type_byte in (("wireguard", "chacha20-poly1305", ChaCha20Poly1305, 4),
+                                              ("secureswift", "aes-256-gcm", AESGCM, 0x14)):
+        a, b = pair(protocol, cipher)
+        handshake(a, b, 1.0)
+        kp = a.peer(b.public_key).current
+        pkt = ipv4_packet(b"layout")  # 26 bytes, padded to 32
+        counter = kp.send_counter
+        dg, _ = a.encrypt(b.public_key, pkt, 2.0)
+        nonce = bytes(4) + struct.pack("<Q", counter)
+        want = (struct.pack("<BxxxIQ", type_byte, kp.remote_index, counter)
+                + aead(bytes(kp.send_key)).encrypt(nonce, pkt + bytes(6), None))
+        assert bytes(dg) == want
+
+
+def test_rekey_after_messages_and_reject_after_messages():
+    a, b = pair("wireguard", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    kp = b.peer(a.public_key).current  # the responder: no time-based rekey
+    kp.send_counter = REKEY_AFTER_MESSAGES - 1
+    assert b.encrypt(a.public_key, ipv4_packet(), 2.0)[1] == []
+    dg, events = b.encrypt(a.public_key, ipv4_packet(), 2.0)  # next counter now > 2**60
+    assert dg is not None and [t.kind for t in transmits(events)] == ["initiation"]
+    assert a.receive(dg, B_ADDR, 2.0).kind == "data"  # far ahead, but inside the limits
+    kp.send_counter = REJECT_AFTER_MESSAGES
+    dg, events = b.encrypt(a.public_key, ipv4_packet(), 10.0)
+    assert dg is None and [t.kind for t in transmits(events)] == ["initiation"]
+
+
+def test_handshake_secrets_are_wiped_once_keys_are_derived():
+    a, b = pair("secureswift", "chacha20-poly1305")
+    handshake(a, b, 1.0)
+    for eng, other in ((a, b), (b, a)):
+        hs = eng.peer(other.public_key).handshake
+        assert not any(hs.chaining_key) and not any(hs.ephemeral_private)
+        assert hs.kem_private is None and hs.ephemeral_key is None
