@@ -13,7 +13,7 @@ import click
 
 from . import __version__, keys
 from .commands import Command, Param
-from .errors import EXIT_RUNTIME
+from .errors import RuntimeFailure
 from .ipc import IPCError
 
 COMMANDS = [
@@ -73,7 +73,10 @@ def _click_command(cmd: Command) -> click.Command:
                     kwargs[p.name] = f.read()
         if cmd.secret_output:
             _warn_if_world_accessible()
-        out = cmd.run(**kwargs)
+        try:
+            out = cmd.run(**kwargs)
+        except IPCError as e:  # a control transport failed below the command
+            raise RuntimeFailure(str(e)) from e
         if out:
             click.echo(out, nl=False)
 
@@ -105,8 +108,5 @@ cli = build_cli()
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Exit codes: 0 ok, 1 runtime failure, 2 usage or config error."""
-    try:
-        cli.main(args=argv, prog_name="sswctl", standalone_mode=True)
-    except IPCError as e:  # a control transport failed below a command
-        click.echo(f"sswctl: {e}", err=True)
-        sys.exit(EXIT_RUNTIME)
+    # click's standalone mode already ends quietly with 1 when stdout's reader is gone (EPIPE).
+    cli.main(args=argv, prog_name="sswctl", standalone_mode=True)

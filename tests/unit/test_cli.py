@@ -38,3 +38,29 @@ def test_console_script_and_module_entry_agree():
     mod = subprocess.run([sys.executable, "-m", "sswctl", "--version"], capture_output=True, text=True)
     assert exe.returncode == mod.returncode == 0
     assert exe.stdout == mod.stdout
+
+
+def test_control_transport_failure_exits_1_with_message():
+    from sswctl.commands import Command
+    from sswctl.ipc import IPCError
+
+    def run() -> str:
+        raise IPCError("cannot reach the daemon for ssw9: No such file or directory", errno=2)
+
+    command = cli_module._click_command(Command(name="probe", run=run, help="raises IPCError"))
+    result = CliRunner().invoke(command, [])
+    assert result.exit_code == 1
+    assert result.output == "sswctl: cannot reach the daemon for ssw9: No such file or directory\n"
+
+
+def test_closed_stdout_pipe_ends_quietly():
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: the first write fails with EPIPE
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sswctl", "genkey"], stdout=write_end, stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1
+    assert b"Traceback" not in proc.stderr and b"Exception ignored" not in proc.stderr
