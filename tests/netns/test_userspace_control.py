@@ -221,3 +221,55 @@ def test_uapi_socket_is_0600_and_malformed_requests_get_errno_and_change_nothing
     assert run("wg", "show", lab.a.iface, "dump").stdout.split("\n")[0] == before.split("\n")[0]
     assert run("wg", "show", lab.a.iface, "peers").stdout.count("\n") == 4
     assert transact(b"get=1\n\n").endswith(b"errno=0\n\n")
+
+
+def test_wg_ignores_extension_keys_in_a_get_reply(tmp_path):
+    """Why extensions are opt-in: check what the real ``wg`` does with unknown keys.
+
+    A one-shot server at /var/run/wireguard/IFACE.sock answers ``get=1`` with
+    every SecureSwift extension key mixed in; ``wg show`` must still parse it.
+    (We keep extensions opt-in anyway: other UAPI clients may be stricter.)
+    """
+    import threading
+
+    from sswctl.model import Device, Peer
+    from sswctl.uapi import encode_get
+
+    name = f"sswx{os.getpid() % 100000}"
+    path = f"/var/run/wireguard/{name}.sock"
+    os.makedirs("/var/run/wireguard", exist_ok=True)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.settimeout(30)
+    srv.bind(path)
+    srv.listen(4)
+    dev = Device(name=name, private_key=keys.generate_private_key(), listen_port=7, backend="userspace",
+                 drops={"malformed": 3},
+                 peers=[Peer(public_key=b"\x07" * 32, name="seven", rx_packets=1, drops={"replay": 2})])
+    reply = encode_get(dev, extensions=True).encode()
+    assert b"ssw_" in reply
+
+    def serve():
+        while True:  # wg first probes with an empty connection, then asks
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            with c:
+                buf = b""
+                while not buf.endswith(b"\n\n"):
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                if buf == b"get=1\n\n":
+                    c.sendall(reply)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        r = run("wg", "show", name, "dump")
+        assert r.stdout.splitlines()[0].split("\t")[2] == "7"
+        assert r.stdout.splitlines()[1].startswith(keys.to_base64(b"\x07" * 32))
+    finally:
+        os.unlink(path)
+        srv.close()
