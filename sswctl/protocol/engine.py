@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,6 +187,7 @@ class Engine:
         ``mtu`` caps padding (WireGuard never pads beyond the MTU)."""
         self.mode = mode_for(protocol, cipher)
         self._rng = rng
+        self._jitter_rng = random.Random(int.from_bytes(rng(8), "little"))
         self.wall_offset = wall_offset
         self.mtu = mtu
         self.under_load = False
@@ -311,7 +313,9 @@ class Engine:
     # --- helpers ---------------------------------------------------------------
 
     def _jitter(self) -> float:
-        return C.REKEY_TIMEOUT_JITTER_MAX * int.from_bytes(self._rng(2), "little") / 65536
+        # Timer jitter needs no cryptographic randomness; a PRNG seeded from
+        # rng keeps the per-packet path free of system calls.
+        return C.REKEY_TIMEOUT_JITTER_MAX * self._jitter_rng.random()
 
     def _new_index(self, p: PeerSession, owner: Handshake | Keypair) -> int:
         while True:
@@ -401,6 +405,8 @@ class Engine:
             return self._send_initiation(p, now, False)
         events: list = []
         while p.staged:
+            if not self._usable(kp, now):  # counter space ran out mid-queue
+                return events + self._send_initiation(p, now, False)
             packet = p.staged.popleft()
             events.append(Transmit(p.public_key, bytes(self._seal(p, kp, packet, now)), p.endpoint,
                                    "data" if packet else "keepalive"))
@@ -442,10 +448,7 @@ class Engine:
             p.staged.append(bytes(packet))
             return None, self._send_staged(p, now)
         out = self._seal(p, kp, packet, now)
-        if kp.send_counter > C.REKEY_AFTER_MESSAGES or (
-                kp.is_initiator and now - kp.created >= C.REKEY_AFTER_TIME):
-            return out, self._send_initiation(p, now, False)
-        return out, []
+        return out, self._keep_key_fresh_send(p, kp, now)
 
     # --- receiving ------------------------------------------------------------
 
