@@ -255,3 +255,20 @@ def test_create_userspace_then_destroy(lab):
     finally:
         sswctl("destroy", a.iface, check=False)
     assert a.run("ip", "link", "show", a.iface, check=False).returncode != 0
+
+
+def test_debug_logs_never_contain_keys(lab):
+    psk = keys.generate_preshared_key()
+    up_pair(lab, psk=psk)
+    a, b = lab.a, lab.b
+    sswctl("set", a.iface, "listen-port", "4000", "peer", keys.to_base64(b.public_key), "remove")
+    sswctl("set", a.iface, "private-key", "/nonexistent", check=False)
+    lab.stop_daemon(a)
+    lab.stop_daemon(b)
+    secrets = [a.private_key, b.private_key, psk]
+    for side in (a, b):
+        log = open(f"/tmp/{side.iface}.daemon.log").read()
+        assert "handshake completed" in log  # debug logging was on and said something
+        for secret in secrets:
+            for form in (keys.to_base64(secret), secret.hex(), keys.to_base64(secret)[:12], secret.hex()[:16]):
+                assert form not in log
