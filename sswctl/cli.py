@@ -24,6 +24,7 @@ COMMANDS = [
     "up",
     "down",
     "save",
+    "init",
     "create",
     "destroy",
     "daemon",

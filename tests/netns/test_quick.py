@@ -35,6 +35,7 @@ from sswctl.ipc.uapi import SSW_SOCK_DIR
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 SSWCTL = [sys.executable, "-m", "sswctl"]
+REPO_CONF = Path(__file__).resolve().parents[2] / "conf"
 _seq = itertools.count()
 
 
@@ -124,7 +125,8 @@ class Lab:
         self.client.ip("link", "set", "c0", "mtu", "1400")
         self.client.ip("route", "add", "default", "via", "192.0.2.1")
         self.remote.ip("route", "add", "10.66.0.0/24", "via", "198.51.100.1")
-        self.server.run("sysctl", "-q", "net.ipv4.ip_forward=1")
+        # A router already (init's server PostUp turns these on and, on purpose, never off).
+        self.server.run("sysctl", "-q", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 
     def _ns(self, name: str) -> Namespace:
         ns = Namespace(name, self.tmp)
