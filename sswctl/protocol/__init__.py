@@ -51,7 +51,9 @@ Engine API (stable):
   (only the given fields change; ``preshared_key=None`` clears the PSK)
 - ``remove_peer(pub)``; ``set_private_key(key)`` (drops all sessions)
 - ``receive(datagram, src, now) -> Received`` (``kind``, ``peer``, ``packet``,
-  ``events``) or raises a ``ProtocolError`` subclass (``reason`` attribute)
+  ``events``) or raises a ``ProtocolError`` subclass: ``reason`` is a short
+  token for drop counters, ``peer`` the public key it was attributed to (or
+  None when the datagram never got that far)
 - ``encrypt(pub, packet, now) -> (datagram | None, events)``; None means the
   packet was staged until a handshake completes
 - ``initiate(pub, now)``, ``send_keepalive(pub, now)`` -> events
