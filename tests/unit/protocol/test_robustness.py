@@ -221,3 +221,26 @@ def test_parser_typed_errors_on_each_defect():
     assert isinstance(M.parse(s.resp, mode), M.Response)
     assert isinstance(M.parse(s.cookie, mode), M.CookieReply)
     assert M.parse(s.data, mode).counter == 1  # 0 was the key-confirming keepalive
+
+
+@pytest.mark.parametrize("kind", ["initiation", "response", "cookie", "data"])
+def test_every_byte_position_flipped_fails(scenario, kind):
+    """The exhaustive companion of the hypothesis test: each position, once
+    as is and once with mac1 recomputed (mac2 positions checked under load)."""
+    msg, receiver, src = scenario.messages[kind]
+    handshake = kind in ("initiation", "response")
+    for pos in range(len(msg)):
+        bad = _flip(msg, pos, 0x80)
+        if handshake and pos >= len(msg) - 16:
+            receiver.under_load = True
+            try:
+                assert receiver.receive(bad, src, 1.0).kind == "cookie_sent"
+            finally:
+                receiver.under_load = False
+            continue
+        variants = [bad]
+        if handshake and pos < len(msg) - 32 and not 4 <= pos < 8:
+            variants.append(_remac(bad, receiver))
+        for v in variants:
+            with pytest.raises(ProtocolError):
+                receiver.receive(v, src, 1.0)

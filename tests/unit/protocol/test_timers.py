@@ -192,3 +192,14 @@ def test_under_load_a_cookie_reply_then_mac2_gets_through(protocol):
     a3.receive(cookie.data, B_ADDR, T0)
     retry = transmits(a3.tick(T0 + 6), "initiation")[0].data
     assert b3.receive(retry, ("10.9.9.9", 1), T0 + 6).kind == "cookie_sent"
+
+
+def test_next_deadline_is_when_tick_has_work():
+    a, b = pair("wireguard", "chacha20-poly1305", keepalive=25)
+    assert a.next_deadline() is None
+    handshake(a, b, T0)
+    d = a.next_deadline()
+    assert d == pytest.approx(T0 + 25)  # persistent keepalive is the earliest
+    assert transmits(a.tick(d - 0.001)) == []
+    assert [x.kind for x in transmits(a.tick(d))] == ["keepalive"]
+    assert a.next_deadline() > d
