@@ -157,7 +157,8 @@ class Lab:
 
 @pytest.fixture(name="lab")
 def lab_fixture(tmp_path: Path):
-    if not shutil.which("resolvconf") or not shutil.which("nft"):
+    has_openresolv = shutil.which("resolvconf") and "openresolv" in sh("resolvconf", "--version", check=False).stdout
+    if not shutil.which("nft") or not has_openresolv:
         pytest.skip("needs openresolv and nftables (make deps installs them)")
     lab = Lab(tmp_path)
     try:
