@@ -12,7 +12,10 @@ import errno
 import fcntl
 import os
 import struct
-from typing import Self
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
+    from typing import Self
 
 from pyroute2 import IPRoute
 
