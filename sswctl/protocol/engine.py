@@ -21,6 +21,7 @@ from .errors import (
 )
 from .keypair import Keypair
 from .messages import (
+    DATA_HEADER,
     message_type,
     parse_cookie_reply,
     parse_data_header,
@@ -457,10 +458,17 @@ class Engine:
         except for cookies). Returns a :class:`Received`; raises a
         :class:`~sswctl.protocol.errors.ProtocolError` subclass when the
         datagram is dropped (its ``reason`` names the counter)."""
-        t = message_type(datagram, self.mode)
         mode = self.mode
+        # Fast path: a well-formed transport header (type word incl. zero
+        # reserved bytes, receiver, counter) without building a DataHeader.
+        if len(datagram) >= C.DATA_MIN_LEN:
+            word, receiver, counter = DATA_HEADER.unpack_from(datagram)
+            if word == mode.type_data:
+                return self._receive_data(datagram, receiver, counter, src, now)
+        t = message_type(datagram, mode)
         if t == mode.type_data:
-            return self._receive_data(datagram, src, now)
+            hdr = parse_data_header(datagram, mode)  # raises: too short
+            return self._receive_data(datagram, hdr.receiver, hdr.counter, src, now)
         if t == mode.type_initiation:
             return self._receive_initiation(datagram, src, now)
         if t == mode.type_response:
@@ -566,16 +574,15 @@ class Engine:
         self._t_session_derived(p, now)
         return kp
 
-    def _receive_data(self, datagram: bytes, src, now: float) -> Received:
-        hdr = parse_data_header(datagram, self.mode)
-        entry = self._index.get(hdr.receiver)
+    def _receive_data(self, datagram: bytes, receiver: int, counter: int, src, now: float) -> Received:
+        entry = self._index.get(receiver)
         if entry is None or not isinstance(entry[1], Keypair):
             raise UnknownIndexError("data for no known keypair")
         p, kp = entry
         try:
             if now - kp.created >= C.REJECT_AFTER_TIME:
                 raise ExpiredError("keypair older than REJECT_AFTER_TIME")
-            plain = kp.decrypt(datagram, hdr.counter)
+            plain = kp.decrypt(datagram, counter)
         except ProtocolError as e:
             e.peer = p.public_key
             raise
