@@ -91,16 +91,32 @@ def _click_command(cmd: Command) -> click.Command:
     )
 
 
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command is used (or help lists it).
+
+    So ``sswctl genkey`` never pays for importing the daemon, and one command's
+    import problem cannot break the others.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            module = importlib.import_module(f"{__package__}.commands.{cmd_name}")
+            self.add_command(_click_command(module.COMMAND), cmd_name)
+        return self.commands[cmd_name]
+
+
 def build_cli() -> click.Group:
-    group = click.Group(
+    group = _LazyGroup(
         "sswctl",
         help="SecureSwift VPN control tool (WireGuard-compatible keys and configs).",
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     click.version_option(__version__, "--version", prog_name="sswctl")(group)
-    for name in COMMANDS:
-        module = importlib.import_module(f"{__package__}.commands.{name}")
-        group.add_command(_click_command(module.COMMAND))
     return group
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 import sswctl
@@ -23,7 +24,25 @@ def test_every_registered_command_is_listed_in_help():
     assert result.exit_code == 0
     for name in cli_module.COMMANDS:
         assert name in result.output
-    assert set(cli.commands) == set(cli_module.COMMANDS)
+
+
+def test_every_registered_command_module_loads_under_its_name():
+    """Commands load lazily, so this is where a broken or misnamed module shows up."""
+    with click.Context(cli) as ctx:
+        assert cli.list_commands(ctx) == sorted(cli_module.COMMANDS)
+        for name in cli_module.COMMANDS:
+            command = cli.get_command(ctx, name)
+            assert command is not None and command.name == name
+
+
+def test_a_simple_command_does_not_import_the_daemon():
+    report = "sys.stderr.write(' '.join(sorted(m for m in sys.modules if m.startswith(('sswctl', 'pyroute2')))))"
+    code = f"import atexit, sys\natexit.register(lambda: {report})\nfrom sswctl.cli import main\nmain(['genkey'])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    loaded = proc.stderr.split()
+    assert "sswctl.commands.genkey" in loaded
+    assert not [m for m in loaded if m.startswith(("sswctl.daemon", "pyroute2"))], loaded
 
 
 def test_unknown_command_and_bad_usage_exit_2():
