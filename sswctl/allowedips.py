@@ -25,6 +25,7 @@ from collections.abc import Hashable, Iterator
 from .model import IPNetwork
 
 _BITS = {4: 32, 6: 128}
+_NETWORK_TYPES = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 
 class _Family:
@@ -89,7 +90,8 @@ class AllowedIPs:
         """Give ``network`` to ``owner``, taking it from any previous owner."""
         if owner is None:
             raise ValueError("owner must not be None")
-        network = ipaddress.ip_network(network, strict=False)
+        if not isinstance(network, _NETWORK_TYPES):
+            network = ipaddress.ip_network(network, strict=False)
         version, length, key = _split(network)
         old = self._fam[version].put(length, key, owner)
         if old is not None and old != owner:
@@ -98,7 +100,8 @@ class AllowedIPs:
 
     def remove(self, network: IPNetwork) -> Hashable | None:
         """Drop one prefix; returns the owner it had, or None."""
-        network = ipaddress.ip_network(network, strict=False)
+        if not isinstance(network, _NETWORK_TYPES):
+            network = ipaddress.ip_network(network, strict=False)
         version, length, key = _split(network)
         owner = self._fam[version].pop(length, key)
         if owner is not None:
