@@ -43,9 +43,14 @@ Driving it (what the daemon does)::
 
 Engine API (stable):
 
-- ``Engine(private_key, protocol="secureswift", cipher=None, *, wall_offset, rng=os.urandom, mtu=None)``
+- ``Engine(private_key, protocol="secureswift", cipher=None, *, wall_offset, rng=os.urandom, mtu=None,
+  handshake_only=False)``
   ``protocol``/``cipher`` take :class:`sswctl.model.Protocol` / ``Cipher`` or
   their string values; AES-256-GCM is secureswift-only (``ConfigError``).
+  ``handshake_only=True`` is the kernel backend's mode: the engine negotiates
+  and reports keypairs (``KeypairCreated``) but never encrypts transport
+  packets, so the kernel is the only user of a keypair's nonces; the kernel
+  sends the initiator's confirming keepalive after installing the keypair.
 - ``add_peer(pub, *, preshared_key=None, persistent_keepalive=0, endpoint=None, now=None) -> events``
 - ``update_peer(pub, *, preshared_key=..., persistent_keepalive=..., endpoint=..., now=None) -> events``
   (only the given fields change; ``preshared_key=None`` clears the PSK)

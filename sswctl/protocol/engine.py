@@ -181,12 +181,23 @@ class Engine:
 
     def __init__(self, private_key: bytes, protocol: Protocol | str = Protocol.SECURESWIFT,
                  cipher: Cipher | str | None = None, *, wall_offset: float,
-                 rng: Callable[[int], bytes] = os.urandom, mtu: int | None = None) -> None:
+                 rng: Callable[[int], bytes] = os.urandom, mtu: int | None = None,
+                 handshake_only: bool = False) -> None:
         """``wall_offset`` = time.time() - time.monotonic() at start: the
         engine's wall clock (for TAI64N timestamps) is ``now + wall_offset``.
         ``rng(n)`` returns n random bytes (tests inject a deterministic one).
-        ``mtu`` caps padding (WireGuard never pads beyond the MTU)."""
+        ``mtu`` caps padding (WireGuard never pads beyond the MTU).
+
+        ``handshake_only=True`` is for the kernel backend, where the module
+        owns the data path: the engine never encrypts transport packets (so
+        a keypair's counters are used by the kernel alone, never twice),
+        ``encrypt`` raises ConfigError, and only the handshake timers run
+        (retransmit, give-up, key zeroing). The kernel must send the
+        initiator's key-confirming keepalive itself when it installs a
+        keypair with ``is_initiator``, and ask for handshakes
+        (``initiate``) when it needs one."""
         self.mode = mode_for(protocol, cipher)
+        self.handshake_only = handshake_only
         self._rng = rng
         self._jitter_rng = random.Random(int.from_bytes(rng(8), "little"))
         self.wall_offset = wall_offset
@@ -355,7 +366,7 @@ class Engine:
         p.t_new_handshake = None
 
     def _t_traversal(self, p: PeerSession, now: float) -> None:
-        if p.persistent_keepalive:
+        if p.persistent_keepalive and not self.handshake_only:
             p.t_persistent_keepalive = now + p.persistent_keepalive
 
     def _t_handshake_complete(self, p: PeerSession, now: float) -> list:
@@ -402,6 +413,9 @@ class Engine:
 
     def _send_staged(self, p: PeerSession, now: float) -> list:
         kp = p.current
+        if self.handshake_only:
+            p.staged.clear()
+            return [] if self._usable(kp, now) else self._send_initiation(p, now, False)
         if not self._usable(kp, now):
             return self._send_initiation(p, now, False)
         events: list = []
@@ -441,8 +455,8 @@ class Engine:
         the handshake completes.
         """
         p = self._peers.get(public_key)
-        if p is None:
-            raise ConfigError("no such peer")
+        if p is None or self.handshake_only:
+            raise ConfigError("no such peer" if p is None else "handshake-only engine: the kernel encrypts")
         kp = p.current
         if (kp is None or not kp.valid or now - kp.created >= C.REJECT_AFTER_TIME
                 or kp.send_counter >= C.REJECT_AFTER_MESSAGES or p.staged):
@@ -528,9 +542,10 @@ class Engine:
         kp = self._begin_session(p, now)
         events: list = [KeypairCreated(p.public_key, kp)]
         events += self._t_handshake_complete(p, now)
-        if not p.staged:
-            p.staged.append(b"")  # key confirmation for the responder
-        events += self._send_staged(p, now)
+        if not self.handshake_only:
+            if not p.staged:
+                p.staged.append(b"")  # key confirmation for the responder
+            events += self._send_staged(p, now)
         return Received("response", p.public_key, None, events)
 
     def _receive_cookie(self, datagram: bytes, now: float) -> Received:

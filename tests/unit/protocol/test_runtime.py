@@ -13,9 +13,12 @@ from sswctl.protocol import (
     MAX_STAGED_PACKETS,
     REJECT_AFTER_MESSAGES,
     REKEY_AFTER_MESSAGES,
+    ZERO_KEYS_AFTER,
     ConfigError,
     DecryptError,
     Engine,
+    KeypairCreated,
+    KeysZeroed,
     MacError,
     MessageError,
     ReplayError,
@@ -196,3 +199,26 @@ def test_handshake_secrets_are_wiped_once_keys_are_derived():
         hs = eng.peer(other.public_key).handshake
         assert not any(hs.chaining_key) and not any(hs.ephemeral_private)
         assert hs.kem_private is None and hs.ephemeral_key is None
+
+
+def test_handshake_only_engine_leaves_the_data_path_to_the_kernel():
+    rng = seeded_rng(11)
+    k = Engine(rng(32), "secureswift", wall_offset=WALL, rng=rng, handshake_only=True)
+    rng_b = seeded_rng(12)
+    b = Engine(rng_b(32), "secureswift", wall_offset=WALL, rng=rng_b)
+    k.add_peer(b.public_key, persistent_keepalive=25)
+    b.add_peer(k.public_key)
+    with pytest.raises(ConfigError):
+        k.encrypt(b.public_key, ipv4_packet(), 1.0)
+    init = transmits(k.initiate(b.public_key, 1.0))[0].data
+    resp = transmits(b.receive(init, A_ADDR, 1.0).events)[0].data
+    r = k.receive(resp, B_ADDR, 1.0)
+    assert transmits(r.events) == []  # no keepalive from the engine ...
+    kp = next(e.keypair for e in r.events if isinstance(e, KeypairCreated))
+    assert kp.is_initiator and kp.send_counter == 0
+    # ... the "kernel" sends it with the installed keys, and B confirms.
+    assert b.receive(bytes(kp.encrypt(b"")), A_ADDR, 1.1).kind == "keepalive"
+    assert b.peer(k.public_key).current is not None
+    # No data timers in this mode; the handshake timers still zero keys.
+    assert transmits(k.tick(100.0)) == []
+    assert any(isinstance(e, KeysZeroed) for e in k.tick(1.0 + ZERO_KEYS_AFTER))
