@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sswctl.protocol import (
+    COOKIE_SECRET_MAX_AGE,
     KEEPALIVE_TIMEOUT,
     MAX_TIMER_HANDSHAKES,
     REJECT_AFTER_TIME,
@@ -203,3 +204,22 @@ def test_next_deadline_is_when_tick_has_work():
     assert transmits(a.tick(d - 0.001)) == []
     assert [x.kind for x in transmits(a.tick(d))] == ["keepalive"]
     assert a.next_deadline() > d
+
+
+def test_cookie_secret_rotates_after_its_max_age():
+    a, b = pair("secureswift", "chacha20-poly1305")
+    b.under_load = True
+    init = transmits(a.initiate(b.public_key, T0))[0].data
+    cookie = transmits(b.receive(init, A_ADDR, T0).events)[0].data
+    a.receive(cookie, B_ADDR, T0)
+    # A's cookie is fresh for A (it keeps one for 120 - 5 s), but B replaced
+    # its secret meanwhile, so the mac2 no longer verifies and B asks again.
+    retry = transmits(a.initiate(b.public_key, T0 + 10), "initiation")[0].data
+    assert b.receive(retry, A_ADDR, T0 + COOKIE_SECRET_MAX_AGE + 1).kind == "cookie_sent"
+    # Within the secret's lifetime the same message gets through.
+    a2, b2 = pair("secureswift", "chacha20-poly1305")
+    b2.under_load = True
+    init = transmits(a2.initiate(b2.public_key, T0))[0].data
+    a2.receive(transmits(b2.receive(init, A_ADDR, T0).events)[0].data, B_ADDR, T0)
+    retry = transmits(a2.initiate(b2.public_key, T0 + 10), "initiation")[0].data
+    assert b2.receive(retry, A_ADDR, T0 + COOKIE_SECRET_MAX_AGE - 1).kind == "initiation"
