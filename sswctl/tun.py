@@ -24,6 +24,7 @@ IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 IFNAMSIZ = 16
 DEFAULT_MTU = 1420
+TX_QUEUE_LEN = 2000
 
 
 class TunError(OSError):
@@ -56,7 +57,9 @@ class Tun:
                 if not idx:
                     raise TunError(errno.ENODEV, f"TUN {name} vanished after creation")
                 self.ifindex = idx[0]
-                ipr.link("set", index=self.ifindex, mtu=mtu)
+                # A longer queue than tun's default 500: the daemon reads in
+                # batches, and drops here would look like loss to TCP.
+                ipr.link("set", index=self.ifindex, mtu=mtu, txqlen=TX_QUEUE_LEN)
                 if up:
                     ipr.link("set", index=self.ifindex, state="up")
             self.mtu = mtu

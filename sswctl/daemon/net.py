@@ -5,11 +5,21 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+import struct
 
 from ..model import Endpoint
 
 SO_MARK = 36  # linux/asm-generic/socket.h
 SOCKET_BUFFER = 4 << 20
+# UDP segmentation/receive offload (linux/udp.h), Linux >= 4.18 / 5.0.
+SOL_UDP = 17
+UDP_SEGMENT = 103
+UDP_GRO = 104
+GSO_SIZE = struct.Struct("=H")
+GSO_MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS
+GSO_MAX_BYTES = 65507 - 8  # one UDP payload's limit, with some slack
+RECV_BUFFER = 65536
+GRO_CMSG_SPACE = socket.CMSG_SPACE(4)
 
 
 class BindError(OSError):
@@ -28,11 +38,23 @@ def _udp(family: int, port: int, fwmark: int) -> socket.socket:
                 pass
         if fwmark:
             s.setsockopt(socket.SOL_SOCKET, SO_MARK, fwmark)
+        try:
+            s.setsockopt(SOL_UDP, UDP_GRO, 1)
+        except OSError:
+            pass  # an old kernel: datagrams arrive one by one
         s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     except BaseException:
         s.close()
         raise
     return s
+
+
+def gro_segment_size(ancdata: list) -> int:
+    """The segment size of a UDP GRO batch from recvmsg's ancillary data, or 0."""
+    for level, kind, data in ancdata:
+        if level == SOL_UDP and kind == UDP_GRO and len(data) >= 4:
+            return int.from_bytes(data[:4], "little")
+    return 0
 
 
 def _ipv6_available() -> bool:

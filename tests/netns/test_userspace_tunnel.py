@@ -41,3 +41,23 @@ def test_ping_and_tcp_both_ways(lab, protocol, cipher, psk):
         assert peer.rx_bytes > 1_000_000 and peer.tx_bytes > 1_000_000
         assert peer.rx_packets > 0 and peer.tx_packets > 0
         assert (peer.preshared_key is not None) == psk
+
+
+def test_bulk_traffic_leaves_in_udp_gso_batches(lab):
+    """Send-side batching is real: far fewer sendmsg datagrams than packets."""
+    lab.start_daemon(lab.a)
+    lab.start_daemon(lab.b)
+    lab.configure_pair()
+    assert ping(lab.a, lab.b.tun4).returncode == 0
+
+    def out_datagrams() -> int:
+        lines = [ln for ln in lab.a.run("cat", "/proc/net/snmp").stdout.splitlines() if ln.startswith("Udp:")]
+        return int(dict(zip(lines[0].split()[1:], lines[1].split()[1:], strict=True))["OutDatagrams"])
+
+    before_calls = out_datagrams()
+    before_pkts = lab.backend.get_device(lab.a.iface).peer(lab.b.public_key).tx_packets
+    iperf(lab, lab.a, lab.b, seconds=2)
+    calls = out_datagrams() - before_calls
+    pkts = lab.backend.get_device(lab.a.iface).peer(lab.b.public_key).tx_packets - before_pkts
+    assert pkts > 10_000
+    assert calls * 3 < pkts, (calls, pkts)
