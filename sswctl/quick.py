@@ -75,7 +75,7 @@ def _echo(text: str) -> None:
 def run(argv: list[str], *, stdin: str | None = None, quiet: bool = False, check: bool = True) -> str:
     """Run a command; its stdout, or RuntimeFailure with its stderr."""
     if not quiet:
-        _echo(" ".join(argv) if stdin is None else f"{' '.join(argv)} <<< {stdin.strip()!r}")
+        _echo(" ".join(argv) + ("" if stdin is None else "".join(f"\n[#]   {ln}" for ln in stdin.splitlines())))
     try:
         p = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
     except FileNotFoundError:

@@ -76,7 +76,9 @@ class Namespace:
         """Everything up/down may touch in this namespace."""
         snap = {}
         for fam in ("-4", "-6"):
-            snap[f"addr{fam}"] = json.loads(self.ip("-j", fam, "addr", "show").stdout)
+            snap[f"addr{fam}"] = sorted((link["ifname"], a["local"], a["prefixlen"], a.get("scope"))
+                                        for link in json.loads(self.ip("-j", fam, "addr", "show").stdout)
+                                        for a in link.get("addr_info", []))
             snap[f"route{fam}"] = sorted(self.ip(fam, "route", "show", "table", "all").stdout.splitlines())
             snap[f"rule{fam}"] = self.ip(fam, "rule", "show").stdout
         snap["links"] = sorted(ln["ifname"] for ln in json.loads(self.ip("-j", "link", "show").stdout))
@@ -93,6 +95,14 @@ class Namespace:
     def close(self) -> None:
         sh("ip", "netns", "del", self.name, check=False)
         shutil.rmtree(self.etc, ignore_errors=True)
+
+
+def wait_carrier(ns: Namespace, dev: str, timeout: float = 10) -> None:
+    """Until the link reports carrier: snapshots taken before would see it change."""
+    deadline = time.monotonic() + timeout
+    while json.loads(ns.ip("-j", "link", "show", dev).stdout)[0].get("operstate") != "UP":
+        assert time.monotonic() < deadline, f"{dev} in {ns.name} has no carrier"
+        time.sleep(0.05)
 
 
 def _daemon_pid(iface: str) -> int:
@@ -122,6 +132,8 @@ class Lab:
                               (self.server, "s1", "198.51.100.1/24"), (self.remote, "r0", "198.51.100.2/24")):
             ns.ip("addr", "add", addr, "dev", dev)
             ns.ip("link", "set", dev, "up")
+        for ns, dev in ((self.client, "c0"), (self.server, "s0"), (self.server, "s1"), (self.remote, "r0")):
+            wait_carrier(ns, dev)
         self.client.ip("link", "set", "c0", "mtu", "1400")
         self.client.ip("route", "add", "default", "via", "192.0.2.1")
         self.remote.ip("route", "add", "10.66.0.0/24", "via", "198.51.100.1")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_quick import REPO_CONF, Lab, lab_fixture, sh  # noqa: F401 (the lab fixture)
+from test_quick import REPO_CONF, Lab, lab_fixture, sh, wait_carrier  # noqa: F401 (the lab fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -32,6 +32,8 @@ def test_site_to_site_pair_carries_traffic_between_the_lans(lab: Lab):
         ns.ip("addr", "add", pub, "dev", dev)
         ns.ip("link", "set", dev, "up")
         ns.ip("addr", "add", lan, "dev", "lo")
+    wait_carrier(a, "wa")
+    wait_carrier(b, "wb")
     before = a.snapshot()
     for ns, name in ((a, "site-a"), (b, "site-b")):
         r = ns.sswctl("up", str(REPO_CONF / f"{name}.conf"), "--backend", "userspace", log=lab.tmp / f"{name}.log")
