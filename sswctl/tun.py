@@ -20,8 +20,11 @@ if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
 from pyroute2 import IPRoute
 
 TUNSETIFF = 0x400454CA
+TUNSETOFFLOAD = 0x400454D0
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
 IFNAMSIZ = 16
 DEFAULT_MTU = 1420
 TX_QUEUE_LEN = 2000
@@ -39,19 +42,36 @@ def check_ifname(name: str) -> None:
 
 
 class Tun:
-    """An open TUN device (IFF_TUN | IFF_NO_PI), non-blocking."""
+    """An open TUN device (IFF_TUN | IFF_NO_PI), non-blocking.
 
-    def __init__(self, name: str, mtu: int = DEFAULT_MTU, up: bool = True):
+    With ``offload=True`` every read and write carries a 10-byte virtio-net
+    header and the kernel may hand over (and accept) TCP super-packets of up
+    to 64 KiB (TSO); see sswctl/daemon/offload.py. ``self.vnet`` says
+    whether that framing is on.
+    """
+
+    def __init__(self, name: str, mtu: int = DEFAULT_MTU, up: bool = True, offload: bool = False):
         check_ifname(name)
         self.name = name
+        self.vnet = offload
         self.fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
-            ifr = struct.pack("16sH22x", name.encode(), IFF_TUN | IFF_NO_PI)
+            flags = IFF_TUN | IFF_NO_PI | (IFF_VNET_HDR if offload else 0)
+            ifr = struct.pack("16sH22x", name.encode(), flags)
             try:
                 fcntl.ioctl(self.fd, TUNSETIFF, ifr)
             except OSError as e:
                 why = "already exists and is busy" if e.errno == errno.EBUSY else e.strerror
                 raise TunError(e.errno, f"cannot create TUN {name}: {why}") from None
+            self.offloads = 0
+            if offload:
+                for want in (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, TUN_F_CSUM, 0):
+                    try:
+                        fcntl.ioctl(self.fd, TUNSETOFFLOAD, want)
+                    except OSError:
+                        continue
+                    self.offloads = want
+                    break
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=name)
                 if not idx:

@@ -26,6 +26,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import time
 
 from ..allowedips import AllowedIPs, packet_addresses
@@ -35,7 +36,7 @@ from ..protocol import Engine, HandshakeCompleted, HandshakeGaveUp, ProtocolErro
 from ..protocol.constants import MAX_STAGED_PACKETS
 from ..tun import DEFAULT_MTU, Tun
 from ..uapi import UAPIError, encode_get
-from . import net
+from . import net, offload
 from .lock import InterfaceLock
 from .state import apply_set
 from .uapi_server import UAPIServer
@@ -43,6 +44,7 @@ from .uapi_server import UAPIServer
 log = logging.getLogger("sswctl.daemon")
 
 BATCH = 64  # datagrams or packets handled per readiness event
+TUN_READ = 65536 + offload.VNET_HDR_LEN
 TICK = 0.25  # seconds between engine timer runs
 # Handshake messages per second above which the engine answers with cookies
 # (WireGuard: when its handshake queue is an eighth full).
@@ -75,6 +77,7 @@ class Daemon:
         wg_socket: bool = False,
         mtu: int = DEFAULT_MTU,
         listen_port: int = 0,
+        tun_offload: bool = True,
         protocol: Protocol = Protocol.SECURESWIFT,
         cipher: Cipher = Cipher.CHACHA20_POLY1305,
     ):
@@ -82,6 +85,8 @@ class Daemon:
         self.sock_dir = sock_dir
         self.wg_socket = wg_socket
         self.mtu = mtu
+        self.tun_offload = tun_offload
+        self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
         self.config = Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher)
         self.peers: dict[bytes, PeerRuntime] = {}
         self.table = AllowedIPs()
@@ -107,7 +112,7 @@ class Daemon:
         """Take the interface, create TUN, sockets and the UAPI endpoint(s)."""
         self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
-            self.tun = Tun(self.name, mtu=self.mtu)
+            self.tun = Tun(self.name, mtu=self.mtu, offload=self.tun_offload)
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
             self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
             self.server.listen(socket_path(self.name, self.sock_dir))
@@ -185,15 +190,25 @@ class Daemon:
     def _on_tun(self, _fd, _mask) -> None:
         read = os.read
         fd = self.tun.fd
+        vnet = self.tun.vnet
         now = time.monotonic()
         out: list = []  # (endpoint, datagram, runtime) sent together below
         try:
             for _ in range(BATCH):
                 try:
-                    packet = read(fd, 65536)
+                    buf = read(fd, TUN_READ)
                 except BlockingIOError:
                     break
-                self._outbound(packet, now, out)
+                if not vnet:
+                    self._outbound(buf, now, out)
+                    continue
+                try:
+                    packets = offload.segment(buf)
+                except (offload.OffloadError, struct.error, IndexError):
+                    self.drops["tun_offload"] += 1
+                    continue
+                for packet in packets:
+                    self._outbound(packet, now, out)
         finally:
             if out:
                 self._send_batch(out)
@@ -271,21 +286,36 @@ class Daemon:
     def _on_udp(self, sock: socket.socket, _mask) -> None:
         recvmsg = sock.recvmsg
         now = time.monotonic()
-        for _ in range(BATCH):
+        try:
+            for _ in range(BATCH):
+                try:
+                    data, ancdata, _flags, src = recvmsg(net.RECV_BUFFER, net.GRO_CMSG_SPACE)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    self.drops["socket_error"] += 1
+                    break
+                seg = net.gro_segment_size(ancdata)
+                if seg and seg < len(data):
+                    # UDP GRO handed us several datagrams of one flow at once.
+                    for off in range(0, len(data), seg):
+                        self._inbound(data[off:off + seg], src, now)
+                else:
+                    self._inbound(data, src, now)
+        finally:
+            if self._rx_pending:
+                self._flush_tun()
+
+    def _flush_tun(self) -> None:
+        """Write the batch's inner packets to TUN, TCP runs merged when offloading."""
+        pending, self._rx_pending = self._rx_pending, []
+        bufs = offload.coalesce(pending) if self.tun.vnet else pending
+        fd = self.tun.fd
+        for buf in bufs:
             try:
-                data, ancdata, _flags, src = recvmsg(net.RECV_BUFFER, net.GRO_CMSG_SPACE)
-            except BlockingIOError:
-                return
+                os.write(fd, buf)
             except OSError:
-                self.drops["socket_error"] += 1
-                return
-            seg = net.gro_segment_size(ancdata)
-            if seg and seg < len(data):
-                # UDP GRO handed us several datagrams of one flow at once.
-                for off in range(0, len(data), seg):
-                    self._inbound(data[off:off + seg], src, now)
-            else:
-                self._inbound(data, src, now)
+                self.drops["tun_write"] += 1
 
     def _inbound(self, data: bytes, src: tuple, now: float) -> None:
         engine = self.engine
@@ -314,11 +344,7 @@ class Daemon:
         if addrs is None or self.table.lookup(addrs[0]) != key:
             rt.drops["allowed_ips"] += 1
             return
-        try:
-            os.write(self.tun.fd, packet)
-        except OSError:
-            rt.drops["tun_write"] += 1
-            return
+        self._rx_pending.append(packet)
         rt.rx_packets += 1
 
     def _events(self, events) -> None:

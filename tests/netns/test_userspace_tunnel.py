@@ -32,6 +32,7 @@ def test_ping_and_tcp_both_ways(lab, protocol, cipher, psk):
     assert ping(lab.b, lab.a.tun6).returncode == 0
     assert iperf(lab, lab.a, lab.b) > 1e6
     assert iperf(lab, lab.a, lab.b, reverse=True) > 1e6
+    assert iperf(lab, lab.a, lab.b, seconds=1, addr=lab.b.tun6) > 1e6  # TCP over IPv6 (TSO6 path)
 
     for me, other in ((lab.a, lab.b), (lab.b, lab.a)):
         dev = lab.backend.get_device(me.iface)
