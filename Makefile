@@ -20,8 +20,9 @@ PYTEST_ARGS ?=
 
 # Debian packages the tests drive for real: wg (interop and strip checks),
 # wireguard-go (the reference peer), iperf3 (throughput), ip (namespaces),
-# ping (reachability through tunnels).
-APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2 iputils-ping
+# ping (reachability through tunnels), libssl-dev (OpenSSL headers for the
+# native data path, sswctl/_datapath/).
+APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2 iputils-ping libssl-dev
 
 # A test layer exists when its directory does; absent layers are not "skipped".
 TEST_LAYERS := $(foreach l,unit netns vm,$(if $(wildcard tests/$(l)),$(l)))
@@ -48,7 +49,7 @@ deps-apt:
 # The venv is rebuilt when the package metadata changes.
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: setup.cfg pyproject.toml setup.py $(wildcard sswctl/_datapath/*.[ch])
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@

@@ -1,0 +1,214 @@
+/* SecureSwift native data path: shared definitions.
+ *
+ * The Python daemon negotiates keys (sswctl.protocol in handshake_only mode)
+ * and installs keypairs here; two native threads carry transport packets
+ * (types 4 / 0x14) between a TUN device and UDP sockets without the GIL.
+ * Locking and the lifetime rules are in docs/datapath.md; in short: one
+ * writer-preferring rwlock per device, the workers hold it for reading while
+ * they touch peers, keypairs and the allowed-IPs tries, and every free
+ * happens with it held for writing.
+ */
+#ifndef SSW_DP_H
+#define SSW_DP_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+
+/* Wire format and limits: sswctl/protocol/constants.py, docs/protocol.md. */
+#define SSW_HEADER_LEN 16
+#define SSW_TAG_LEN 16
+#define SSW_PAD_MULTIPLE 16
+#define SSW_KEY_LEN 32
+#define SSW_MAX_DATAGRAM 65535
+#define SSW_MAX_PLAINTEXT (SSW_MAX_DATAGRAM - SSW_HEADER_LEN - SSW_TAG_LEN)
+#define SSW_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define SSW_REJECT_AFTER_MESSAGES (UINT64_MAX - 8192) /* 2^64 - 2^13 - 1 */
+#define SSW_REKEY_AFTER_TIME 120.0
+#define SSW_REJECT_AFTER_TIME 180.0
+#define SSW_KEEPALIVE_TIMEOUT 10.0
+#define SSW_REKEY_TIMEOUT 5.0
+/* An initiator receiving under a keypair this old asks for a handshake. */
+#define SSW_REKEY_ON_RECV_AGE (SSW_REJECT_AFTER_TIME - SSW_KEEPALIVE_TIMEOUT - SSW_REKEY_TIMEOUT)
+
+#define SSW_BATCH 64
+#define SSW_INDEX_BUCKETS 4096
+#define SSW_MAX_EVENTS 4096
+#define SSW_MAX_STAGED 256 /* packets waiting in the event queue, all peers */
+
+enum ssw_cipher { SSW_CHACHA20_POLY1305 = 0, SSW_AES_256_GCM = 1 };
+
+/* --- aead.c ------------------------------------------------------------- */
+struct ssw_aead {
+	EVP_CIPHER_CTX *ctx;
+};
+int ssw_aead_init(struct ssw_aead *a, int cipher, const uint8_t *key, int encrypt);
+void ssw_aead_free(struct ssw_aead *a);
+/* Encrypt len bytes (in may equal out), tag appended at out + len. */
+int ssw_aead_seal(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_t len, uint8_t *out);
+/* in holds ciphertext || tag (len includes the tag); 0 if authentic. */
+int ssw_aead_open(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_t len, uint8_t *out);
+size_t ssw_padded_len(size_t n, int mtu);
+
+/* --- replay.c ----------------------------------------------------------- */
+#define SSW_REPLAY_WORDS 128
+struct ssw_replay {
+	uint64_t counter; /* one more than the highest accepted, 0 = none */
+	uint64_t bitmap[SSW_REPLAY_WORDS];
+};
+void ssw_replay_init(struct ssw_replay *r);
+bool ssw_replay_would_accept(const struct ssw_replay *r, uint64_t their);
+bool ssw_replay_check(struct ssw_replay *r, uint64_t their);
+
+/* --- allowedips.c ------------------------------------------------------- */
+struct ssw_peer;
+struct ssw_trie {
+	struct ssw_trie *child[2];
+	struct ssw_peer *peer;
+};
+struct ssw_aip {
+	uint8_t family; /* 4 or 6 */
+	uint8_t cidr;
+	uint8_t addr[16];
+};
+int ssw_trie_insert(struct ssw_trie **root, const uint8_t *addr, int bits, struct ssw_peer *peer);
+struct ssw_peer *ssw_trie_lookup(const struct ssw_trie *root, const uint8_t *addr, int maxbits);
+void ssw_trie_free(struct ssw_trie *root);
+void ssw_aip_mask(struct ssw_aip *a);
+
+/* --- peer.c: peers, keypairs, receiver-index table ---------------------- */
+enum ssw_drop {
+	SSW_DROP_REPLAY,
+	SSW_DROP_DECRYPT,
+	SSW_DROP_ALLOWED_IPS,
+	SSW_DROP_NO_KEYPAIR,
+	SSW_DROP_UNKNOWN_INDEX,
+	SSW_DROP_MALFORMED,
+	SSW_DROP_EXPIRED,
+	SSW_DROP_NO_ROUTE,
+	SSW_DROP_NO_ENDPOINT,
+	SSW_DROP_SEND_ERROR,
+	SSW_DROP_TUN_WRITE,
+	SSW_DROP_EVENT_OVERFLOW,
+	SSW_DROP__MAX
+};
+extern const char *const ssw_drop_names[SSW_DROP__MAX];
+
+struct ssw_keypair {
+	struct ssw_keypair *hnext; /* receiver-index hash chain */
+	struct ssw_peer *peer;
+	uint32_t local_index, remote_index;
+	bool is_initiator;
+	double created; /* CLOCK_MONOTONIC seconds (Python's time.monotonic) */
+	_Atomic uint64_t send_counter;
+	_Atomic bool rekey_asked;
+	struct ssw_replay replay; /* the receive thread alone touches it */
+	struct ssw_aead send, recv;
+};
+
+struct ssw_counters {
+	_Atomic uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	_Atomic uint64_t drops[SSW_DROP__MAX];
+	_Atomic uint64_t last_tx_ns, last_rx_ns, last_tx_data_ns, last_rx_data_ns;
+};
+
+struct ssw_peer {
+	uint64_t id;
+	/* Slots (WireGuard's key confirmation). Written by control with the
+	 * device lock held for writing, or by the receive thread (the only
+	 * worker that rotates) with it held for reading; read atomically. */
+	struct ssw_keypair *_Atomic current, *_Atomic previous, *_Atomic next;
+	pthread_spinlock_t ep_lock;
+	struct sockaddr_storage endpoint;
+	socklen_t endpoint_len; /* 0: none */
+	struct ssw_aip *aips;
+	size_t n_aips;
+	struct ssw_counters c;
+};
+
+/* --- events.c: what goes up to Python ----------------------------------- */
+enum ssw_event_kind {
+	SSW_EV_HANDSHAKE = 1, /* a handshake-type datagram and its source */
+	SSW_EV_STAGED,        /* a TUN packet for a peer without a usable keypair */
+	SSW_EV_REKEY,         /* the current keypair wants a new handshake */
+	SSW_EV_CONFIRMED,     /* a responder keypair moved from next to current */
+	SSW_EV_ENDPOINT,      /* a peer roamed to a new authenticated source */
+};
+struct ssw_event {
+	int kind;
+	uint64_t peer;
+	uint32_t index;
+	uint8_t *data;
+	size_t len;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+};
+
+struct ssw_dev {
+	pthread_rwlock_t lock;
+	struct ssw_peer **peers;
+	size_t n_peers, cap_peers;
+	struct ssw_keypair *index[SSW_INDEX_BUCKETS];
+	struct ssw_trie *trie4, *trie6;
+	uint8_t type_data;
+	int mtu;
+	int tun_fd, udp4_fd, udp6_fd;
+	int stop_fd;  /* eventfd: wakes both workers to exit */
+	int event_fd; /* eventfd: readable while events are queued */
+	bool running;
+	pthread_t tx_thread, rx_thread;
+	_Atomic uint64_t drops[SSW_DROP__MAX]; /* not attributable to a peer */
+	pthread_mutex_t ev_lock;
+	struct ssw_event *events;
+	size_t n_events, n_staged;
+};
+
+double ssw_now(void);
+uint64_t ssw_now_ns(void);
+struct ssw_peer *ssw_peer_find(struct ssw_dev *d, uint64_t id);
+struct ssw_peer *ssw_peer_add(struct ssw_dev *d, uint64_t id);
+void ssw_peer_remove(struct ssw_dev *d, struct ssw_peer *p);
+int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen_t len);
+bool ssw_peer_get_endpoint(struct ssw_peer *p, struct sockaddr_storage *out, socklen_t *len);
+int ssw_peer_set_aips(struct ssw_dev *d, struct ssw_peer *p, const struct ssw_aip *a, size_t n);
+int ssw_rebuild_tries(struct ssw_dev *d);
+struct ssw_keypair *ssw_keypair_new(uint32_t local_index, uint32_t remote_index, const uint8_t *send_key,
+				    const uint8_t *recv_key, int cipher, bool is_initiator, double created);
+void ssw_keypair_free(struct ssw_keypair *kp);
+void ssw_index_add(struct ssw_dev *d, struct ssw_keypair *kp);
+void ssw_index_del(struct ssw_dev *d, struct ssw_keypair *kp);
+struct ssw_keypair *ssw_index_find(struct ssw_dev *d, uint32_t local_index);
+void ssw_keypair_drop(struct ssw_dev *d, struct ssw_keypair *kp); /* unindex + free; write lock */
+void ssw_peer_install(struct ssw_dev *d, struct ssw_peer *p, struct ssw_keypair *kp);
+void ssw_peer_clear_keypairs(struct ssw_dev *d, struct ssw_peer *p);
+bool ssw_keypair_usable(const struct ssw_keypair *kp, double now);
+void ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu);
+void ssw_dev_destroy(struct ssw_dev *d);
+static inline void ssw_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* events.c */
+bool ssw_event_push(struct ssw_dev *d, int kind, uint64_t peer, uint32_t index, const uint8_t *data,
+		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len);
+size_t ssw_events_take(struct ssw_dev *d, struct ssw_event **out);
+void ssw_events_free(struct ssw_event *ev, size_t n);
+
+/* --- send.c / receive.c: the two worker threads ------------------------- */
+void *ssw_send_worker(void *dev);
+void *ssw_receive_worker(void *dev);
+int ssw_send_keepalive(struct ssw_dev *d, struct ssw_peer *p); /* write lock held */
+size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
+			  size_t len);
+int ssw_socket_for(struct ssw_dev *d, int family);
+
+#endif

@@ -1,0 +1,804 @@
+/* sswctl._datapath: the CPython face of the native data path.
+ *
+ * Control calls take the device lock for writing (with the GIL released
+ * while they wait for it, so a worker that pushes an event never waits on
+ * a thread that waits on it); the workers never touch Python objects.
+ * The friendly API is sswctl/datapath.py; this module is its engine. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "dp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+typedef struct {
+	PyObject_HEAD
+	struct ssw_dev dev;
+	bool inited;
+} DatapathObject;
+
+static void wrlock(struct ssw_dev *d)
+{
+	Py_BEGIN_ALLOW_THREADS
+	pthread_rwlock_wrlock(&d->lock);
+	Py_END_ALLOW_THREADS
+}
+
+static void unlock(struct ssw_dev *d)
+{
+	pthread_rwlock_unlock(&d->lock);
+}
+
+/* (host, port[, flowinfo, scope_id]) <-> sockaddr */
+static int addr_from_py(PyObject *o, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const char *host;
+	int port;
+	unsigned int flow = 0, scope = 0;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!PyArg_ParseTuple(o, "si|II", &host, &port, &flow, &scope))
+		return -1;
+	if (port < 0 || port > 65535) {
+		PyErr_SetString(PyExc_ValueError, "port out of range");
+		return -1;
+	}
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		s6->sin6_flowinfo = htonl(flow);
+		s6->sin6_scope_id = scope;
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		*len = sizeof(*s4);
+	}
+	return 0;
+bad:
+	PyErr_Format(PyExc_ValueError, "not an IP address: %s", host);
+	return -1;
+}
+
+static PyObject *addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (!len)
+		Py_RETURN_NONE;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		return Py_BuildValue("(siII)", host, ntohs(s6->sin6_port), ntohl(s6->sin6_flowinfo),
+				     s6->sin6_scope_id);
+	}
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, host, sizeof(host));
+	return Py_BuildValue("(si)", host, ntohs(((const struct sockaddr_in *)ss)->sin_port));
+}
+
+static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = { "type_data", "mtu", NULL };
+	int type_data, mtu = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|i", kwlist, &type_data, &mtu))
+		return -1;
+	if (type_data != 4 && type_data != 0x14) {
+		PyErr_SetString(PyExc_ValueError, "type_data must be 4 (wireguard) or 0x14 (secureswift)");
+		return -1;
+	}
+	if (self->inited) {
+		PyErr_SetString(PyExc_RuntimeError, "already initialised");
+		return -1;
+	}
+	ssw_dev_init(&self->dev, (uint8_t)type_data, mtu);
+	self->dev.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (self->dev.event_fd < 0) {
+		PyErr_SetFromErrno(PyExc_OSError);
+		return -1;
+	}
+	self->inited = true;
+	return 0;
+}
+
+static int check(DatapathObject *self)
+{
+	if (!self->inited) {
+		PyErr_SetString(PyExc_RuntimeError, "datapath not initialised");
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_workers(DatapathObject *self)
+{
+	struct ssw_dev *d = &self->dev;
+	uint64_t one = 1;
+
+	if (!d->running)
+		return;
+	if (write(d->stop_fd, &one, sizeof(one)) < 0) {
+		/* cannot happen for an eventfd below its maximum */
+	}
+	Py_BEGIN_ALLOW_THREADS
+	pthread_join(d->tx_thread, NULL);
+	pthread_join(d->rx_thread, NULL);
+	Py_END_ALLOW_THREADS
+	close(d->stop_fd);
+	d->stop_fd = -1;
+	d->running = false;
+}
+
+static void Datapath_dealloc(DatapathObject *self)
+{
+	if (self->inited) {
+		stop_workers(self);
+		ssw_dev_destroy(&self->dev); /* zeroes every keypair */
+		if (self->dev.event_fd >= 0)
+			close(self->dev.event_fd);
+		self->inited = false;
+	}
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
+{
+	int tun, u4, u6;
+
+	if (check(self) || !PyArg_ParseTuple(args, "iii", &tun, &u4, &u6))
+		return NULL;
+	if (self->dev.running) {
+		PyErr_SetString(PyExc_RuntimeError, "stop() before changing the file descriptors");
+		return NULL;
+	}
+	if (tun < 0 || (u4 < 0 && u6 < 0)) {
+		PyErr_SetString(PyExc_ValueError, "need a TUN fd and at least one UDP socket");
+		return NULL;
+	}
+	if (set_nonblock(tun) || (u4 >= 0 && set_nonblock(u4)) || (u6 >= 0 && set_nonblock(u6)))
+		return PyErr_SetFromErrno(PyExc_OSError);
+	self->dev.tun_fd = tun;
+	self->dev.udp4_fd = u4;
+	self->dev.udp6_fd = u6;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Datapath_start(DatapathObject *self, PyObject *unused)
+{
+	struct ssw_dev *d = &self->dev;
+
+	if (check(self))
+		return NULL;
+	if (d->running)
+		Py_RETURN_NONE;
+	if (d->tun_fd < 0) {
+		PyErr_SetString(PyExc_RuntimeError, "set_sockets() first");
+		return NULL;
+	}
+	d->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (d->stop_fd < 0)
+		return PyErr_SetFromErrno(PyExc_OSError);
+	if (pthread_create(&d->tx_thread, NULL, ssw_send_worker, d))
+		goto err_tx;
+	if (pthread_create(&d->rx_thread, NULL, ssw_receive_worker, d))
+		goto err_rx;
+	d->running = true;
+	Py_RETURN_NONE;
+
+err_rx: {
+	uint64_t one = 1;
+	ssize_t r = write(d->stop_fd, &one, sizeof(one));
+	(void)r;
+	Py_BEGIN_ALLOW_THREADS
+	pthread_join(d->tx_thread, NULL);
+	Py_END_ALLOW_THREADS
+}
+err_tx:
+	close(d->stop_fd);
+	d->stop_fd = -1;
+	PyErr_SetString(PyExc_OSError, "cannot start the data path threads");
+	return NULL;
+}
+
+/* stop(): joins the workers and zeroes every keypair (peers stay). */
+static PyObject *Datapath_stop(DatapathObject *self, PyObject *unused)
+{
+	if (check(self))
+		return NULL;
+	stop_workers(self);
+	wrlock(&self->dev);
+	for (size_t i = 0; i < self->dev.n_peers; i++)
+		ssw_peer_clear_keypairs(&self->dev, self->dev.peers[i]);
+	unlock(&self->dev);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Datapath_set_peer(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	PyObject *ep = Py_None;
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	struct ssw_peer *p;
+
+	if (check(self) || !PyArg_ParseTuple(args, "K|O", &id, &ep))
+		return NULL;
+	if (ep != Py_None && addr_from_py(ep, &ss, &len))
+		return NULL;
+	wrlock(&self->dev);
+	p = ssw_peer_find(&self->dev, id);
+	if (!p)
+		p = ssw_peer_add(&self->dev, id);
+	if (p)
+		ssw_peer_set_endpoint(p, ep == Py_None ? NULL : (struct sockaddr *)&ss, len);
+	unlock(&self->dev);
+	if (!p)
+		return PyErr_NoMemory();
+	Py_RETURN_NONE;
+}
+
+static struct ssw_peer *find_or_raise(DatapathObject *self, unsigned long long id)
+{
+	struct ssw_peer *p = ssw_peer_find(&self->dev, id);
+
+	if (!p)
+		PyErr_Format(PyExc_KeyError, "no peer %llu", id);
+	return p;
+}
+
+static PyObject *Datapath_remove_peer(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	struct ssw_peer *p;
+
+	if (check(self) || !PyArg_ParseTuple(args, "K", &id))
+		return NULL;
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p)
+		ssw_peer_remove(&self->dev, p);
+	unlock(&self->dev);
+	if (!p)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* set_allowed_ips(peer, [(4|6, packed address, cidr), ...]) */
+static PyObject *Datapath_set_allowed_ips(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	PyObject *list, *seq;
+	struct ssw_aip *a = NULL;
+	Py_ssize_t n;
+	struct ssw_peer *p;
+	int r = 0;
+
+	if (check(self) || !PyArg_ParseTuple(args, "KO", &id, &list))
+		return NULL;
+	seq = PySequence_Fast(list, "allowed IPs must be a sequence");
+	if (!seq)
+		return NULL;
+	n = PySequence_Fast_GET_SIZE(seq);
+	a = PyMem_Calloc(n ? (size_t)n : 1, sizeof(*a));
+	if (!a) {
+		Py_DECREF(seq);
+		return PyErr_NoMemory();
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		int family, cidr;
+		const char *raw;
+		Py_ssize_t rawlen;
+
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "iy#i", &family, &raw, &rawlen, &cidr))
+			goto err;
+		if (!((family == 4 && rawlen == 4 && cidr >= 0 && cidr <= 32) ||
+		      (family == 6 && rawlen == 16 && cidr >= 0 && cidr <= 128))) {
+			PyErr_SetString(PyExc_ValueError, "bad allowed IP (family, packed address, cidr)");
+			goto err;
+		}
+		a[i].family = (uint8_t)family;
+		a[i].cidr = (uint8_t)cidr;
+		memcpy(a[i].addr, raw, (size_t)rawlen);
+	}
+	Py_DECREF(seq);
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p)
+		r = ssw_peer_set_aips(&self->dev, p, a, (size_t)n);
+	unlock(&self->dev);
+	PyMem_Free(a);
+	if (!p)
+		return NULL;
+	if (r)
+		return PyErr_NoMemory();
+	Py_RETURN_NONE;
+err:
+	Py_DECREF(seq);
+	PyMem_Free(a);
+	return NULL;
+}
+
+static int key_arg(PyObject *o, Py_buffer *b)
+{
+	if (PyObject_GetBuffer(o, b, PyBUF_SIMPLE))
+		return -1;
+	if (b->len != SSW_KEY_LEN) {
+		PyBuffer_Release(b);
+		PyErr_SetString(PyExc_ValueError, "keys are 32 bytes");
+		return -1;
+	}
+	return 0;
+}
+
+/* install_keypair(peer, local_index, remote_index, send_key, receive_key,
+ *                 cipher, is_initiator, created): slots as WireGuard; an
+ * initiator's keypair is sent a key-confirming keepalive at once. */
+static PyObject *Datapath_install_keypair(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	unsigned int li, ri;
+	PyObject *sk, *rk;
+	int cipher, initiator;
+	double created;
+	Py_buffer sb, rb;
+	struct ssw_keypair *kp;
+	struct ssw_peer *p;
+	bool sent = false;
+
+	if (check(self) || !PyArg_ParseTuple(args, "KIIOOipd", &id, &li, &ri, &sk, &rk, &cipher, &initiator, &created))
+		return NULL;
+	if (cipher != SSW_CHACHA20_POLY1305 && cipher != SSW_AES_256_GCM) {
+		PyErr_SetString(PyExc_ValueError, "cipher: 0 chacha20-poly1305, 1 aes-256-gcm");
+		return NULL;
+	}
+	if (key_arg(sk, &sb))
+		return NULL;
+	if (key_arg(rk, &rb)) {
+		PyBuffer_Release(&sb);
+		return NULL;
+	}
+	kp = ssw_keypair_new(li, ri, sb.buf, rb.buf, cipher, initiator, created);
+	PyBuffer_Release(&sb);
+	PyBuffer_Release(&rb);
+	if (!kp)
+		return PyErr_NoMemory();
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p) {
+		if (ssw_index_find(&self->dev, li)) {
+			p = NULL;
+			PyErr_SetString(PyExc_ValueError, "local index already installed");
+		} else {
+			ssw_peer_install(&self->dev, p, kp);
+			kp = NULL;
+			if (initiator)
+				sent = ssw_send_keepalive(&self->dev, p) == 0;
+		}
+	}
+	unlock(&self->dev);
+	if (kp)
+		ssw_keypair_free(kp);
+	if (!p)
+		return NULL;
+	return PyBool_FromLong(sent);
+}
+
+/* remove_keypair(peer, local_index=None): zero one keypair, or all of the peer's. */
+static PyObject *Datapath_remove_keypair(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	PyObject *idx = Py_None;
+	struct ssw_peer *p;
+	bool found = false;
+
+	if (check(self) || !PyArg_ParseTuple(args, "K|O", &id, &idx))
+		return NULL;
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p && idx == Py_None) {
+		found = p->current || p->previous || p->next;
+		ssw_peer_clear_keypairs(&self->dev, p);
+	} else if (p) {
+		unsigned long v = PyLong_AsUnsignedLong(idx);
+		struct ssw_keypair *_Atomic *slots[3] = { &p->current, &p->previous, &p->next };
+
+		for (int i = 0; i < 3 && !PyErr_Occurred(); i++) {
+			struct ssw_keypair *kp = *slots[i];
+
+			if (kp && kp->local_index == v) {
+				*slots[i] = NULL;
+				ssw_keypair_drop(&self->dev, kp);
+				found = true;
+			}
+		}
+	}
+	unlock(&self->dev);
+	if (!p || PyErr_Occurred())
+		return NULL;
+	return PyBool_FromLong(found);
+}
+
+static PyObject *Datapath_send_keepalive(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	struct ssw_peer *p;
+	int r = -1;
+
+	if (check(self) || !PyArg_ParseTuple(args, "K", &id))
+		return NULL;
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p)
+		r = ssw_send_keepalive(&self->dev, p);
+	unlock(&self->dev);
+	if (!p)
+		return NULL;
+	return PyBool_FromLong(r == 0);
+}
+
+static PyObject *Datapath_event_fd(DatapathObject *self, PyObject *unused)
+{
+	if (check(self))
+		return NULL;
+	return PyLong_FromLong(self->dev.event_fd);
+}
+
+static const char *const event_names[] = {
+	[SSW_EV_HANDSHAKE] = "handshake", [SSW_EV_STAGED] = "staged", [SSW_EV_REKEY] = "rekey",
+	[SSW_EV_CONFIRMED] = "confirmed", [SSW_EV_ENDPOINT] = "endpoint",
+};
+
+/* [(kind, peer | None, index, data | None, addr | None), ...] */
+static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
+{
+	struct ssw_event *ev;
+	size_t n;
+	PyObject *list;
+
+	if (check(self))
+		return NULL;
+	n = ssw_events_take(&self->dev, &ev);
+	list = PyList_New((Py_ssize_t)n);
+	for (size_t i = 0; list && i < n; i++) {
+		PyObject *peer = ev[i].kind == SSW_EV_HANDSHAKE ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(ev[i].peer);
+		PyObject *data = ev[i].data ? PyBytes_FromStringAndSize((char *)ev[i].data, (Py_ssize_t)ev[i].len)
+					    : Py_NewRef(Py_None);
+		PyObject *addr = addr_to_py(&ev[i].addr, ev[i].addr_len);
+		PyObject *t = (peer && data && addr)
+				      ? Py_BuildValue("(sOIOO)", event_names[ev[i].kind], peer, ev[i].index, data, addr)
+				      : NULL;
+
+		Py_XDECREF(peer);
+		Py_XDECREF(data);
+		Py_XDECREF(addr);
+		if (!t) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+	}
+	ssw_events_free(ev, n);
+	return list;
+}
+
+static double ns_to_s(uint64_t ns)
+{
+	return ns ? (double)ns / 1e9 : 0.0;
+}
+
+static PyObject *drops_dict(_Atomic uint64_t *drops)
+{
+	PyObject *d = PyDict_New();
+
+	for (int i = 0; d && i < SSW_DROP__MAX; i++) {
+		PyObject *v = PyLong_FromUnsignedLongLong(atomic_load(&drops[i]));
+
+		if (!v || PyDict_SetItemString(d, ssw_drop_names[i], v)) {
+			Py_XDECREF(v);
+			Py_CLEAR(d);
+			break;
+		}
+		Py_DECREF(v);
+	}
+	return d;
+}
+
+static PyObject *peer_stats(struct ssw_peer *p)
+{
+	struct ssw_counters *c = &p->c;
+	struct sockaddr_storage ep;
+	socklen_t len;
+	struct ssw_keypair *cur = p->current;
+	PyObject *drops = drops_dict(c->drops), *addr;
+
+	if (!drops)
+		return NULL;
+	ssw_peer_get_endpoint(p, &ep, &len);
+	addr = addr_to_py(&ep, len);
+	if (!addr) {
+		Py_DECREF(drops);
+		return NULL;
+	}
+	return Py_BuildValue(
+		"{sKsKsKsKsdsdsdsdsNsNsOsOsO}", "rx_bytes", (unsigned long long)atomic_load(&c->rx_bytes),
+		"tx_bytes", (unsigned long long)atomic_load(&c->tx_bytes), "rx_packets",
+		(unsigned long long)atomic_load(&c->rx_packets), "tx_packets",
+		(unsigned long long)atomic_load(&c->tx_packets), "last_tx", ns_to_s(atomic_load(&c->last_tx_ns)),
+		"last_rx", ns_to_s(atomic_load(&c->last_rx_ns)), "last_tx_data",
+		ns_to_s(atomic_load(&c->last_tx_data_ns)), "last_rx_data", ns_to_s(atomic_load(&c->last_rx_data_ns)),
+		"drops", drops, "endpoint", addr, "current",
+		cur ? PyLong_FromUnsignedLong(cur->local_index) : Py_NewRef(Py_None), "previous",
+		p->previous ? Py_True : Py_False, "next", p->next ? Py_True : Py_False);
+}
+
+/* stats() -> {"device": {"drops": {...}}, "peers": {id: {...}}} */
+static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
+{
+	PyObject *peers, *dev, *out = NULL;
+
+	if (check(self))
+		return NULL;
+	peers = PyDict_New();
+	if (!peers)
+		return NULL;
+	wrlock(&self->dev); /* workers keep running; counters are atomics */
+	for (size_t i = 0; i < self->dev.n_peers; i++) {
+		struct ssw_peer *p = self->dev.peers[i];
+		PyObject *k = PyLong_FromUnsignedLongLong(p->id), *v = peer_stats(p);
+
+		if (!k || !v || PyDict_SetItem(peers, k, v)) {
+			Py_XDECREF(k);
+			Py_XDECREF(v);
+			unlock(&self->dev);
+			Py_DECREF(peers);
+			return NULL;
+		}
+		Py_DECREF(k);
+		Py_DECREF(v);
+	}
+	unlock(&self->dev);
+	dev = Py_BuildValue("{sNsO}", "drops", drops_dict(self->dev.drops), "running",
+			    self->dev.running ? Py_True : Py_False);
+	if (dev)
+		out = Py_BuildValue("{sNsN}", "device", dev, "peers", peers);
+	else
+		Py_DECREF(peers);
+	return out;
+}
+
+static PyMethodDef Datapath_methods[] = {
+	{ "set_sockets", (PyCFunction)Datapath_set_sockets, METH_VARARGS, "set_sockets(tun_fd, udp4_fd, udp6_fd)" },
+	{ "start", (PyCFunction)Datapath_start, METH_NOARGS, "start the worker threads" },
+	{ "stop", (PyCFunction)Datapath_stop, METH_NOARGS, "join the workers, zero all keypairs" },
+	{ "set_peer", (PyCFunction)Datapath_set_peer, METH_VARARGS, "set_peer(id, endpoint=None)" },
+	{ "remove_peer", (PyCFunction)Datapath_remove_peer, METH_VARARGS, "remove_peer(id)" },
+	{ "set_allowed_ips", (PyCFunction)Datapath_set_allowed_ips, METH_VARARGS,
+	  "set_allowed_ips(id, [(family, packed, cidr)])" },
+	{ "install_keypair", (PyCFunction)Datapath_install_keypair, METH_VARARGS,
+	  "install_keypair(id, local, remote, send_key, receive_key, cipher, is_initiator, created)" },
+	{ "remove_keypair", (PyCFunction)Datapath_remove_keypair, METH_VARARGS, "remove_keypair(id, local=None)" },
+	{ "send_keepalive", (PyCFunction)Datapath_send_keepalive, METH_VARARGS, "send_keepalive(id) -> bool" },
+	{ "event_fd", (PyCFunction)Datapath_event_fd, METH_NOARGS, "readable while events are queued" },
+	{ "poll_events", (PyCFunction)Datapath_poll_events, METH_NOARGS, "drain the event queue" },
+	{ "stats", (PyCFunction)Datapath_stats, METH_NOARGS, "counters" },
+	{ NULL }
+};
+
+static PyTypeObject DatapathType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sswctl._datapath.Datapath",
+	.tp_basicsize = sizeof(DatapathObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Datapath_init,
+	.tp_dealloc = (destructor)Datapath_dealloc,
+	.tp_methods = Datapath_methods,
+	.tp_doc = "Native transport data path (see sswctl/datapath.py)",
+};
+
+/* --- test hooks: the workers' own functions, one call at a time ---------- */
+
+/* seal(type_data, cipher, key, remote_index, counter, packet, mtu=0) -> bytes */
+static PyObject *mod_seal(PyObject *m, PyObject *args)
+{
+	int type_data, cipher, mtu = 0;
+	PyObject *key;
+	unsigned int remote;
+	unsigned long long counter;
+	Py_buffer kb, pkt;
+	struct ssw_keypair kp;
+	uint8_t *buf;
+	size_t n;
+	PyObject *out = NULL;
+
+	if (!PyArg_ParseTuple(args, "iiOIKy*|i", &type_data, &cipher, &key, &remote, &counter, &pkt, &mtu))
+		return NULL;
+	if (pkt.len > SSW_MAX_PLAINTEXT || key_arg(key, &kb)) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ValueError, "packet too large");
+		PyBuffer_Release(&pkt);
+		return NULL;
+	}
+	memset(&kp, 0, sizeof(kp));
+	kp.remote_index = remote;
+	buf = PyMem_Malloc(SSW_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PAD_MULTIPLE + SSW_TAG_LEN);
+	if (buf && ssw_aead_init(&kp.send, cipher, kb.buf, 1) == 0) {
+		memcpy(buf + SSW_HEADER_LEN, pkt.buf, (size_t)pkt.len);
+		n = ssw_encrypt_packet(&kp, (uint8_t)type_data, mtu, counter, buf, (size_t)pkt.len);
+		out = n ? PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)n) : NULL;
+		ssw_aead_free(&kp.send);
+	}
+	if (!out && !PyErr_Occurred())
+		PyErr_SetString(PyExc_RuntimeError, "seal failed");
+	PyMem_Free(buf);
+	PyBuffer_Release(&kb);
+	PyBuffer_Release(&pkt);
+	return out;
+}
+
+/* open(cipher, key, datagram) -> padded plaintext, or None if not authentic */
+static PyObject *mod_open(PyObject *m, PyObject *args)
+{
+	int cipher;
+	PyObject *key, *out = NULL;
+	Py_buffer kb, dg;
+	struct ssw_aead a;
+	uint8_t *buf;
+	uint64_t counter = 0;
+
+	if (!PyArg_ParseTuple(args, "iOy*", &cipher, &key, &dg))
+		return NULL;
+	if (key_arg(key, &kb)) {
+		PyBuffer_Release(&dg);
+		return NULL;
+	}
+	if (dg.len < SSW_HEADER_LEN + SSW_TAG_LEN) {
+		out = Py_NewRef(Py_None);
+		goto done;
+	}
+	for (int i = 0; i < 8; i++)
+		counter |= (uint64_t)((uint8_t *)dg.buf)[8 + i] << (8 * i);
+	buf = PyMem_Malloc((size_t)dg.len);
+	if (buf && ssw_aead_init(&a, cipher, kb.buf, 0) == 0) {
+		size_t clen = (size_t)dg.len - SSW_HEADER_LEN;
+
+		if (ssw_aead_open(&a, counter, (uint8_t *)dg.buf + SSW_HEADER_LEN, clen, buf))
+			out = Py_NewRef(Py_None);
+		else
+			out = PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)(clen - SSW_TAG_LEN));
+		ssw_aead_free(&a);
+	}
+	if (!out && !PyErr_Occurred())
+		PyErr_NoMemory();
+	PyMem_Free(buf);
+done:
+	PyBuffer_Release(&kb);
+	PyBuffer_Release(&dg);
+	return out;
+}
+
+typedef struct {
+	PyObject_HEAD
+	struct ssw_replay r;
+} ReplayObject;
+
+static int Replay_init(ReplayObject *self, PyObject *args, PyObject *kw)
+{
+	ssw_replay_init(&self->r);
+	return 0;
+}
+
+static int counter_arg(PyObject *args, uint64_t *out, bool *negative)
+{
+	PyObject *o;
+	int overflow;
+	long long v;
+
+	if (!PyArg_ParseTuple(args, "O!", &PyLong_Type, &o))
+		return -1;
+	v = PyLong_AsLongLongAndOverflow(o, &overflow);
+	*negative = (overflow < 0) || (!overflow && v < 0);
+	if (*negative)
+		return 0;
+	*out = PyLong_AsUnsignedLongLong(o);
+	if (PyErr_Occurred()) { /* > 2^64 - 1: beyond any window */
+		PyErr_Clear();
+		*out = UINT64_MAX;
+	}
+	return 0;
+}
+
+static PyObject *Replay_check(ReplayObject *self, PyObject *args)
+{
+	uint64_t c;
+	bool neg;
+
+	if (counter_arg(args, &c, &neg))
+		return NULL;
+	return PyBool_FromLong(!neg && ssw_replay_check(&self->r, c));
+}
+
+static PyObject *Replay_would_accept(ReplayObject *self, PyObject *args)
+{
+	uint64_t c;
+	bool neg;
+
+	if (counter_arg(args, &c, &neg))
+		return NULL;
+	return PyBool_FromLong(!neg && ssw_replay_would_accept(&self->r, c));
+}
+
+static PyObject *Replay_counter(ReplayObject *self, void *closure)
+{
+	return PyLong_FromUnsignedLongLong(self->r.counter);
+}
+
+static PyMethodDef Replay_methods[] = {
+	{ "check", (PyCFunction)Replay_check, METH_VARARGS, "record a counter; False if refused" },
+	{ "would_accept", (PyCFunction)Replay_would_accept, METH_VARARGS, "pre-check, no change" },
+	{ NULL }
+};
+static PyGetSetDef Replay_getset[] = { { "counter", (getter)Replay_counter, NULL, NULL, NULL }, { NULL } };
+
+static PyTypeObject ReplayType = {
+	PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sswctl._datapath.ReplayWindow",
+	.tp_basicsize = sizeof(ReplayObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Replay_init,
+	.tp_methods = Replay_methods,
+	.tp_getset = Replay_getset,
+	.tp_doc = "The data path's replay window (for tests)",
+};
+
+static PyMethodDef module_methods[] = {
+	{ "seal", mod_seal, METH_VARARGS, "seal(type_data, cipher, key, remote_index, counter, packet, mtu=0)" },
+	{ "open", mod_open, METH_VARARGS, "open(cipher, key, datagram) -> padded plaintext | None" },
+	{ NULL }
+};
+
+static struct PyModuleDef moduledef = {
+	PyModuleDef_HEAD_INIT, "sswctl._datapath", "SecureSwift native data path", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit__datapath(void)
+{
+	PyObject *m;
+
+	if (PyType_Ready(&DatapathType) < 0 || PyType_Ready(&ReplayType) < 0)
+		return NULL;
+	m = PyModule_Create(&moduledef);
+	if (!m)
+		return NULL;
+	if (PyModule_AddObjectRef(m, "Datapath", (PyObject *)&DatapathType) < 0 ||
+	    PyModule_AddObjectRef(m, "ReplayWindow", (PyObject *)&ReplayType) < 0 ||
+	    PyModule_AddIntConstant(m, "CHACHA20_POLY1305", SSW_CHACHA20_POLY1305) < 0 ||
+	    PyModule_AddIntConstant(m, "AES_256_GCM", SSW_AES_256_GCM) < 0 ||
+	    PyModule_AddIntConstant(m, "MAX_EVENTS", SSW_MAX_EVENTS) < 0 ||
+	    PyModule_AddIntConstant(m, "MAX_STAGED", SSW_MAX_STAGED) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}

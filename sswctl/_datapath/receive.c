@@ -1,0 +1,267 @@
+/* The receive worker: UDP -> receiver index -> replay pre-check -> AEAD ->
+ * replay window -> key confirmation, roaming -> inner source check -> TUN.
+ *
+ * recvmmsg takes up to SSW_BATCH datagrams per socket; the batch is
+ * processed under one read lock, the plaintexts are written to TUN after
+ * it is dropped. Handshake-type datagrams go up to Python with their
+ * source; everything else that fails is dropped and counted by reason. */
+#include "dp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#define RX_BUF 65536
+
+struct rx {
+	uint8_t (*buf)[RX_BUF];
+	struct mmsghdr msg[SSW_BATCH];
+	struct iovec iov[SSW_BATCH];
+	struct sockaddr_storage src[SSW_BATCH];
+	/* plaintexts to write to TUN once the lock is dropped */
+	uint8_t *w_ptr[SSW_BATCH];
+	size_t w_len[SSW_BATCH];
+	int w_n;
+	/* keypairs the batch's key rotations retired: freed under the write lock */
+	struct ssw_keypair *retired[SSW_BATCH];
+	int n_retired;
+};
+
+static bool is_handshake_type(uint32_t word)
+{
+	/* types 1-3 (wireguard) and 0x11-0x13 (secureswift), reserved bytes 0;
+	 * the engine checks which mode applies */
+	return word == 1 || word == 2 || word == 3 || word == 0x11 || word == 0x12 || word == 0x13;
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, socklen_t alen, const struct sockaddr_storage *b,
+		      socklen_t blen)
+{
+	if (a->ss_family != b->ss_family || !alen || !blen)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, 16) &&
+		       x->sin6_scope_id == y->sin6_scope_id;
+	}
+	return false;
+}
+
+/* receive.c wg_noise_received_with_keypair: the first packet under the
+ * responder's next keypair confirms it. Only this thread rotates slots
+ * while workers run; the keypair pushed out is retired, not freed here. */
+static void confirm(struct ssw_dev *d, struct rx *rx, struct ssw_peer *p, struct ssw_keypair *kp)
+{
+	struct ssw_keypair *old_prev;
+
+	if (p->next != kp)
+		return;
+	old_prev = p->previous;
+	p->next = NULL;
+	p->previous = p->current;
+	p->current = kp;
+	if (old_prev)
+		rx->retired[rx->n_retired++] = old_prev;
+	ssw_event_push(d, SSW_EV_CONFIRMED, p->id, kp->local_index, NULL, 0, NULL, 0);
+}
+
+/* The inner packet's own length (the rest is padding), or 0 if malformed. */
+static size_t inner_len(const uint8_t *pkt, size_t len, const uint8_t **src, int *family)
+{
+	size_t n;
+
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		n = (size_t)pkt[2] << 8 | pkt[3];
+		if (n < 20 || n > len)
+			return 0;
+		*src = pkt + 12;
+		*family = 4;
+		return n;
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		n = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+		if (n > len)
+			return 0;
+		*src = pkt + 8;
+		*family = 6;
+		return n;
+	}
+	return 0;
+}
+
+static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, double now)
+{
+	uint8_t *dg = rx->buf[i];
+	struct ssw_keypair *kp;
+	struct ssw_peer *p, *owner;
+	uint64_t counter;
+	size_t plen, n;
+	const uint8_t *src;
+	int family;
+	struct sockaddr_storage ep;
+	socklen_t eplen;
+
+	if (len < SSW_HEADER_LEN + SSW_TAG_LEN) {
+		ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+		return;
+	}
+	kp = ssw_index_find(d, le32(dg + 4));
+	if (!kp) {
+		ssw_count(&d->drops[SSW_DROP_UNKNOWN_INDEX], 1);
+		return;
+	}
+	p = kp->peer;
+	counter = le64(dg + 8);
+	/* Only this peer's live slots; a retired keypair still indexed is dead. */
+	if (kp != p->current && kp != p->previous && kp != p->next) {
+		ssw_count(&p->c.drops[SSW_DROP_UNKNOWN_INDEX], 1);
+		return;
+	}
+	if (now - kp->created >= SSW_REJECT_AFTER_TIME) {
+		ssw_count(&p->c.drops[SSW_DROP_EXPIRED], 1);
+		return;
+	}
+	if (!ssw_replay_would_accept(&kp->replay, counter)) {
+		ssw_count(&p->c.drops[SSW_DROP_REPLAY], 1);
+		return;
+	}
+	plen = len - SSW_HEADER_LEN - SSW_TAG_LEN;
+	if (ssw_aead_open(&kp->recv, counter, dg + SSW_HEADER_LEN, len - SSW_HEADER_LEN, dg + SSW_HEADER_LEN)) {
+		ssw_count(&p->c.drops[SSW_DROP_DECRYPT], 1);
+		return;
+	}
+	if (!ssw_replay_check(&kp->replay, counter)) {
+		ssw_count(&p->c.drops[SSW_DROP_REPLAY], 1);
+		return;
+	}
+	/* authentic from here on */
+	ssw_count(&p->c.rx_bytes, len);
+	atomic_store_explicit(&p->c.last_rx_ns, ssw_now_ns(), memory_order_relaxed);
+	ssw_peer_get_endpoint(p, &ep, &eplen);
+	if (!same_addr(&ep, eplen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen)) {
+		ssw_peer_set_endpoint(p, (struct sockaddr *)&rx->src[i], rx->msg[i].msg_hdr.msg_namelen);
+		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen);
+	}
+	confirm(d, rx, p, kp);
+	if (kp == p->current && kp->is_initiator && now - kp->created >= SSW_REKEY_ON_RECV_AGE &&
+	    !atomic_exchange(&kp->rekey_asked, true))
+		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0);
+	if (!plen)
+		return; /* keepalive */
+	n = inner_len(dg + SSW_HEADER_LEN, plen, &src, &family);
+	if (!n) {
+		ssw_count(&p->c.drops[SSW_DROP_MALFORMED], 1);
+		return;
+	}
+	owner = family == 4 ? ssw_trie_lookup(d->trie4, src, 32) : ssw_trie_lookup(d->trie6, src, 128);
+	if (owner != p) {
+		ssw_count(&p->c.drops[SSW_DROP_ALLOWED_IPS], 1);
+		return;
+	}
+	ssw_count(&p->c.rx_packets, 1);
+	atomic_store_explicit(&p->c.last_rx_data_ns, ssw_now_ns(), memory_order_relaxed);
+	rx->w_ptr[rx->w_n] = dg + SSW_HEADER_LEN;
+	rx->w_len[rx->w_n++] = n;
+}
+
+static void process(struct ssw_dev *d, struct rx *rx, int n)
+{
+	double now = ssw_now();
+
+	rx->w_n = 0;
+	rx->n_retired = 0;
+	pthread_rwlock_rdlock(&d->lock);
+	for (int i = 0; i < n; i++) {
+		size_t len = rx->msg[i].msg_len;
+		uint32_t word;
+
+		if (len < 4 || (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+			continue;
+		}
+		word = le32(rx->buf[i]);
+		if (word == d->type_data)
+			transport(d, rx, i, len, now);
+		else if (is_handshake_type(word))
+			ssw_event_push(d, SSW_EV_HANDSHAKE, 0, 0, rx->buf[i], len, &rx->src[i],
+				       rx->msg[i].msg_hdr.msg_namelen);
+		else
+			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+	}
+	pthread_rwlock_unlock(&d->lock);
+	for (int i = 0; i < rx->w_n; i++) {
+		if (write(d->tun_fd, rx->w_ptr[i], rx->w_len[i]) < 0)
+			ssw_count(&d->drops[SSW_DROP_TUN_WRITE], 1);
+	}
+	if (rx->n_retired) {
+		pthread_rwlock_wrlock(&d->lock);
+		for (int i = 0; i < rx->n_retired; i++)
+			ssw_keypair_drop(d, rx->retired[i]);
+		pthread_rwlock_unlock(&d->lock);
+	}
+}
+
+void *ssw_receive_worker(void *arg)
+{
+	struct ssw_dev *d = arg;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	struct pollfd pfd[3];
+	int nfd = 0;
+
+	if (!rx || !(rx->buf = malloc((size_t)SSW_BATCH * RX_BUF)))
+		goto out;
+	if (d->udp4_fd >= 0)
+		pfd[nfd++] = (struct pollfd){ .fd = d->udp4_fd, .events = POLLIN };
+	if (d->udp6_fd >= 0)
+		pfd[nfd++] = (struct pollfd){ .fd = d->udp6_fd, .events = POLLIN };
+	pfd[nfd] = (struct pollfd){ .fd = d->stop_fd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, nfd + 1, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[nfd].revents)
+			break;
+		for (int s = 0; s < nfd; s++) {
+			int n;
+
+			if (!pfd[s].revents)
+				continue;
+			for (int i = 0; i < SSW_BATCH; i++) {
+				rx->iov[i] = (struct iovec){ rx->buf[i], RX_BUF };
+				rx->msg[i].msg_hdr = (struct msghdr){ .msg_name = &rx->src[i],
+								      .msg_namelen = sizeof(rx->src[i]),
+								      .msg_iov = &rx->iov[i], .msg_iovlen = 1 };
+			}
+			n = recvmmsg(pfd[s].fd, rx->msg, SSW_BATCH, MSG_DONTWAIT, NULL);
+			if (n > 0)
+				process(d, rx, n);
+		}
+	}
+out:
+	if (rx) {
+		if (rx->buf) {
+			OPENSSL_cleanse(rx->buf, (size_t)SSW_BATCH * RX_BUF);
+			free(rx->buf);
+		}
+		free(rx);
+	}
+	return NULL;
+}

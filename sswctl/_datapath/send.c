@@ -1,0 +1,214 @@
+/* The send worker: TUN -> allowed-IPs -> current keypair -> AEAD -> UDP.
+ *
+ * Reads up to SSW_BATCH packets from the (non-blocking) TUN device, then
+ * takes the device lock for reading once for the whole batch to route and
+ * seal them in place, drops the lock, and sends each socket's share with
+ * one sendmmsg. Packets for a peer without a usable keypair go up to
+ * Python (SSW_EV_STAGED) so the engine can start a handshake. */
+#include "dp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct slot {
+	uint8_t buf[SSW_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PAD_MULTIPLE + SSW_TAG_LEN];
+};
+
+int ssw_socket_for(struct ssw_dev *d, int family)
+{
+	return family == AF_INET6 ? d->udp6_fd : d->udp4_fd;
+}
+
+/* buf holds the plaintext at buf + SSW_HEADER_LEN; seals it in place and
+ * returns the datagram length. The header and padding rule are
+ * keypair.py's: type|0|0|0|receiver LE|counter LE, zero padding to 16. */
+size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
+			  size_t len)
+{
+	size_t padded = ssw_padded_len(len, mtu);
+	uint8_t *p = buf + SSW_HEADER_LEN;
+
+	memset(p + len, 0, padded - len);
+	buf[0] = type_data;
+	buf[1] = buf[2] = buf[3] = 0;
+	for (int i = 0; i < 4; i++)
+		buf[4 + i] = (uint8_t)(kp->remote_index >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		buf[8 + i] = (uint8_t)(counter >> (8 * i));
+	if (ssw_aead_seal(&kp->send, counter, p, padded, p))
+		return 0;
+	return SSW_HEADER_LEN + padded + SSW_TAG_LEN;
+}
+
+static void note_sent(struct ssw_peer *p, size_t wire, bool data)
+{
+	uint64_t now = ssw_now_ns();
+
+	ssw_count(&p->c.tx_bytes, wire);
+	atomic_store_explicit(&p->c.last_tx_ns, now, memory_order_relaxed);
+	if (data) {
+		ssw_count(&p->c.tx_packets, 1);
+		atomic_store_explicit(&p->c.last_tx_data_ns, now, memory_order_relaxed);
+	}
+}
+
+/* Seal one packet for p under its current keypair; 0 if it went up instead. */
+static size_t seal_for_peer(struct ssw_dev *d, struct ssw_peer *p, uint8_t *buf, size_t len, double now)
+{
+	struct ssw_keypair *kp = p->current;
+	uint64_t counter;
+	size_t out;
+
+	if (!ssw_keypair_usable(kp, now)) {
+		if (!ssw_event_push(d, SSW_EV_STAGED, p->id, 0, buf + SSW_HEADER_LEN, len, NULL, 0))
+			ssw_count(&p->c.drops[SSW_DROP_NO_KEYPAIR], 1);
+		return 0;
+	}
+	counter = atomic_fetch_add_explicit(&kp->send_counter, 1, memory_order_relaxed);
+	if (counter >= SSW_REJECT_AFTER_MESSAGES) {
+		ssw_count(&p->c.drops[SSW_DROP_EXPIRED], 1);
+		return 0;
+	}
+	out = ssw_encrypt_packet(kp, d->type_data, d->mtu, counter, buf, len);
+	/* send.c keep_key_fresh: the initiator rekeys by age, anyone by count. */
+	if ((counter + 1 > SSW_REKEY_AFTER_MESSAGES || (kp->is_initiator && now - kp->created >= SSW_REKEY_AFTER_TIME)) &&
+	    !atomic_exchange(&kp->rekey_asked, true))
+		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0);
+	return out;
+}
+
+/* With the write lock held (control): an empty data packet, e.g. the
+ * initiator's key confirmation. */
+int ssw_send_keepalive(struct ssw_dev *d, struct ssw_peer *p)
+{
+	uint8_t buf[SSW_HEADER_LEN + SSW_TAG_LEN];
+	struct sockaddr_storage ep;
+	socklen_t eplen;
+	size_t n;
+	int fd;
+
+	if (!ssw_peer_get_endpoint(p, &ep, &eplen)) {
+		ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
+		return -1;
+	}
+	fd = ssw_socket_for(d, ep.ss_family);
+	if (fd < 0)
+		return -1;
+	n = seal_for_peer(d, p, buf, 0, ssw_now());
+	if (!n)
+		return -1;
+	if (sendto(fd, buf, n, MSG_DONTWAIT, (struct sockaddr *)&ep, eplen) < 0) {
+		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
+		return -1;
+	}
+	note_sent(p, n, false);
+	return 0;
+}
+
+static struct ssw_peer *route(struct ssw_dev *d, const uint8_t *pkt, size_t len)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4)
+		return ssw_trie_lookup(d->trie4, pkt + 16, 32);
+	if (len >= 40 && (pkt[0] >> 4) == 6)
+		return ssw_trie_lookup(d->trie6, pkt + 24, 128);
+	return NULL;
+}
+
+struct out {
+	struct mmsghdr msg[SSW_BATCH];
+	struct iovec iov[SSW_BATCH];
+	struct sockaddr_storage dst[SSW_BATCH];
+	int n;
+};
+
+static void flush(struct ssw_dev *d, int fd, struct out *o)
+{
+	int done = 0;
+
+	while (done < o->n) {
+		int r = sendmmsg(fd, o->msg + done, o->n - done, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			/* skip the datagram that failed (e.g. unreachable) and go on */
+			ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
+			done++;
+			continue;
+		}
+		done += r;
+	}
+	o->n = 0;
+}
+
+void *ssw_send_worker(void *arg)
+{
+	struct ssw_dev *d = arg;
+	struct slot *slots = malloc(sizeof(*slots) * SSW_BATCH);
+	size_t lens[SSW_BATCH];
+	struct out *o4 = calloc(1, sizeof(*o4)), *o6 = calloc(1, sizeof(*o6));
+	struct pollfd pfd[2] = { { .fd = d->tun_fd, .events = POLLIN }, { .fd = d->stop_fd, .events = POLLIN } };
+
+	if (!slots || !o4 || !o6)
+		goto out;
+	for (;;) {
+		int n = 0;
+		double now;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		while (n < SSW_BATCH) {
+			ssize_t r = read(d->tun_fd, slots[n].buf + SSW_HEADER_LEN, SSW_MAX_PLAINTEXT);
+
+			if (r < 0)
+				break;
+			lens[n++] = (size_t)r;
+		}
+		if (!n)
+			continue;
+		now = ssw_now();
+		pthread_rwlock_rdlock(&d->lock);
+		for (int i = 0; i < n; i++) {
+			uint8_t *pkt = slots[i].buf + SSW_HEADER_LEN;
+			struct ssw_peer *p = route(d, pkt, lens[i]);
+			struct out *o;
+			size_t wire;
+			socklen_t eplen;
+			struct sockaddr_storage ep;
+
+			if (!p) {
+				ssw_count(&d->drops[SSW_DROP_NO_ROUTE], 1);
+				continue;
+			}
+			if (!ssw_peer_get_endpoint(p, &ep, &eplen) || ssw_socket_for(d, ep.ss_family) < 0) {
+				ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
+				continue;
+			}
+			wire = seal_for_peer(d, p, slots[i].buf, lens[i], now);
+			if (!wire)
+				continue;
+			note_sent(p, wire, true);
+			o = ep.ss_family == AF_INET6 ? o6 : o4;
+			o->dst[o->n] = ep;
+			o->iov[o->n] = (struct iovec){ slots[i].buf, wire };
+			o->msg[o->n].msg_hdr = (struct msghdr){ .msg_name = &o->dst[o->n], .msg_namelen = eplen,
+							       .msg_iov = &o->iov[o->n], .msg_iovlen = 1 };
+			o->n++;
+		}
+		pthread_rwlock_unlock(&d->lock);
+		if (o4->n)
+			flush(d, d->udp4_fd, o4);
+		if (o6->n)
+			flush(d, d->udp6_fd, o6);
+	}
+out:
+	free(slots);
+	free(o4);
+	free(o6);
+	return NULL;
+}

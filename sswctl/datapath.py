@@ -1,0 +1,176 @@
+"""The native data path (sswctl/_datapath/, C): transport packets without the GIL.
+
+The daemon keeps the protocol engine in ``handshake_only`` mode and hands the
+data plane to two native threads, as the kernel backend hands it to the
+module (DESIGN section 2). ``native`` is None when the extension did not
+build; the daemon then keeps its pure-Python data plane::
+
+    from sswctl import datapath
+    if datapath.native is not None:
+        dp = datapath.Datapath(engine.mode.type_data, mtu=1420)
+        dp.set_sockets(tun.fileno(), udp4.fileno(), udp6.fileno())
+        dp.set_peer(pub, endpoint=("192.0.2.1", 51820))
+        dp.set_allowed_ips(pub, [ipaddress.ip_network("10.0.0.2/32")])
+        dp.start()
+        selector.register(dp.event_fd(), EVENT_READ)   # then dp.poll_events()
+        ...
+        dp.install_keypair(ev.peer, ev.keypair)       # each KeypairCreated
+
+Peers are named by any hashable (the daemon uses the 32-byte public key);
+the wrapper maps them to the C side's integer ids. Events come back as
+:class:`Event` tuples naming the peer the same way. docs/datapath.md has the
+design, the threads and locking, and the exact wiring into the daemon.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from collections.abc import Hashable, Iterable
+from typing import NamedTuple
+
+from .model import Cipher
+
+try:
+    from . import _datapath as native
+except ImportError:  # the optional extension did not build: pure-Python path only
+    native = None
+
+#: Drop reasons the C side counts, per peer and on the device.
+DROP_REASONS = (
+    "replay", "decrypt", "allowed_ips", "no_keypair", "unknown_index", "malformed", "expired",
+    "no_route", "no_endpoint", "send_error", "tun_write", "event_overflow",
+)
+
+_CIPHERS = {Cipher.CHACHA20_POLY1305: 0, Cipher.AES_256_GCM: 1}
+
+
+def cipher_id(cipher: Cipher | str) -> int:
+    return _CIPHERS[Cipher(cipher)]
+
+
+class Event(NamedTuple):
+    """Something the daemon must act on.
+
+    ``kind``:
+      - ``"handshake"``: a handshake-type datagram (``data``) from ``addr``;
+        feed it to ``engine.receive(data, addr, now)``. ``peer`` is None.
+      - ``"staged"``: an inner packet (``data``) for ``peer``, which has no
+        usable keypair; the engine should initiate (``engine.initiate``) and
+        the daemon may keep the packet to re-inject through TUN, or drop it.
+      - ``"rekey"``: ``peer``'s current keypair (``index``) reached
+        REKEY_AFTER_TIME/MESSAGES on send (or 165 s on receive, initiator):
+        call ``engine.initiate``.
+      - ``"confirmed"``: a responder keypair (``index``) became current on
+        its first data packet.
+      - ``"endpoint"``: ``peer`` roamed; ``addr`` is its new endpoint.
+    """
+
+    kind: str
+    peer: Hashable | None
+    index: int
+    data: bytes | None
+    addr: tuple | None
+
+
+class Datapath:
+    """One interface's native data path. Thread-safe against its workers;
+    call it from one Python thread (the daemon's loop)."""
+
+    def __init__(self, type_data: int, mtu: int = 0) -> None:
+        if native is None:
+            raise RuntimeError("sswctl._datapath is not built")
+        self._dp = native.Datapath(type_data, mtu)
+        self._ids: dict[Hashable, int] = {}
+        self._names: dict[int, Hashable] = {}
+        self._next_id = itertools.count(1)
+
+    # --- wiring -----------------------------------------------------------
+    def set_sockets(self, tun_fd: int, udp4_fd: int = -1, udp6_fd: int = -1) -> None:
+        """The fds stay the caller's (it closes them after ``stop()``); they are
+        made non-blocking. The daemon must stop reading them itself."""
+        self._dp.set_sockets(tun_fd, udp4_fd, udp6_fd)
+
+    def start(self) -> None:
+        self._dp.start()
+
+    def stop(self) -> None:
+        """Join the worker threads and zero every keypair (peers stay)."""
+        self._dp.stop()
+
+    def event_fd(self) -> int:
+        """Readable while events are queued (an eventfd); watch it, then ``poll_events()``."""
+        return self._dp.event_fd()
+
+    def poll_events(self) -> list[Event]:
+        return [Event(k, None if p is None else self._names.get(p), i, d, a)
+                for k, p, i, d, a in self._dp.poll_events()]
+
+    # --- configuration ------------------------------------------------------
+    def _id(self, peer: Hashable) -> int:
+        try:
+            return self._ids[peer]
+        except KeyError:
+            raise KeyError(f"unknown peer {peer!r}") from None
+
+    def set_peer(self, peer: Hashable, endpoint: tuple | None = None) -> None:
+        """Add ``peer`` or set its endpoint (``(host, port)``; None = none)."""
+        pid = self._ids.get(peer)
+        if pid is None:
+            pid = next(self._next_id)
+        self._dp.set_peer(pid, None if endpoint is None else (str(endpoint[0]), *endpoint[1:]))
+        self._ids[peer] = pid
+        self._names[pid] = peer
+
+    def remove_peer(self, peer: Hashable) -> None:
+        """Forget ``peer``, its allowed IPs and (zeroed) keypairs."""
+        pid = self._id(peer)
+        self._dp.remove_peer(pid)
+        del self._ids[peer], self._names[pid]
+
+    def set_allowed_ips(self, peer: Hashable, networks: Iterable) -> None:
+        """Replace ``peer``'s allowed IPs (a prefix moves from any other peer)."""
+        nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+        self._dp.set_allowed_ips(self._id(peer), [(n.version, n.network_address.packed, n.prefixlen)
+                                                  for n in nets])
+
+    def install_keypair(self, peer: Hashable, keypair) -> bool:
+        """Install a :class:`sswctl.protocol.Keypair` (from ``KeypairCreated``).
+
+        Slots as WireGuard: an initiator's keypair becomes current at once and
+        a key-confirming keepalive is sent (returns whether it went out); a
+        responder's waits in ``next`` until its first data packet arrives.
+        ``keypair.created`` must be on ``time.monotonic()``'s clock.
+        """
+        return self._dp.install_keypair(self._id(peer), keypair.local_index, keypair.remote_index,
+                                        bytes(keypair.send_key), bytes(keypair.receive_key),
+                                        cipher_id(keypair.cipher), keypair.is_initiator,
+                                        float(keypair.created))
+
+    def remove_keypair(self, peer: Hashable, local_index: int | None = None) -> bool:
+        """Zero one keypair of ``peer`` (by local index) or all of them."""
+        return self._dp.remove_keypair(self._id(peer), local_index)
+
+    def send_keepalive(self, peer: Hashable) -> bool:
+        """An empty data packet under the current keypair (False: no keypair or endpoint)."""
+        return self._dp.send_keepalive(self._id(peer))
+
+    # --- counters -----------------------------------------------------------
+    def stats(self) -> dict:
+        """``{"device": {"drops": {...}, "running": bool}, "peers": {peer: {...}}}``.
+
+        Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
+        ``endpoint``, ``last_tx``/``last_rx`` (any authenticated/sent datagram)
+        and ``last_tx_data``/``last_rx_data`` (non-keepalive), as
+        ``time.monotonic()`` seconds (0.0 = never), ``current`` (local index
+        of the current keypair or None), ``previous``/``next`` (bools).
+        """
+        s = self._dp.stats()
+        s["peers"] = {self._names.get(k, k): v for k, v in s["peers"].items()}
+        return s
+
+    def __enter__(self) -> Datapath:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,176 @@
+"""The native data path's crypto and replay window agree with the Python engine.
+
+The C functions under test are the ones the worker threads call
+(ssw_encrypt_packet, ssw_aead_open, ssw_replay_*), reached through the
+extension's test hooks one call at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sswctl import datapath
+from sswctl.model import Cipher
+from sswctl.protocol import Keypair, ReplayWindow
+from sswctl.protocol.constants import REJECT_AFTER_MESSAGES, SSW_TYPE_DATA, WG_TYPE_DATA
+
+native = datapath.native
+if native is None:  # the build is part of `make venv`; its absence is a failure here
+    pytest.fail("sswctl._datapath did not build", pytrace=False)
+
+SUITES = [(WG_TYPE_DATA, Cipher.CHACHA20_POLY1305), (SSW_TYPE_DATA, Cipher.CHACHA20_POLY1305),
+          (SSW_TYPE_DATA, Cipher.AES_256_GCM), (WG_TYPE_DATA, Cipher.AES_256_GCM)]
+
+
+def keypair(type_data: int, cipher: Cipher, send: bytes, recv: bytes, remote: int) -> Keypair:
+    return Keypair(type_data=type_data, cipher=cipher, send_key=send, receive_key=recv,
+                   local_index=1, remote_index=remote, is_initiator=True, created=0.0)
+
+
+@pytest.mark.parametrize(("type_data", "cipher"), SUITES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.binary(min_size=32, max_size=32), remote=st.integers(0, 2**32 - 1),
+       counter=st.one_of(st.integers(0, 2**20), st.integers(0, REJECT_AFTER_MESSAGES - 1)),
+       packet=st.binary(max_size=1600), mtu=st.sampled_from([None, 1420, 1280, 64]))
+def test_seal_is_byte_exact_with_keypair_encrypt(type_data, cipher, key, remote, counter, packet, mtu):
+    kp = keypair(type_data, cipher, key, bytes(32), remote)
+    kp.send_counter = counter
+    want = bytes(kp.encrypt(packet, mtu))
+    got = native.seal(type_data, datapath.cipher_id(cipher), key, remote, counter, packet, mtu or 0)
+    assert got == want
+
+
+@pytest.mark.parametrize(("type_data", "cipher"), SUITES)
+@settings(max_examples=40, deadline=None)
+@given(key=st.binary(min_size=32, max_size=32), packet=st.binary(max_size=1500),
+       counter=st.integers(0, 2**64 - 1), flip=st.integers(0, 10_000))
+def test_open_accepts_exactly_what_keypair_decrypt_accepts(type_data, cipher, key, packet, counter, flip):
+    sender = keypair(type_data, cipher, key, bytes(32), 7)
+    sender.send_counter = min(counter, REJECT_AFTER_MESSAGES - 1)
+    dg = bytearray(sender.encrypt(packet))
+    receiver = keypair(type_data, cipher, bytes(32), key, 9)
+    c = int.from_bytes(dg[8:16], "little")
+    assert native.open(datapath.cipher_id(cipher), key, bytes(dg)) == receiver.decrypt(bytes(dg), c)
+    # one flipped bit in the counter, ciphertext or tag (the authenticated part): refused
+    bit = 64 + flip % ((len(dg) - 8) * 8)
+    dg[bit // 8] ^= 1 << (bit % 8)
+    assert native.open(datapath.cipher_id(cipher), key, bytes(dg)) is None
+
+
+def test_open_refuses_short_and_wrong_key_datagrams():
+    kp = keypair(WG_TYPE_DATA, Cipher.CHACHA20_POLY1305, b"k" * 32, bytes(32), 1)
+    dg = bytes(kp.encrypt(b"x" * 100))
+    assert native.open(0, b"q" * 32, dg) is None
+    for n in range(0, 32):
+        assert native.open(0, b"k" * 32, dg[:n]) is None
+
+
+_counter = st.one_of(
+    st.integers(0, 20_000),
+    st.integers(REJECT_AFTER_MESSAGES - 20_000, REJECT_AFTER_MESSAGES + 5),
+    st.integers(-3, 2**64 + 3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), _counter), max_size=300))
+def test_replay_window_is_replay_py(ops):
+    py, c = ReplayWindow(), native.ReplayWindow()
+    for precheck, n in ops:
+        if precheck and 0 <= n:
+            assert c.would_accept(n) == py.would_accept(n), n
+        else:
+            assert c.check(n) == py.check(n), n
+        assert c.counter == py.counter
+
+
+@settings(max_examples=100, deadline=None)
+@given(base=st.integers(0, 2**40), deltas=st.lists(st.integers(-9000, 9000), min_size=1, max_size=400))
+def test_replay_window_walks_like_replay_py(base, deltas):
+    """Counters clustered around a moving top: the window edge cases."""
+    py, c = ReplayWindow(), native.ReplayWindow()
+    n = base
+    for d in deltas:
+        n = max(0, n + d)
+        assert c.would_accept(n) == py.would_accept(n)
+        assert c.check(n) == py.check(n)
+
+
+def test_replay_window_basics():
+    w = native.ReplayWindow()
+    assert w.check(0) and not w.check(0)
+    assert w.check(8200) and w.check(8200 - 8128) and not w.check(8200 - 8129)
+    assert not w.check(REJECT_AFTER_MESSAGES)
+
+
+def test_control_api_rejects_bad_input():
+    dp = datapath.Datapath(WG_TYPE_DATA, 1420)
+    with pytest.raises(KeyError):
+        dp.set_allowed_ips(b"nobody", ["10.0.0.0/8"])
+    dp.set_peer(b"p", ("127.0.0.1", 9))
+    with pytest.raises(ValueError):
+        dp.set_peer(b"q", ("not-an-ip", 9))
+    with pytest.raises(ValueError):
+        dp._dp.set_allowed_ips(1, [(4, b"\x01\x02\x03", 8)])
+    with pytest.raises(ValueError):
+        dp._dp.set_allowed_ips(1, [(4, b"\x01\x02\x03\x04", 33)])
+    kp = keypair(WG_TYPE_DATA, Cipher.CHACHA20_POLY1305, b"s" * 32, b"r" * 32, 5)
+    kp.is_initiator = False
+    assert dp.install_keypair(b"p", kp) is False  # responder: no confirmation keepalive
+    with pytest.raises(ValueError):  # the same local index twice
+        dp.install_keypair(b"p", kp)
+    with pytest.raises(ValueError):
+        native.Datapath(3)
+    with pytest.raises(RuntimeError):
+        dp.start()  # no sockets yet
+    s = dp.stats()["peers"][b"p"]
+    assert s["next"] and s["current"] is None and s["endpoint"] == ("127.0.0.1", 9)
+    assert dp.remove_keypair(b"p", 1) is True
+    assert dp.stats()["peers"][b"p"]["next"] is False
+    dp.remove_peer(b"p")
+    assert dp.stats()["peers"] == {}
+    assert set(dp.stats()["device"]["drops"]) == set(datapath.DROP_REASONS)
+
+
+def test_slots_follow_wireguard_key_confirmation():
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    dp.set_peer("p")
+
+    def kp(index, initiator):
+        k = keypair(WG_TYPE_DATA, Cipher.CHACHA20_POLY1305, b"s" * 32, b"r" * 32, 5)
+        k.local_index, k.is_initiator = index, initiator
+        return k
+
+    def slots():
+        s = dp.stats()["peers"]["p"]
+        return s["current"], s["previous"], s["next"]
+
+    assert dp.install_keypair("p", kp(1, True)) is False  # no endpoint: nothing sent
+    assert slots() == (1, False, False)
+    dp.install_keypair("p", kp(2, True))
+    assert slots() == (2, True, False)
+    dp.install_keypair("p", kp(3, False))  # responder: waits in next, previous dropped
+    assert slots() == (2, False, True)
+    dp.install_keypair("p", kp(4, True))  # initiator while next exists: next -> previous
+    assert slots() == (4, True, False)
+    assert dp.remove_keypair("p") is True and slots() == (None, False, False)
+
+
+def test_without_the_extension_native_is_none(monkeypatch):
+    import sswctl
+
+    monkeypatch.setitem(sys.modules, "sswctl._datapath", None)  # what a failed build looks like
+    monkeypatch.delattr(sswctl, "_datapath")
+    try:
+        mod = importlib.reload(datapath)
+        assert mod.native is None
+        with pytest.raises(RuntimeError):
+            mod.Datapath(4)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(datapath)

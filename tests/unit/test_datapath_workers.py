@@ -1,0 +1,285 @@
+"""The native data path's worker threads, end to end, without root.
+
+Two Datapath objects in this process, each with a real UDP socket on
+loopback and, standing in for its TUN device, one end of a SOCK_DGRAM
+socketpair (the same one-packet-per-read/write contract as a TUN fd; the
+netns tests use real TUN devices). Keys come from two handshake_only
+engines that ran a real handshake in Python.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import socket
+import time
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sswctl import datapath
+from sswctl.protocol import Engine, KeypairCreated, Transmit
+
+if datapath.native is None:
+    pytest.fail("sswctl._datapath did not build", pytrace=False)
+
+
+def ip4(src: str, dst: str, payload: bytes = b"ping", proto: int = 17) -> bytes:
+    total = 20 + len(payload)
+    return (bytes([0x45, 0]) + total.to_bytes(2, "big") + bytes(4) + bytes([64, proto]) + bytes(2)
+            + ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed + payload)
+
+
+def handshake_keypairs(a: Engine, b: Engine, addr_a, addr_b, now: float | None = None):
+    """A initiates a real handshake with B in memory; returns (A's keypair, B's keypair)."""
+    now = time.monotonic() if now is None else now
+    init = next(e for e in a.initiate(b.public_key, now) if isinstance(e, Transmit)).data
+    rb = b.receive(init, addr_a, now)
+    resp = next(e for e in rb.events if isinstance(e, Transmit)).data
+    kp_b = next(e.keypair for e in rb.events if isinstance(e, KeypairCreated))
+    ra = a.receive(resp, addr_b, now)
+    kp_a = next(e.keypair for e in ra.events if isinstance(e, KeypairCreated))
+    return kp_a, kp_b
+
+
+def engines(protocol: str = "wireguard", cipher: str = "chacha20-poly1305") -> tuple[Engine, Engine]:
+    wall = time.time() - time.monotonic()
+    a = Engine(os.urandom(32), protocol, cipher, wall_offset=wall, handshake_only=True)
+    b = Engine(os.urandom(32), protocol, cipher, wall_offset=wall, handshake_only=True)
+    a.add_peer(b.public_key)
+    b.add_peer(a.public_key)
+    return a, b
+
+
+def wait_for(cond, timeout: float = 5.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Side:
+    dp: datapath.Datapath
+    udp: socket.socket
+    tun: socket.socket  # our end of the packet fd the data path reads and writes
+    dp_tun: socket.socket
+    engine: Engine
+    keypair: object = None
+
+    @property
+    def addr(self):
+        return self.udp.getsockname()
+
+    def peer_stats(self, other: Side) -> dict:
+        return self.dp.stats()["peers"][other.engine.public_key]
+
+    def recv_tun(self, timeout: float = 5.0) -> bytes:
+        r, _, _ = select.select([self.tun], [], [], timeout)
+        assert r, "nothing came out of the tunnel"
+        return self.tun.recv(65536)
+
+    def close(self) -> None:
+        self.dp.stop()
+        for s in (self.udp, self.tun, self.dp_tun):
+            s.close()
+
+
+def make_side(engine: Engine, net: str) -> Side:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dp = datapath.Datapath(engine.mode.type_data, 1420)
+    dp.set_sockets(theirs.fileno(), udp.fileno(), -1)
+    return Side(dp, udp, mine, theirs, engine)
+
+
+@pytest.fixture(params=[("wireguard", "chacha20-poly1305"), ("secureswift", "aes-256-gcm")], ids=["wg", "ssw-aes"])
+def tunnel(request):
+    ea, eb = engines(*request.param)
+    a, b = make_side(ea, "10.9.0.1"), make_side(eb, "10.9.0.2")
+    try:
+        for me, other, net in ((a, b, "10.9.0.2/32"), (b, a, "10.9.0.1/32")):
+            me.dp.set_peer(other.engine.public_key, other.addr)
+            me.dp.set_allowed_ips(other.engine.public_key, [net, "fd09::/64"] if net.endswith("2/32") else [net])
+            me.dp.start()
+        a.keypair, b.keypair = handshake_keypairs(ea, eb, a.addr, b.addr)
+        assert b.dp.install_keypair(ea.public_key, b.keypair) is False  # responder: waits in next
+        assert b.peer_stats(a)["next"] and b.peer_stats(a)["current"] is None
+        assert a.dp.install_keypair(eb.public_key, a.keypair) is True  # confirmation keepalive sent
+        wait_for(lambda: b.peer_stats(a)["current"] == b.keypair.local_index, what="key confirmation")
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.fixture
+def udp():
+    """A factory of UDP sockets bound on loopback, all closed afterwards."""
+    socks = []
+
+    def make() -> socket.socket:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        return s
+
+    yield make
+    for s in socks:
+        s.close()
+
+
+def divert(a: Side, b: Side, sniff: socket.socket, pkt: bytes) -> bytes:
+    """Point A's endpoint for B at ``sniff``; send ``pkt`` through A; the datagram A sent."""
+    a.dp.set_peer(b.engine.public_key, sniff.getsockname())
+    a.tun.send(pkt)
+    return sniff.recv(65536)
+
+
+def test_packets_cross_both_ways_after_key_confirmation(tunnel):
+    a, b = tunnel
+    assert ("confirmed", a.engine.public_key, b.keypair.local_index, None, None) in b.dp.poll_events()
+    for i in range(50):
+        pkt = ip4("10.9.0.1", "10.9.0.2", os.urandom(i * 29))
+        a.tun.send(pkt)
+        assert b.recv_tun() == pkt  # padding stripped by the IPv4 total length
+        back = ip4("10.9.0.2", "10.9.0.1", b"pong%d" % i)
+        b.tun.send(back)
+        assert a.recv_tun() == back
+    sa, sb = a.peer_stats(b), b.peer_stats(a)
+    assert sa["tx_packets"] == 50 and sb["rx_packets"] == 50 and sa["rx_packets"] == 50
+    assert sa["tx_bytes"] == sb["rx_bytes"] and sb["tx_bytes"] == sa["rx_bytes"]
+    assert sa["last_rx_data"] > 0 and sb["last_tx_data"] > 0
+    assert not any(sa["drops"].values()) and not any(sb["drops"].values())
+
+
+def test_the_wire_bytes_are_the_engines(tunnel, udp):
+    """A datagram the C side sent decrypts with the Python keypair, and vice versa."""
+    a, b = tunnel
+    sniff = udp()
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"x" * 100)
+    dg = divert(a, b, sniff, pkt)
+    counter = int.from_bytes(dg[8:16], "little")
+    assert bytes(b.keypair.decrypt(dg, counter))[:len(pkt)] == pkt
+    # Python-sealed (a fresh counter ahead of the C one) is accepted by C
+    a.keypair.send_counter = 4000
+    sniff.sendto(bytes(a.keypair.encrypt(pkt)), b.addr)
+    assert b.recv_tun() == pkt
+
+
+def test_spoofed_inner_source_is_dropped(tunnel):
+    a, b = tunnel
+    a.tun.send(ip4("10.9.0.77", "10.9.0.2"))  # A routes it; B refuses the source
+    wait_for(lambda: b.peer_stats(a)["drops"]["allowed_ips"] == 1, what="allowed_ips drop")
+    a.tun.send(ip4("10.9.0.1", "192.0.2.1"))  # no peer owns the destination
+    wait_for(lambda: a.dp.stats()["device"]["drops"]["no_route"] == 1, what="no_route drop")
+    pkt = ip4("10.9.0.1", "10.9.0.2")
+    a.tun.send(pkt)
+    assert b.recv_tun() == pkt
+
+
+def test_endpoint_roams_to_the_latest_authenticated_source(tunnel, udp):
+    a, b = tunnel
+    other, forger = udp(), udp()
+    a.keypair.send_counter = 5000
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"roam")
+    other.sendto(bytes(a.keypair.encrypt(pkt)), b.addr)
+    assert b.recv_tun() == pkt
+    assert b.peer_stats(a)["endpoint"] == other.getsockname()
+    assert ("endpoint", a.engine.public_key, 0, None, other.getsockname()) in b.dp.poll_events()
+    b.tun.send(ip4("10.9.0.2", "10.9.0.1", b"back"))
+    assert other.recv(65536)[0] == a.engine.mode.type_data  # B now sends where A last spoke from
+    # a forged datagram under B's receiver index does not move it
+    header = bytes([a.engine.mode.type_data, 0, 0, 0]) + b.keypair.local_index.to_bytes(4, "little")
+    forger.sendto(header + (6000).to_bytes(8, "little") + os.urandom(64), b.addr)
+    wait_for(lambda: b.peer_stats(a)["drops"]["decrypt"] == 1, what="decrypt drop")
+    assert b.peer_stats(a)["endpoint"] == other.getsockname()
+
+
+def test_packets_without_a_keypair_go_up_to_python(tunnel):
+    a, b = tunnel
+    a.dp.remove_keypair(b.engine.public_key)
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"staged")
+    a.tun.send(pkt)
+    r, _, _ = select.select([a.dp.event_fd()], [], [], 5)
+    assert r, "event fd never became readable"
+    assert a.dp.poll_events() == [("staged", b.engine.public_key, 0, pkt, None)]
+    assert a.dp.poll_events() == []
+    assert select.select([a.dp.event_fd()], [], [], 0)[0] == []
+    for _ in range(datapath.native.MAX_STAGED + 20):  # bounded: the rest are dropped and counted
+        a.tun.send(pkt)
+    wait_for(lambda: a.peer_stats(b)["drops"]["no_keypair"] == 20, what="no_keypair drops")
+    assert len(a.dp.poll_events()) == datapath.native.MAX_STAGED
+
+
+def test_handshake_datagrams_go_up_with_their_source(tunnel, udp):
+    a, b = tunnel
+    b.dp.poll_events()
+    s = udp()
+    later = time.monotonic() + 6  # past REKEY_TIMEOUT since the fixture's handshake
+    init = next(e for e in a.engine.initiate(b.engine.public_key, later) if isinstance(e, Transmit)).data
+    s.sendto(init, b.addr)
+    ev = wait_for(b.dp.poll_events, what="handshake event")
+    assert ev == [("handshake", None, 0, bytes(init), s.getsockname())]
+    assert b.engine.receive(ev[0].data, ev[0].addr, later).kind == "initiation"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(garbage=st.lists(st.one_of(
+    st.binary(max_size=200),
+    st.binary(min_size=16, max_size=1500).map(lambda b: b"\x04\x00\x00\x00" + b[4:]),
+    st.binary(min_size=16, max_size=1500).map(lambda b: b"\x14\x00\x00\x00" + b[4:]),
+), min_size=1, max_size=30))
+def test_garbage_is_dropped_and_counted_and_the_tunnel_survives(tunnel, garbage):
+    a, b = tunnel
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        before = b.dp.stats()
+        for g in garbage:
+            s.sendto(g, b.addr)
+        pkt = ip4("10.9.0.1", "10.9.0.2", b"after")
+        a.tun.send(pkt)
+        assert b.recv_tun() == pkt
+        after = b.dp.stats()
+
+        def counted(st_):
+            return (sum(st_["device"]["drops"].values()) + sum(st_["peers"][a.engine.public_key]["drops"].values()))
+        handshakes = sum(1 for e in b.dp.poll_events() if e.kind == "handshake")
+        wait_for(lambda: counted(b.dp.stats()) - counted(before) + handshakes >= len(garbage),
+                 what="every garbage datagram counted")
+        assert after["peers"][a.engine.public_key]["endpoint"] == a.addr
+    finally:
+        s.close()
+
+
+def test_replayed_truncated_and_wrong_key_datagrams(tunnel, udp):
+    a, b = tunnel
+    sniff = udp()
+    dg = divert(a, b, sniff, ip4("10.9.0.1", "10.9.0.2"))
+    for _ in range(3):
+        sniff.sendto(dg, b.addr)  # first delivered, then replays
+    wrong = bytearray(dg)
+    wrong[8:16] = (7000).to_bytes(8, "little")  # a fresh counter, so it reaches the AEAD
+    sniff.sendto(bytes(wrong), b.addr)
+    sniff.sendto(dg[:20], b.addr)
+    drops = lambda: b.peer_stats(a)["drops"]  # noqa: E731
+    wait_for(lambda: drops()["replay"] == 2 and drops()["decrypt"] == 1, what="replay and decrypt drops")
+    wait_for(lambda: b.dp.stats()["device"]["drops"]["malformed"] == 1, what="malformed drop")
+    assert b.peer_stats(a)["rx_packets"] == 1
+
+
+def test_stop_zeroes_keypairs_and_can_restart(tunnel):
+    a, b = tunnel
+    a.dp.stop()
+    assert a.peer_stats(b)["current"] is None and not a.dp.stats()["device"]["running"]
+    a.dp.start()
+    kp_a, _ = handshake_keypairs(a.engine, b.engine, a.addr, b.addr, time.monotonic() + 6)
+    a.dp.install_keypair(b.engine.public_key, kp_a)
+    assert a.peer_stats(b)["current"] is not None
