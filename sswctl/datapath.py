@@ -151,9 +151,12 @@ class Datapath:
         """Zero one keypair of ``peer`` (by local index) or all of them."""
         return self._dp.remove_keypair(self._id(peer), local_index)
 
-    def send_keepalive(self, peer: Hashable) -> bool:
-        """An empty data packet under the current keypair (False: no keypair or endpoint)."""
-        return self._dp.send_keepalive(self._id(peer))
+    def send(self, peer: Hashable, packet: bytes = b"") -> bool:
+        """Seal and send one inner packet (b"" = a keepalive) under ``peer``'s
+        current keypair, e.g. packets the daemon held while a handshake ran.
+        False if it did not go out (no usable keypair: it comes back as a
+        ``staged`` event; no endpoint; a send error), counted as a drop."""
+        return self._dp.send(self._id(peer), packet)
 
     # --- counters -----------------------------------------------------------
     def stats(self) -> dict:

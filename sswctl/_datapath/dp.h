@@ -206,7 +206,8 @@ void ssw_events_free(struct ssw_event *ev, size_t n);
 /* --- send.c / receive.c: the two worker threads ------------------------- */
 void *ssw_send_worker(void *dev);
 void *ssw_receive_worker(void *dev);
-int ssw_send_keepalive(struct ssw_dev *d, struct ssw_peer *p); /* write lock held */
+/* write lock held; len 0 = keepalive. Packets without a keypair go up (staged). */
+int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, size_t len);
 size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
 			  size_t len);
 int ssw_socket_for(struct ssw_dev *d, int family);

@@ -394,7 +394,7 @@ static PyObject *Datapath_install_keypair(DatapathObject *self, PyObject *args)
 			ssw_peer_install(&self->dev, p, kp);
 			kp = NULL;
 			if (initiator)
-				sent = ssw_send_keepalive(&self->dev, p) == 0;
+				sent = ssw_send_packet(&self->dev, p, NULL, 0) == 0;
 		}
 	}
 	unlock(&self->dev);
@@ -440,19 +440,25 @@ static PyObject *Datapath_remove_keypair(DatapathObject *self, PyObject *args)
 	return PyBool_FromLong(found);
 }
 
-static PyObject *Datapath_send_keepalive(DatapathObject *self, PyObject *args)
+/* send(peer, packet=b"") -> bool: one packet under the current keypair
+ * (b"" = keepalive); False if it could not go (no keypair: it went up as a
+ * staged event; no endpoint; send error). */
+static PyObject *Datapath_send(DatapathObject *self, PyObject *args)
 {
 	unsigned long long id;
+	Py_buffer pkt = { 0 };
 	struct ssw_peer *p;
 	int r = -1;
 
-	if (check(self) || !PyArg_ParseTuple(args, "K", &id))
+	if (check(self) || !PyArg_ParseTuple(args, "K|y*", &id, &pkt))
 		return NULL;
 	wrlock(&self->dev);
 	p = find_or_raise(self, id);
 	if (p)
-		r = ssw_send_keepalive(&self->dev, p);
+		r = ssw_send_packet(&self->dev, p, pkt.buf, (size_t)pkt.len);
 	unlock(&self->dev);
+	if (pkt.obj)
+		PyBuffer_Release(&pkt);
 	if (!p)
 		return NULL;
 	return PyBool_FromLong(r == 0);
@@ -599,7 +605,7 @@ static PyMethodDef Datapath_methods[] = {
 	{ "install_keypair", (PyCFunction)Datapath_install_keypair, METH_VARARGS,
 	  "install_keypair(id, local, remote, send_key, receive_key, cipher, is_initiator, created)" },
 	{ "remove_keypair", (PyCFunction)Datapath_remove_keypair, METH_VARARGS, "remove_keypair(id, local=None)" },
-	{ "send_keepalive", (PyCFunction)Datapath_send_keepalive, METH_VARARGS, "send_keepalive(id) -> bool" },
+	{ "send", (PyCFunction)Datapath_send, METH_VARARGS, "send(id, packet=b'') -> bool" },
 	{ "event_fd", (PyCFunction)Datapath_event_fd, METH_NOARGS, "readable while events are queued" },
 	{ "poll_events", (PyCFunction)Datapath_poll_events, METH_NOARGS, "drain the event queue" },
 	{ "stats", (PyCFunction)Datapath_stats, METH_NOARGS, "counters" },

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/crypto.h>
 
 struct slot {
 	uint8_t buf[SSW_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PAD_MULTIPLE + SSW_TAG_LEN];
@@ -80,32 +81,40 @@ static size_t seal_for_peer(struct ssw_dev *d, struct ssw_peer *p, uint8_t *buf,
 	return out;
 }
 
-/* With the write lock held (control): an empty data packet, e.g. the
- * initiator's key confirmation. */
-int ssw_send_keepalive(struct ssw_dev *d, struct ssw_peer *p)
+/* With the write lock held (control): one packet to p under its current
+ * keypair, e.g. the initiator's key-confirming keepalive (len 0) or a packet
+ * the daemon staged while a handshake ran. */
+int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, size_t len)
 {
-	uint8_t buf[SSW_HEADER_LEN + SSW_TAG_LEN];
+	uint8_t *buf;
 	struct sockaddr_storage ep;
 	socklen_t eplen;
 	size_t n;
-	int fd;
+	int fd, ret = -1;
 
-	if (!ssw_peer_get_endpoint(p, &ep, &eplen)) {
+	if (len > SSW_MAX_PLAINTEXT)
+		return -1;
+	if (!ssw_peer_get_endpoint(p, &ep, &eplen) || (fd = ssw_socket_for(d, ep.ss_family)) < 0) {
 		ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
 		return -1;
 	}
-	fd = ssw_socket_for(d, ep.ss_family);
-	if (fd < 0)
+	buf = malloc(SSW_HEADER_LEN + len + SSW_PAD_MULTIPLE + SSW_TAG_LEN);
+	if (!buf)
 		return -1;
-	n = seal_for_peer(d, p, buf, 0, ssw_now());
+	memcpy(buf + SSW_HEADER_LEN, pkt, len);
+	n = seal_for_peer(d, p, buf, len, ssw_now());
 	if (!n)
-		return -1;
+		goto out;
 	if (sendto(fd, buf, n, MSG_DONTWAIT, (struct sockaddr *)&ep, eplen) < 0) {
 		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
-		return -1;
+		goto out;
 	}
-	note_sent(p, n, false);
-	return 0;
+	note_sent(p, n, len != 0);
+	ret = 0;
+out:
+	OPENSSL_cleanse(buf, SSW_HEADER_LEN + len);
+	free(buf);
+	return ret;
 }
 
 static struct ssw_peer *route(struct ssw_dev *d, const uint8_t *pkt, size_t len)
@@ -207,6 +216,8 @@ void *ssw_send_worker(void *arg)
 			flush(d, d->udp6_fd, o6);
 	}
 out:
+	if (slots)
+		OPENSSL_cleanse(slots, sizeof(*slots) * SSW_BATCH);
 	free(slots);
 	free(o4);
 	free(o6);

@@ -283,3 +283,18 @@ def test_stop_zeroes_keypairs_and_can_restart(tunnel):
     kp_a, _ = handshake_keypairs(a.engine, b.engine, a.addr, b.addr, time.monotonic() + 6)
     a.dp.install_keypair(b.engine.public_key, kp_a)
     assert a.peer_stats(b)["current"] is not None
+
+
+def test_send_from_python_seals_under_the_current_keypair(tunnel):
+    """The daemon's staged packets and keepalives go out through send()."""
+    a, b = tunnel
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"held during the handshake")
+    assert a.dp.send(b.engine.public_key, pkt) is True
+    assert b.recv_tun() == pkt
+    rx = b.peer_stats(a)["rx_bytes"]
+    assert a.dp.send(b.engine.public_key) is True  # keepalive: authenticated, nothing written to TUN
+    wait_for(lambda: b.peer_stats(a)["rx_bytes"] == rx + 32, what="keepalive")
+    assert b.peer_stats(a)["rx_packets"] == 1
+    a.dp.remove_keypair(b.engine.public_key)
+    assert a.dp.send(b.engine.public_key, pkt) is False
+    assert ("staged", b.engine.public_key, 0, pkt, None) in a.dp.poll_events()
