@@ -85,37 +85,44 @@ def segment(buf: bytes) -> list[bytes]:
     tcp_len = (pkt[ip_len + 12] >> 4) * 4
     head_len = ip_len + tcp_len
     payload = pkt[head_len:]
-    ip_hdr = bytes(pkt[:ip_len])
-    tcp_hdr = bytes(pkt[ip_len:head_len])
+    ip_hdr = bytearray(pkt[:ip_len])
+    tcp_hdr = bytearray(pkt[ip_len:head_len])
     seq0 = _U32.unpack_from(tcp_hdr, 4)[0]
     flags0 = tcp_hdr[13]
     v4 = gso == GSO_TCPV4
     ip_id = _U16.unpack_from(ip_hdr, 4)[0] if v4 else 0
-    pseudo_addr = ones_sum(ip_hdr[12:20]) if v4 else ones_sum(ip_hdr[8:40])
+    # The TCP checksum of each segment, by parts: the pseudo-header addresses
+    # and the header words that never change are summed once; per segment
+    # only sequence number, flags, length and payload are added.
+    tcp_hdr[4:8] = b"\0\0\0\0"
+    tcp_hdr[13] = 0
+    tcp_hdr[16:18] = b"\0\0"
+    fixed = (ones_sum(ip_hdr[12:20]) if v4 else ones_sum(ip_hdr[8:40])) + 6 + tcp_len + ones_sum(tcp_hdr)
+    hdr_byte12 = tcp_hdr[12] << 8  # data offset shares a 16-bit word with the flags
+    fixed -= hdr_byte12  # added back with the flags below
     out = []
     n = len(payload)
+    pack16, pack32 = _U16.pack_into, _U32.pack_into
     for i, off in enumerate(range(0, n, gso_size)):
         chunk = payload[off:off + gso_size]
-        last = off + gso_size >= n
-        ip = bytearray(ip_hdr)
-        tcp = bytearray(tcp_hdr)
-        if v4:
-            ip[2:4] = _U16.pack(head_len + len(chunk))
-            ip[4:6] = _U16.pack((ip_id + i) & 0xFFFF)
-            _ipv4_header_checksum(ip)
-        else:
-            ip[4:6] = _U16.pack(ip_len - 40 + tcp_len + len(chunk))
-        tcp[4:8] = _U32.pack((seq0 + off) & 0xFFFFFFFF)
+        size = len(chunk)
+        seq = (seq0 + off) & 0xFFFFFFFF
         f = flags0
-        if not last:
+        if off + gso_size < n:
             f &= ~(TCP_FIN | TCP_PSH)
         if i:
             f &= ~TCP_CWR
-        tcp[13] = f
-        tcp[16:18] = b"\0\0"
-        s = _fold(pseudo_addr + 6 + tcp_len + len(chunk) + ones_sum(tcp) + ones_sum(chunk))
-        tcp[16:18] = _U16.pack(~s & 0xFFFF or 0xFFFF)
-        out.append(bytes(ip + tcp + chunk))
+        if v4:
+            pack16(ip_hdr, 2, head_len + size)
+            pack16(ip_hdr, 4, (ip_id + i) & 0xFFFF)
+            _ipv4_header_checksum(ip_hdr)
+        else:
+            pack16(ip_hdr, 4, ip_len - 40 + tcp_len + size)
+        total = fixed + size + (seq >> 16) + (seq & 0xFFFF) + hdr_byte12 + f + ones_sum(chunk)
+        pack32(tcp_hdr, 4, seq)
+        tcp_hdr[13] = f
+        pack16(tcp_hdr, 16, ~(total % 0xFFFF) & 0xFFFF or 0xFFFF)
+        out.append(b"".join((ip_hdr, tcp_hdr, chunk)))
     return out
 
 
