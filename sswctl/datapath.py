@@ -59,8 +59,9 @@ class Event(NamedTuple):
         usable keypair; the engine should initiate (``engine.initiate``) and
         the daemon may keep the packet to re-inject through TUN, or drop it.
       - ``"rekey"``: ``peer``'s current keypair (``index``) reached
-        REKEY_AFTER_TIME/MESSAGES on send (or 165 s on receive, initiator):
-        call ``engine.initiate``.
+        REKEY_AFTER_TIME/MESSAGES on send (or 165 s on receive, initiator),
+        or (``index`` 0) data went out and nothing came back for
+        KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: call ``engine.initiate``.
       - ``"confirmed"``: a responder keypair (``index``) became current on
         its first data packet.
       - ``"endpoint"``: ``peer`` roamed; ``addr`` is its new endpoint.
@@ -77,10 +78,14 @@ class Datapath:
     """One interface's native data path. Thread-safe against its workers;
     call it from one Python thread (the daemon's loop)."""
 
-    def __init__(self, type_data: int, mtu: int = 0) -> None:
+    def __init__(self, type_data: int, mtu: int = 0, *, keepalive_timeout: float = 10.0,
+                 rekey_timeout: float = 5.0) -> None:
+        """``type_data``: the mode's transport type (4 wireguard, 0x14
+        secureswift); ``mtu`` caps padding as the engine's. The two timeouts
+        are WireGuard's KEEPALIVE_TIMEOUT and REKEY_TIMEOUT (tests shorten them)."""
         if native is None:
             raise RuntimeError("sswctl._datapath is not built")
-        self._dp = native.Datapath(type_data, mtu)
+        self._dp = native.Datapath(type_data, mtu, keepalive_timeout, rekey_timeout)
         self._ids: dict[Hashable, int] = {}
         self._names: dict[int, Hashable] = {}
         self._next_id = itertools.count(1)
@@ -113,12 +118,14 @@ class Datapath:
         except KeyError:
             raise KeyError(f"unknown peer {peer!r}") from None
 
-    def set_peer(self, peer: Hashable, endpoint: tuple | None = None) -> None:
-        """Add ``peer`` or set its endpoint (``(host, port)``; None = none)."""
+    def set_peer(self, peer: Hashable, endpoint: tuple | None = None, persistent_keepalive: int = 0) -> None:
+        """Add ``peer`` or set its endpoint (``(host, port)``; None = none) and
+        persistent keepalive interval (seconds, 0 = off); both are replaced."""
         pid = self._ids.get(peer)
         if pid is None:
             pid = next(self._next_id)
-        self._dp.set_peer(pid, None if endpoint is None else (str(endpoint[0]), *endpoint[1:]))
+        self._dp.set_peer(pid, None if endpoint is None else (str(endpoint[0]), *endpoint[1:]),
+                          persistent_keepalive)
         self._ids[peer] = pid
         self._names[pid] = peer
 

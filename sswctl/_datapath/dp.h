@@ -118,6 +118,10 @@ struct ssw_counters {
 	_Atomic uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
 	_Atomic uint64_t drops[SSW_DROP__MAX];
 	_Atomic uint64_t last_tx_ns, last_rx_ns, last_tx_data_ns, last_rx_data_ns;
+	/* timers.c, as WireGuard's timers: when data was first sent with nothing
+	 * received since (-> ask for a handshake), and first received with
+	 * nothing sent since (-> keepalive); 0 = not armed */
+	_Atomic uint64_t tx_data_unanswered_ns, rx_data_unanswered_ns;
 };
 
 struct ssw_peer {
@@ -131,6 +135,7 @@ struct ssw_peer {
 	socklen_t endpoint_len; /* 0: none */
 	struct ssw_aip *aips;
 	size_t n_aips;
+	_Atomic uint32_t persistent_keepalive; /* seconds, 0 = off */
 	struct ssw_counters c;
 };
 
@@ -165,6 +170,8 @@ struct ssw_dev {
 	int event_fd; /* eventfd: readable while events are queued */
 	bool running;
 	pthread_t tx_thread, rx_thread;
+	double keepalive_timeout, rekey_timeout; /* WireGuard's 10 s and 5 s; tests shorten them */
+	uint64_t next_timer_ns;
 	_Atomic uint64_t drops[SSW_DROP__MAX]; /* not attributable to a peer */
 	pthread_mutex_t ev_lock;
 	struct ssw_event *events;
@@ -211,5 +218,10 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
 			  size_t len);
 int ssw_socket_for(struct ssw_dev *d, int family);
+void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data);
+
+/* --- timers.c: keepalives and "needs handshake", run by the send worker -- */
+#define SSW_TIMER_TICK_MS 250
+void ssw_timers_run(struct ssw_dev *d);
 
 #endif

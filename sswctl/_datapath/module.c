@@ -93,10 +93,11 @@ static PyObject *addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
 
 static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "type_data", "mtu", NULL };
+	static char *kwlist[] = { "type_data", "mtu", "keepalive_timeout", "rekey_timeout", NULL };
 	int type_data, mtu = 0;
+	double keepalive = SSW_KEEPALIVE_TIMEOUT, rekey = SSW_REKEY_TIMEOUT;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|i", kwlist, &type_data, &mtu))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|idd", kwlist, &type_data, &mtu, &keepalive, &rekey))
 		return -1;
 	if (type_data != 4 && type_data != 0x14) {
 		PyErr_SetString(PyExc_ValueError, "type_data must be 4 (wireguard) or 0x14 (secureswift)");
@@ -107,6 +108,8 @@ static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	ssw_dev_init(&self->dev, (uint8_t)type_data, mtu);
+	self->dev.keepalive_timeout = keepalive;
+	self->dev.rekey_timeout = rekey;
 	self->dev.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (self->dev.event_fd < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);
@@ -239,11 +242,12 @@ static PyObject *Datapath_set_peer(DatapathObject *self, PyObject *args)
 {
 	unsigned long long id;
 	PyObject *ep = Py_None;
+	unsigned int keepalive = 0;
 	struct sockaddr_storage ss;
 	socklen_t len = 0;
 	struct ssw_peer *p;
 
-	if (check(self) || !PyArg_ParseTuple(args, "K|O", &id, &ep))
+	if (check(self) || !PyArg_ParseTuple(args, "K|OI", &id, &ep, &keepalive))
 		return NULL;
 	if (ep != Py_None && addr_from_py(ep, &ss, &len))
 		return NULL;
@@ -251,8 +255,10 @@ static PyObject *Datapath_set_peer(DatapathObject *self, PyObject *args)
 	p = ssw_peer_find(&self->dev, id);
 	if (!p)
 		p = ssw_peer_add(&self->dev, id);
-	if (p)
+	if (p) {
 		ssw_peer_set_endpoint(p, ep == Py_None ? NULL : (struct sockaddr *)&ss, len);
+		p->persistent_keepalive = keepalive;
+	}
 	unlock(&self->dev);
 	if (!p)
 		return PyErr_NoMemory();
@@ -598,7 +604,7 @@ static PyMethodDef Datapath_methods[] = {
 	{ "set_sockets", (PyCFunction)Datapath_set_sockets, METH_VARARGS, "set_sockets(tun_fd, udp4_fd, udp6_fd)" },
 	{ "start", (PyCFunction)Datapath_start, METH_NOARGS, "start the worker threads" },
 	{ "stop", (PyCFunction)Datapath_stop, METH_NOARGS, "join the workers, zero all keypairs" },
-	{ "set_peer", (PyCFunction)Datapath_set_peer, METH_VARARGS, "set_peer(id, endpoint=None)" },
+	{ "set_peer", (PyCFunction)Datapath_set_peer, METH_VARARGS, "set_peer(id, endpoint=None, persistent_keepalive=0)" },
 	{ "remove_peer", (PyCFunction)Datapath_remove_peer, METH_VARARGS, "remove_peer(id)" },
 	{ "set_allowed_ips", (PyCFunction)Datapath_set_allowed_ips, METH_VARARGS,
 	  "set_allowed_ips(id, [(family, packed, cidr)])" },

@@ -156,6 +156,7 @@ static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, doubl
 	/* authentic from here on */
 	ssw_count(&p->c.rx_bytes, len);
 	atomic_store_explicit(&p->c.last_rx_ns, ssw_now_ns(), memory_order_relaxed);
+	atomic_store_explicit(&p->c.tx_data_unanswered_ns, 0, memory_order_relaxed);
 	ssw_peer_get_endpoint(p, &ep, &eplen);
 	if (!same_addr(&ep, eplen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen)) {
 		ssw_peer_set_endpoint(p, (struct sockaddr *)&rx->src[i], rx->msg[i].msg_hdr.msg_namelen);
@@ -178,7 +179,12 @@ static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, doubl
 		return;
 	}
 	ssw_count(&p->c.rx_packets, 1);
-	atomic_store_explicit(&p->c.last_rx_data_ns, ssw_now_ns(), memory_order_relaxed);
+	{
+		uint64_t now_ns = ssw_now_ns(), unarmed = 0;
+
+		atomic_store_explicit(&p->c.last_rx_data_ns, now_ns, memory_order_relaxed);
+		atomic_compare_exchange_strong(&p->c.rx_data_unanswered_ns, &unarmed, now_ns);
+	}
 	rx->w_ptr[rx->w_n] = dg + SSW_HEADER_LEN;
 	rx->w_len[rx->w_n++] = n;
 }

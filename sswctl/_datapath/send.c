@@ -44,15 +44,17 @@ size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, ui
 	return SSW_HEADER_LEN + padded + SSW_TAG_LEN;
 }
 
-static void note_sent(struct ssw_peer *p, size_t wire, bool data)
+void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data)
 {
-	uint64_t now = ssw_now_ns();
+	uint64_t now = ssw_now_ns(), unarmed = 0;
 
 	ssw_count(&p->c.tx_bytes, wire);
 	atomic_store_explicit(&p->c.last_tx_ns, now, memory_order_relaxed);
+	atomic_store_explicit(&p->c.rx_data_unanswered_ns, 0, memory_order_relaxed);
 	if (data) {
 		ssw_count(&p->c.tx_packets, 1);
 		atomic_store_explicit(&p->c.last_tx_data_ns, now, memory_order_relaxed);
+		atomic_compare_exchange_strong(&p->c.tx_data_unanswered_ns, &unarmed, now);
 	}
 }
 
@@ -109,7 +111,7 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
 		goto out;
 	}
-	note_sent(p, n, len != 0);
+	ssw_note_sent(p, n, len != 0);
 	ret = 0;
 out:
 	OPENSSL_cleanse(buf, SSW_HEADER_LEN + len);
@@ -167,10 +169,11 @@ void *ssw_send_worker(void *arg)
 		int n = 0;
 		double now;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 2, SSW_TIMER_TICK_MS) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
+		ssw_timers_run(d);
 		while (n < SSW_BATCH) {
 			ssize_t r = read(d->tun_fd, slots[n].buf + SSW_HEADER_LEN, SSW_MAX_PLAINTEXT);
 
@@ -201,7 +204,7 @@ void *ssw_send_worker(void *arg)
 			wire = seal_for_peer(d, p, slots[i].buf, lens[i], now);
 			if (!wire)
 				continue;
-			note_sent(p, wire, true);
+			ssw_note_sent(p, wire, true);
 			o = ep.ss_family == AF_INET6 ? o6 : o4;
 			o->dst[o->n] = ep;
 			o->iov[o->n] = (struct iovec){ slots[i].buf, wire };

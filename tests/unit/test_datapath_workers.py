@@ -91,29 +91,38 @@ class Side:
             s.close()
 
 
-def make_side(engine: Engine, net: str) -> Side:
+def make_side(engine: Engine, **timeouts) -> Side:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-    dp = datapath.Datapath(engine.mode.type_data, 1420)
+    dp = datapath.Datapath(engine.mode.type_data, 1420, **timeouts)
     dp.set_sockets(theirs.fileno(), udp.fileno(), -1)
     return Side(dp, udp, mine, theirs, engine)
 
 
+def connect(a: Side, b: Side) -> None:
+    """Peers, allowed IPs (A 10.9.0.1, B 10.9.0.2 + fd09::/64), workers, a handshake, keys installed."""
+    for me, other, nets in ((a, b, ["10.9.0.2/32", "fd09::/64"]), (b, a, ["10.9.0.1/32"])):
+        me.dp.set_peer(other.engine.public_key, other.addr)
+        me.dp.set_allowed_ips(other.engine.public_key, nets)
+        me.dp.start()
+    a.keypair, b.keypair = handshake_keypairs(a.engine, b.engine, a.addr, b.addr)
+    assert b.dp.install_keypair(a.engine.public_key, b.keypair) is False  # responder: waits in next
+    assert b.peer_stats(a)["next"] and b.peer_stats(a)["current"] is None
+    assert a.dp.install_keypair(b.engine.public_key, a.keypair) is True  # confirmation keepalive sent
+    wait_for(lambda: b.peer_stats(a)["current"] == b.keypair.local_index, what="key confirmation")
+
+
 @pytest.fixture(params=[("wireguard", "chacha20-poly1305"), ("secureswift", "aes-256-gcm")], ids=["wg", "ssw-aes"])
 def tunnel(request):
-    ea, eb = engines(*request.param)
-    a, b = make_side(ea, "10.9.0.1"), make_side(eb, "10.9.0.2")
+    yield from connected(engines(*request.param))
+
+
+def connected(pair: tuple[Engine, Engine], **timeouts):
+    """Fixture body: a connected pair of sides, closed afterwards."""
+    a, b = (make_side(e, **timeouts) for e in pair)
     try:
-        for me, other, net in ((a, b, "10.9.0.2/32"), (b, a, "10.9.0.1/32")):
-            me.dp.set_peer(other.engine.public_key, other.addr)
-            me.dp.set_allowed_ips(other.engine.public_key, [net, "fd09::/64"] if net.endswith("2/32") else [net])
-            me.dp.start()
-        a.keypair, b.keypair = handshake_keypairs(ea, eb, a.addr, b.addr)
-        assert b.dp.install_keypair(ea.public_key, b.keypair) is False  # responder: waits in next
-        assert b.peer_stats(a)["next"] and b.peer_stats(a)["current"] is None
-        assert a.dp.install_keypair(eb.public_key, a.keypair) is True  # confirmation keepalive sent
-        wait_for(lambda: b.peer_stats(a)["current"] == b.keypair.local_index, what="key confirmation")
+        connect(a, b)
         yield a, b
     finally:
         a.close()
@@ -298,3 +307,36 @@ def test_send_from_python_seals_under_the_current_keypair(tunnel):
     a.dp.remove_keypair(b.engine.public_key)
     assert a.dp.send(b.engine.public_key, pkt) is False
     assert ("staged", b.engine.public_key, 0, pkt, None) in a.dp.poll_events()
+
+
+@pytest.fixture
+def short_timers():
+    """A connected pair with 1 s keepalive / 0.5 s rekey timeouts."""
+    yield from connected(engines(), keepalive_timeout=1.0, rekey_timeout=0.5)
+
+
+def test_timers_passive_keepalive_and_needs_handshake(short_timers):
+    a, b = short_timers
+    a.tun.send(ip4("10.9.0.1", "10.9.0.2"))
+    b.recv_tun()
+    # B received data and sends nothing back: after 1 s it sends a keepalive
+    wait_for(lambda: a.peer_stats(b)["rx_bytes"] >= 32 and b.peer_stats(a)["tx_bytes"] == 32,
+             what="passive keepalive from B")
+    assert b.peer_stats(a)["tx_packets"] == 0
+    # A sends data into the void (B stopped): after 1.5 s A asks for a handshake
+    b.dp.stop()
+    a.dp.poll_events()
+    a.tun.send(ip4("10.9.0.1", "10.9.0.2"))
+    ev = wait_for(lambda: [e for e in a.dp.poll_events() if e.kind == "rekey"], timeout=4,
+                  what="needs-handshake event")
+    assert ev == [("rekey", b.engine.public_key, 0, None, None)]
+
+
+def test_timers_persistent_keepalive(short_timers):
+    a, b = short_timers
+    a.dp.set_peer(b.engine.public_key, b.addr, persistent_keepalive=1)
+    before = b.peer_stats(a)["rx_bytes"]
+    time.sleep(2.6)
+    got = (b.peer_stats(a)["rx_bytes"] - before) // 32
+    assert 2 <= got <= 3, got
+    assert b.peer_stats(a)["rx_packets"] == 0
