@@ -114,7 +114,7 @@ def fmt(bps: float) -> str:
     return f"{bps / 1e6:,.0f} Mbit/s"
 
 
-def write_doc(results: list[tuple[str, dict]]) -> str:
+def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str:
     ref = dict(results)["wireguard-go"]
     lines = [
         SECTION,
@@ -122,7 +122,9 @@ def write_doc(results: list[tuple[str, dict]]) -> str:
         f"`bench/throughput.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
         f"kernel {platform.release()}. iperf3 TCP {DURATION} s per direction and {PINGS} pings through each tunnel, "
         "between two network namespaces joined by one veth pair, all variants in the same run. "
-        "Ratios are against wireguard-go measured in that run.",
+        "Ratios are against wireguard-go measured in that run. "
+        f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
+        "(other work shares these 2 cores; numbers under load are noisy).",
         "",
         "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT | RTT vs wireguard-go |",
         "|---|---|---|---|---|---|",
@@ -132,14 +134,14 @@ def write_doc(results: list[tuple[str, dict]]) -> str:
         lines.append(f"| {name} | {fmt(r['a_to_b'])} | {fmt(r['b_to_a'])} | {ratio:.2f}x | "
                      f"{r['rtt_ms']:.3f} ms | {r['rtt_ms'] / ref['rtt_ms']:.2f}x |")
     lines += ["", "How to read it and what limits the userspace backend: see docs/userspace.md (Performance).", ""]
-    section = "\n".join(lines)
+    section = "\n".join(lines) + "\n"
     text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
     start = text.find(SECTION)
     if start >= 0:
         nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
+        text = text[:start] + (section + text[nxt + 1:] if nxt >= 0 else section.rstrip("\n") + "\n")
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     DOC.write_text(text)
     return section
 
@@ -149,6 +151,7 @@ def main() -> int:
         print("bench/throughput.py needs root (network namespaces)", file=sys.stderr)
         return 1
     results = []
+    load_start = os.getloadavg()[0]
     for name, fn in VARIANTS:
         lab = make_lab()
         try:
@@ -157,7 +160,7 @@ def main() -> int:
             lab.close()
         print(f"{name}: {fmt(r['a_to_b'])} / {fmt(r['b_to_a'])}, RTT {r['rtt_ms']:.3f} ms", flush=True)
         results.append((name, r))
-    print(write_doc(results))
+    print(write_doc(results, (load_start, os.getloadavg()[0])))
     print(json.dumps(dict(results)))
     return 0
 
