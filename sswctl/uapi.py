@@ -79,6 +79,12 @@ def _uint(value: str, limit: int, what: str) -> int:
     return n
 
 
+def _shown(key: str) -> str:
+    """A key name for an error message, only if it looks like a key name
+    (so a secret sent by mistake in its place is never echoed or logged)."""
+    return f" {key}" if re.fullmatch(r"[a-z_]{1,40}", key) else ""
+
+
 def _true(value: str, what: str) -> bool:
     if value != "true":
         raise UAPIError(f"{what} must be 'true'")
@@ -120,7 +126,7 @@ def _enum(cls, value: str, what: str):
     try:
         return cls(value)
     except ValueError:
-        raise UAPIError(f"unknown {what} {value!r}") from None
+        raise UAPIError(f"unknown {what}") from None
 
 
 # --- requests ------------------------------------------------------------
@@ -129,12 +135,13 @@ def _enum(cls, value: str, what: str):
 def split_lines(body: str) -> list[tuple[str, str]]:
     """``key=value`` lines up to (not including) the blank terminator."""
     pairs = []
-    for line in body.split("\n"):
+    for number, line in enumerate(body.split("\n"), 2):
         if line == "":
             break
         key, sep, value = line.partition("=")
         if not sep:
-            raise UAPIError(f"line without '=': {line[:40]!r}", _errno.EPROTO)
+            # Never echo the line: a malformed request may well hold a key.
+            raise UAPIError(f"line {number} has no '='", _errno.EPROTO)
         pairs.append((key, value))
     return pairs
 
@@ -174,7 +181,7 @@ def _device_line(dev: Device, key: str, value: str) -> None:
     elif key == "ssw_cipher":
         dev.cipher = _enum(Cipher, value, "cipher")
     else:
-        raise UAPIError(f"invalid UAPI device key: {key[:40]!r}")
+        raise UAPIError(f"invalid UAPI device key{_shown(key)}")
 
 
 def _peer_line(peer: Peer, key: str, value: str) -> None:
@@ -194,13 +201,13 @@ def _peer_line(peer: Peer, key: str, value: str) -> None:
         peer.allowed_ips.append(parse_allowed_ip(value))
     elif key == "protocol_version":
         if value != "1":
-            raise UAPIError(f"invalid protocol version: {value[:40]!r}")
+            raise UAPIError("invalid protocol version (only 1 exists)")
     elif key == "ssw_name":
         if not _NAME.match(value):
             raise UAPIError("ssw_name must be 1-64 printable characters")
         peer.name = value
     else:
-        raise UAPIError(f"invalid UAPI peer key: {key[:40]!r}")
+        raise UAPIError(f"invalid UAPI peer key{_shown(key)}")
 
 
 def encode_set(dev: Device) -> str:

@@ -232,3 +232,16 @@ def test_arbitrary_get_reply_parses_or_is_a_typed_error(lines):
         decode_get("\n".join(lines) + "\n\n")
     except UAPIError:
         pass
+
+
+@pytest.mark.parametrize("line", [
+    "ab" * 32,  # a bare key where a key=value line belongs
+    "private_key" + "ab" * 32,
+    "ab" * 32 + "=1",  # a key where the name belongs
+    "ssw_protocol=" + "ab" * 32,
+    "public_key=" + "11" * 32 + "\nprotocol_version=" + "ab" * 32,
+])
+def test_error_messages_never_echo_what_could_be_a_key(line):
+    with pytest.raises(UAPIError) as e:
+        decode_set(split_lines(line + "\n\n"))
+    assert "abab" not in str(e.value)
