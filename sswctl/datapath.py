@@ -91,10 +91,13 @@ class Datapath:
         self._next_id = itertools.count(1)
 
     # --- wiring -----------------------------------------------------------
-    def set_sockets(self, tun_fd: int, udp4_fd: int = -1, udp6_fd: int = -1) -> None:
+    def set_sockets(self, tun_fd: int, udp4_fd: int = -1, udp6_fd: int = -1, *, offload: bool = False) -> None:
         """The fds stay the caller's (it closes them after ``stop()``); they are
-        made non-blocking. The daemon must stop reading them itself."""
-        self._dp.set_sockets(tun_fd, udp4_fd, udp6_fd)
+        made non-blocking. The daemon must stop reading them itself.
+        ``offload``: the TUN fd was opened with IFF_VNET_HDR and TSO offloads
+        (``sswctl.tun.Tun(..., offload=True)``, i.e. ``tun.vnet``): TCP
+        super-packets are read and cut into segments in C."""
+        self._dp.set_sockets(tun_fd, udp4_fd, udp6_fd, offload)
 
     def start(self) -> None:
         self._dp.start()
@@ -167,7 +170,7 @@ class Datapath:
 
     # --- counters -----------------------------------------------------------
     def stats(self) -> dict:
-        """``{"device": {"drops": {...}, "running": bool}, "peers": {peer: {...}}}``.
+        """``{"device": {"drops": {...}, "running": bool, "tun_reads": int}, "peers": {peer: {...}}}``.
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
         ``endpoint``, ``last_tx``/``last_rx`` (any authenticated/sent datagram)

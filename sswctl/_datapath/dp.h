@@ -166,6 +166,7 @@ struct ssw_dev {
 	uint8_t type_data;
 	int mtu;
 	int tun_fd, udp4_fd, udp6_fd;
+	bool vnet_hdr; /* the TUN fd has IFF_VNET_HDR (and TSO offloads) */
 	int stop_fd;  /* eventfd: wakes both workers to exit */
 	int event_fd; /* eventfd: readable while events are queued */
 	bool running;
@@ -173,6 +174,7 @@ struct ssw_dev {
 	double keepalive_timeout, rekey_timeout; /* WireGuard's 10 s and 5 s; tests shorten them */
 	uint64_t next_timer_ns;
 	_Atomic uint64_t drops[SSW_DROP__MAX]; /* not attributable to a peer */
+	_Atomic uint64_t tun_reads;            /* < packets sent when TSO super-packets arrive */
 	pthread_mutex_t ev_lock;
 	struct ssw_event *events;
 	size_t n_events, n_staged;
@@ -219,6 +221,14 @@ size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, ui
 			  size_t len);
 int ssw_socket_for(struct ssw_dev *d, int family);
 void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data);
+
+/* --- offload.c: IFF_VNET_HDR reads ---------------------------------------- */
+#define SSW_VNET_HDR_LEN 10
+#define SSW_VNET_F_DATA_VALID 2
+/* With offloads the send worker's slots hold MTU-sized segments: */
+#define SSW_OFFLOAD_SLOTS 256
+#define SSW_OFFLOAD_SLOT_CAP 9216
+int ssw_offload_split(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int max_out, size_t cap);
 
 /* --- timers.c: keepalives and "needs handshake", run by the send worker -- */
 #define SSW_TIMER_TICK_MS 250

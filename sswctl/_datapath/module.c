@@ -168,9 +168,9 @@ static int set_nonblock(int fd)
 
 static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 {
-	int tun, u4, u6;
+	int tun, u4, u6, vnet = 0;
 
-	if (check(self) || !PyArg_ParseTuple(args, "iii", &tun, &u4, &u6))
+	if (check(self) || !PyArg_ParseTuple(args, "iii|p", &tun, &u4, &u6, &vnet))
 		return NULL;
 	if (self->dev.running) {
 		PyErr_SetString(PyExc_RuntimeError, "stop() before changing the file descriptors");
@@ -185,6 +185,7 @@ static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 	self->dev.tun_fd = tun;
 	self->dev.udp4_fd = u4;
 	self->dev.udp6_fd = u6;
+	self->dev.vnet_hdr = vnet;
 	Py_RETURN_NONE;
 }
 
@@ -591,8 +592,9 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 		Py_DECREF(v);
 	}
 	unlock(&self->dev);
-	dev = Py_BuildValue("{sNsO}", "drops", drops_dict(self->dev.drops), "running",
-			    self->dev.running ? Py_True : Py_False);
+	dev = Py_BuildValue("{sNsOsK}", "drops", drops_dict(self->dev.drops), "running",
+			    self->dev.running ? Py_True : Py_False, "tun_reads",
+			    (unsigned long long)atomic_load(&self->dev.tun_reads));
 	if (dev)
 		out = Py_BuildValue("{sNsN}", "device", dev, "peers", peers);
 	else
@@ -601,7 +603,7 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 }
 
 static PyMethodDef Datapath_methods[] = {
-	{ "set_sockets", (PyCFunction)Datapath_set_sockets, METH_VARARGS, "set_sockets(tun_fd, udp4_fd, udp6_fd)" },
+	{ "set_sockets", (PyCFunction)Datapath_set_sockets, METH_VARARGS, "set_sockets(tun_fd, udp4_fd, udp6_fd, vnet_hdr=False)" },
 	{ "start", (PyCFunction)Datapath_start, METH_NOARGS, "start the worker threads" },
 	{ "stop", (PyCFunction)Datapath_stop, METH_NOARGS, "join the workers, zero all keypairs" },
 	{ "set_peer", (PyCFunction)Datapath_set_peer, METH_VARARGS, "set_peer(id, endpoint=None, persistent_keepalive=0)" },
@@ -710,6 +712,43 @@ done:
 	return out;
 }
 
+/* split(read) -> [packets]: the send worker's offload splitter; ValueError if malformed */
+static PyObject *mod_split(PyObject *m, PyObject *args)
+{
+	Py_buffer in;
+	uint8_t *mem, *pt[SSW_OFFLOAD_SLOTS];
+	size_t len[SSW_OFFLOAD_SLOTS];
+	PyObject *list = NULL;
+	int n;
+
+	if (!PyArg_ParseTuple(args, "y*", &in))
+		return NULL;
+	mem = PyMem_Malloc((size_t)SSW_OFFLOAD_SLOTS * SSW_OFFLOAD_SLOT_CAP);
+	if (!mem) {
+		PyBuffer_Release(&in);
+		return PyErr_NoMemory();
+	}
+	for (int i = 0; i < SSW_OFFLOAD_SLOTS; i++)
+		pt[i] = mem + (size_t)i * SSW_OFFLOAD_SLOT_CAP;
+	n = ssw_offload_split(in.buf, (size_t)in.len, pt, len, SSW_OFFLOAD_SLOTS, SSW_OFFLOAD_SLOT_CAP);
+	if (n < 0) {
+		PyErr_SetString(PyExc_ValueError, n == -2 ? "too many segments" : "malformed");
+	} else {
+		list = PyList_New(n);
+		for (int i = 0; list && i < n; i++) {
+			PyObject *b = PyBytes_FromStringAndSize((char *)pt[i], (Py_ssize_t)len[i]);
+
+			if (!b)
+				Py_CLEAR(list);
+			else
+				PyList_SET_ITEM(list, i, b);
+		}
+	}
+	PyMem_Free(mem);
+	PyBuffer_Release(&in);
+	return list;
+}
+
 typedef struct {
 	PyObject_HEAD
 	struct ssw_replay r;
@@ -787,6 +826,7 @@ static PyTypeObject ReplayType = {
 static PyMethodDef module_methods[] = {
 	{ "seal", mod_seal, METH_VARARGS, "seal(type_data, cipher, key, remote_index, counter, packet, mtu=0)" },
 	{ "open", mod_open, METH_VARARGS, "open(cipher, key, datagram) -> padded plaintext | None" },
+	{ "split", mod_split, METH_VARARGS, "split(tun_read_with_vnet_header) -> [packets]" },
 	{ NULL }
 };
 
@@ -808,7 +848,8 @@ PyMODINIT_FUNC PyInit__datapath(void)
 	    PyModule_AddIntConstant(m, "CHACHA20_POLY1305", SSW_CHACHA20_POLY1305) < 0 ||
 	    PyModule_AddIntConstant(m, "AES_256_GCM", SSW_AES_256_GCM) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_EVENTS", SSW_MAX_EVENTS) < 0 ||
-	    PyModule_AddIntConstant(m, "MAX_STAGED", SSW_MAX_STAGED) < 0) {
+	    PyModule_AddIntConstant(m, "MAX_STAGED", SSW_MAX_STAGED) < 0 ||
+	    PyModule_AddIntConstant(m, "OFFLOAD_SLOTS", SSW_OFFLOAD_SLOTS) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -185,8 +185,20 @@ static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, doubl
 		atomic_store_explicit(&p->c.last_rx_data_ns, now_ns, memory_order_relaxed);
 		atomic_compare_exchange_strong(&p->c.rx_data_unanswered_ns, &unarmed, now_ns);
 	}
-	rx->w_ptr[rx->w_n] = dg + SSW_HEADER_LEN;
-	rx->w_len[rx->w_n++] = n;
+	if (d->vnet_hdr) {
+		/* a plain packet behind a virtio header: no GSO; its checksum need
+		 * not be verified again, it arrived authenticated (as WireGuard's
+		 * CHECKSUM_UNNECESSARY) */
+		uint8_t *h = dg + SSW_HEADER_LEN - SSW_VNET_HDR_LEN;
+
+		memset(h, 0, SSW_VNET_HDR_LEN);
+		h[0] = SSW_VNET_F_DATA_VALID;
+		rx->w_ptr[rx->w_n] = h;
+		rx->w_len[rx->w_n++] = n + SSW_VNET_HDR_LEN;
+	} else {
+		rx->w_ptr[rx->w_n] = dg + SSW_HEADER_LEN;
+		rx->w_len[rx->w_n++] = n;
+	}
 }
 
 static void process(struct ssw_dev *d, struct rx *rx, int n)

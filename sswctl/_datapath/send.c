@@ -14,10 +14,6 @@
 #include <unistd.h>
 #include <openssl/crypto.h>
 
-struct slot {
-	uint8_t buf[SSW_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PAD_MULTIPLE + SSW_TAG_LEN];
-};
-
 int ssw_socket_for(struct ssw_dev *d, int family)
 {
 	return family == AF_INET6 ? d->udp6_fd : d->udp4_fd;
@@ -129,10 +125,22 @@ static struct ssw_peer *route(struct ssw_dev *d, const uint8_t *pkt, size_t len)
 }
 
 struct out {
-	struct mmsghdr msg[SSW_BATCH];
-	struct iovec iov[SSW_BATCH];
-	struct sockaddr_storage dst[SSW_BATCH];
+	struct mmsghdr msg[SSW_OFFLOAD_SLOTS];
+	struct iovec iov[SSW_OFFLOAD_SLOTS];
+	struct sockaddr_storage dst[SSW_OFFLOAD_SLOTS];
 	int n;
+};
+
+/* Per-thread buffers: slots of cap plaintext bytes with room for the header
+ * in front and padding + tag behind; plain reads land in them directly,
+ * offload reads go to rbuf and are split into them. */
+struct tx {
+	int nslots;
+	size_t cap, stride;
+	uint8_t *mem, *rbuf;
+	uint8_t *pt[SSW_OFFLOAD_SLOTS]; /* plaintext start: slot + SSW_HEADER_LEN */
+	size_t len[SSW_OFFLOAD_SLOTS];
+	struct out o4, o6;
 };
 
 static void flush(struct ssw_dev *d, int fd, struct out *o)
@@ -155,74 +163,139 @@ static void flush(struct ssw_dev *d, int fd, struct out *o)
 	o->n = 0;
 }
 
+/* Route, seal and send the n packets in t's slots. */
+static void seal_batch(struct ssw_dev *d, struct tx *t, int n)
+{
+	double now = ssw_now();
+
+	pthread_rwlock_rdlock(&d->lock);
+	for (int i = 0; i < n; i++) {
+		uint8_t *slot = t->pt[i] - SSW_HEADER_LEN;
+		struct ssw_peer *p = route(d, t->pt[i], t->len[i]);
+		struct out *o;
+		size_t wire;
+		socklen_t eplen;
+		struct sockaddr_storage ep;
+
+		if (!p) {
+			ssw_count(&d->drops[SSW_DROP_NO_ROUTE], 1);
+			continue;
+		}
+		if (!ssw_peer_get_endpoint(p, &ep, &eplen) || ssw_socket_for(d, ep.ss_family) < 0) {
+			ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
+			continue;
+		}
+		wire = seal_for_peer(d, p, slot, t->len[i], now);
+		if (!wire)
+			continue;
+		ssw_note_sent(p, wire, true);
+		o = ep.ss_family == AF_INET6 ? &t->o6 : &t->o4;
+		o->dst[o->n] = ep;
+		o->iov[o->n] = (struct iovec){ slot, wire };
+		o->msg[o->n].msg_hdr = (struct msghdr){ .msg_name = &o->dst[o->n], .msg_namelen = eplen,
+						       .msg_iov = &o->iov[o->n], .msg_iovlen = 1 };
+		o->n++;
+	}
+	pthread_rwlock_unlock(&d->lock);
+	if (t->o4.n)
+		flush(d, d->udp4_fd, &t->o4);
+	if (t->o6.n)
+		flush(d, d->udp6_fd, &t->o6);
+}
+
+static struct tx *tx_new(struct ssw_dev *d)
+{
+	struct tx *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->nslots = d->vnet_hdr ? SSW_OFFLOAD_SLOTS : SSW_BATCH;
+	t->cap = d->vnet_hdr ? SSW_OFFLOAD_SLOT_CAP : SSW_MAX_PLAINTEXT;
+	t->stride = SSW_HEADER_LEN + t->cap + SSW_PAD_MULTIPLE + SSW_TAG_LEN;
+	t->mem = malloc(t->stride * (size_t)t->nslots);
+	t->rbuf = d->vnet_hdr ? malloc(SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM) : NULL;
+	if (!t->mem || (d->vnet_hdr && !t->rbuf)) {
+		free(t->mem);
+		free(t->rbuf);
+		free(t);
+		return NULL;
+	}
+	for (int i = 0; i < t->nslots; i++)
+		t->pt[i] = t->mem + t->stride * (size_t)i + SSW_HEADER_LEN;
+	return t;
+}
+
+static void tx_free(struct tx *t)
+{
+	if (!t)
+		return;
+	/* plaintext traffic: do not leave it in the heap */
+	OPENSSL_cleanse(t->mem, t->stride * (size_t)t->nslots);
+	free(t->mem);
+	if (t->rbuf) {
+		OPENSSL_cleanse(t->rbuf, SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
+		free(t->rbuf);
+	}
+	free(t);
+}
+
+/* Up to SSW_BATCH reads; returns the packets now waiting in t's slots. */
+static int read_batch(struct ssw_dev *d, struct tx *t)
+{
+	int n = 0;
+
+	int reads;
+
+	for (reads = 0; reads < SSW_BATCH; reads++) {
+		ssize_t r;
+		int k;
+
+		if (!d->vnet_hdr) {
+			r = read(d->tun_fd, t->pt[n], t->cap);
+			if (r < 0)
+				break;
+			t->len[n++] = (size_t)r;
+			continue;
+		}
+		r = read(d->tun_fd, t->rbuf, SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
+		if (r < 0)
+			break;
+		k = ssw_offload_split(t->rbuf, (size_t)r, t->pt + n, t->len + n, t->nslots - n, t->cap);
+		if (k == -2) { /* no room left: send what we have, then split into empty slots */
+			seal_batch(d, t, n);
+			n = 0;
+			k = ssw_offload_split(t->rbuf, (size_t)r, t->pt, t->len, t->nslots, t->cap);
+		}
+		if (k < 0) {
+			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+			continue;
+		}
+		n += k;
+	}
+	ssw_count(&d->tun_reads, (uint64_t)reads);
+	return n;
+}
+
 void *ssw_send_worker(void *arg)
 {
 	struct ssw_dev *d = arg;
-	struct slot *slots = malloc(sizeof(*slots) * SSW_BATCH);
-	size_t lens[SSW_BATCH];
-	struct out *o4 = calloc(1, sizeof(*o4)), *o6 = calloc(1, sizeof(*o6));
+	struct tx *t = tx_new(d);
 	struct pollfd pfd[2] = { { .fd = d->tun_fd, .events = POLLIN }, { .fd = d->stop_fd, .events = POLLIN } };
 
-	if (!slots || !o4 || !o6)
-		goto out;
+	if (!t)
+		return NULL;
 	for (;;) {
-		int n = 0;
-		double now;
+		int n;
 
 		if (poll(pfd, 2, SSW_TIMER_TICK_MS) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents)
 			break;
 		ssw_timers_run(d);
-		while (n < SSW_BATCH) {
-			ssize_t r = read(d->tun_fd, slots[n].buf + SSW_HEADER_LEN, SSW_MAX_PLAINTEXT);
-
-			if (r < 0)
-				break;
-			lens[n++] = (size_t)r;
-		}
-		if (!n)
-			continue;
-		now = ssw_now();
-		pthread_rwlock_rdlock(&d->lock);
-		for (int i = 0; i < n; i++) {
-			uint8_t *pkt = slots[i].buf + SSW_HEADER_LEN;
-			struct ssw_peer *p = route(d, pkt, lens[i]);
-			struct out *o;
-			size_t wire;
-			socklen_t eplen;
-			struct sockaddr_storage ep;
-
-			if (!p) {
-				ssw_count(&d->drops[SSW_DROP_NO_ROUTE], 1);
-				continue;
-			}
-			if (!ssw_peer_get_endpoint(p, &ep, &eplen) || ssw_socket_for(d, ep.ss_family) < 0) {
-				ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
-				continue;
-			}
-			wire = seal_for_peer(d, p, slots[i].buf, lens[i], now);
-			if (!wire)
-				continue;
-			ssw_note_sent(p, wire, true);
-			o = ep.ss_family == AF_INET6 ? o6 : o4;
-			o->dst[o->n] = ep;
-			o->iov[o->n] = (struct iovec){ slots[i].buf, wire };
-			o->msg[o->n].msg_hdr = (struct msghdr){ .msg_name = &o->dst[o->n], .msg_namelen = eplen,
-							       .msg_iov = &o->iov[o->n], .msg_iovlen = 1 };
-			o->n++;
-		}
-		pthread_rwlock_unlock(&d->lock);
-		if (o4->n)
-			flush(d, d->udp4_fd, o4);
-		if (o6->n)
-			flush(d, d->udp6_fd, o6);
+		n = read_batch(d, t);
+		if (n)
+			seal_batch(d, t, n);
 	}
-out:
-	if (slots)
-		OPENSSL_cleanse(slots, sizeof(*slots) * SSW_BATCH);
-	free(slots);
-	free(o4);
-	free(o6);
+	tx_free(t);
 	return NULL;
 }
