@@ -45,6 +45,10 @@ log = logging.getLogger("sswctl.daemon")
 
 BATCH = 64  # datagrams or packets handled per readiness event
 TUN_READ = 65536 + offload.VNET_HDR_LEN
+# Packets held back for batching before they are sent on: one GSO send or
+# one coalesced TUN write's worth, so batching never delays a packet by more
+# than ~64 packets of work.
+FLUSH_AT = 64
 TICK = 0.25  # seconds between engine timer runs
 # Handshake messages per second above which the engine answers with cookies
 # (WireGuard: when its handshake queue is an eighth full).
@@ -209,6 +213,9 @@ class Daemon:
                     continue
                 for packet in packets:
                     self._outbound(packet, now, out)
+                if len(out) >= FLUSH_AT:  # bound the delay of the first packet
+                    self._send_batch(out)
+                    out.clear()
         finally:
             if out:
                 self._send_batch(out)
@@ -302,6 +309,8 @@ class Daemon:
                         self._inbound(data[off:off + seg], src, now)
                 else:
                     self._inbound(data, src, now)
+                if len(self._rx_pending) >= FLUSH_AT:
+                    self._flush_tun()
         finally:
             if self._rx_pending:
                 self._flush_tun()
