@@ -203,16 +203,15 @@ class Daemon:
                     buf = read(fd, TUN_READ)
                 except BlockingIOError:
                     break
-                if not vnet:
-                    self._outbound(buf, now, out)
-                    continue
-                try:
-                    packets = offload.segment(buf)
-                except (offload.OffloadError, struct.error, IndexError):
-                    self.drops["tun_offload"] += 1
-                    continue
-                for packet in packets:
-                    self._outbound(packet, now, out)
+                if vnet:
+                    try:
+                        packets = offload.segment(buf)
+                    except (offload.OffloadError, struct.error, IndexError):
+                        self.drops["tun_offload"] += 1
+                        continue
+                else:
+                    packets = [buf]
+                self._outbound(packets, now, out)
                 if len(out) >= FLUSH_AT:  # bound the delay of the first packet
                     self._send_batch(out)
                     out.clear()
@@ -220,32 +219,38 @@ class Daemon:
             if out:
                 self._send_batch(out)
 
-    def _outbound(self, packet: bytes, now: float, out: list) -> None:
-        addrs = packet_addresses(packet)
+    def _outbound(self, packets: list, now: float, out: list) -> None:
+        """Route and encrypt packets that share their addresses (one read's worth:
+        a single packet, or the segments of one TCP super-packet)."""
+        addrs = packet_addresses(packets[0])
         if addrs is None:
-            self.drops["tun_malformed"] += 1
+            self.drops["tun_malformed"] += len(packets)
             return
         key = self.table.lookup(addrs[1])
         if key is None:
-            self.drops["no_route"] += 1  # as WireGuard; ICMP unreachable is not our job
+            self.drops["no_route"] += len(packets)  # as WireGuard; ICMP unreachable is not our job
             return
         engine = self.engine
         if engine is None:
-            self.drops["no_private_key"] += 1
+            self.drops["no_private_key"] += len(packets)
             return
         sess = engine.peer(key)
-        if sess.endpoint is None:
-            self.peers[key].drops["no_endpoint"] += 1
+        rt = self.peers[key]
+        endpoint = sess.endpoint
+        if endpoint is None:
+            rt.drops["no_endpoint"] += len(packets)
             return
-        staged_full = len(sess.staged) >= MAX_STAGED_PACKETS
-        datagram, events = engine.encrypt(key, packet, now)
-        if datagram is None and staged_full:
-            # The engine's staged queue is bounded and drops its oldest packet.
-            self.peers[key].drops["staged_overflow"] += 1
-        if datagram is not None:
-            out.append((sess.endpoint, datagram, self.peers[key]))
-        if events:
-            self._events(events)
+        for packet in packets:
+            staged_full = len(sess.staged) >= MAX_STAGED_PACKETS
+            datagram, events = engine.encrypt(key, packet, now)
+            if datagram is not None:
+                out.append((endpoint, datagram, rt))
+            elif staged_full:
+                # The engine's staged queue is bounded and drops its oldest packet.
+                rt.drops["staged_overflow"] += 1
+            if events:
+                self._events(events)
+                endpoint = sess.endpoint or endpoint
 
     def _send_batch(self, out: list) -> None:
         """Send datagrams, coalescing runs to one endpoint with UDP GSO.
