@@ -4,13 +4,14 @@ One thread and one selector. Readiness on the TUN device, the two UDP
 sockets, the UAPI sockets and a signal wake-up pipe drives everything; the
 engine's timers run from the loop's clock. The engine is sans-I/O: this
 module owns every socket, the clock and the timer loop, and turns the
-engine's actions into writes (see session.py for the translation).
+engine's events (Transmit, HandshakeCompleted, ...) into writes.
 
-Data path, outbound: TUN packet -> allowed-IPs lookup of the destination ->
-peer -> encrypt (or stage while a handshake is pending) -> UDP to the
-peer's current endpoint. Inbound: UDP datagram -> engine (handshake or
-transport) -> for transport, the inner source must route back to the same
-peer (cryptokey routing) -> TUN. The endpoint follows the latest
+Data path, outbound: TUN read (a TCP super-packet is cut into MTU-sized
+packets, offload.py) -> allowed-IPs lookup of the destination -> peer ->
+encrypt (or stage while a handshake is pending) -> UDP to the peer's current
+endpoint, in GSO batches. Inbound: UDP datagram(s) (GRO batches) -> engine
+(handshake or transport) -> for transport, the inner source must route back
+to the same peer (cryptokey routing) -> TUN, TCP runs coalesced. The endpoint follows the latest
 authenticated source address (roaming).
 
 Every dropped datagram or packet is counted by reason, per peer when the
