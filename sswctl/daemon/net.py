@@ -10,6 +10,7 @@ import struct
 from ..model import Endpoint
 
 SO_MARK = 36  # linux/asm-generic/socket.h
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 SOCKET_BUFFER = 4 << 20
 # UDP segmentation/receive offload (linux/udp.h), Linux >= 4.18 / 5.0.
 SOL_UDP = 17
@@ -31,11 +32,15 @@ def _udp(family: int, port: int, fwmark: int) -> socket.socket:
     try:
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            try:
-                s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-            except OSError:
-                pass
+        # As root, the *FORCE variants get past net.core.[rw]mem_max (often
+        # ~200 KiB, a few dozen full-size datagrams): bursts must not drop here.
+        for force, plain in ((SO_RCVBUFFORCE, socket.SO_RCVBUF), (SO_SNDBUFFORCE, socket.SO_SNDBUF)):
+            for opt in (force, plain):
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+                    break
+                except OSError:
+                    continue
         if fwmark:
             s.setsockopt(socket.SOL_SOCKET, SO_MARK, fwmark)
         try:

