@@ -13,6 +13,7 @@ from sswctl.cli import cli
 from sswctl.commands import strip as strip_cmd
 from sswctl.errors import UsageError
 from tests.conftest import DATA, REPO
+from tests.unit.test_config import BAD
 
 WG_KEYS = {
     "privatekey",
@@ -81,3 +82,14 @@ def test_unreadable_paths_are_usage_errors():
     for bad in ("nul\x00in-path", "/"):
         with pytest.raises(UsageError):
             config.load_config(bad)
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_every_malformed_config_exits_2_naming_file_and_line(tmp_path, case):
+    text, line, message = BAD[case]
+    path = tmp_path / "bad.conf"
+    path.write_bytes(text.encode())
+    result = CliRunner().invoke(cli, ["strip", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{path}:{line}: {message}"), result.output
+    assert result.output.count("\n") == 1  # the one error line and nothing on stdout
