@@ -87,7 +87,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 # --- demo (userspace backend) ---------------------------------------------------------
-# scripts/demo.sh arrives with the userspace backend; until then this says so.
+# scripts/demo.sh: two namespaces, a tunnel between them, ping + iperf3 (needs root).
 
 demo: deps
 	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; \
