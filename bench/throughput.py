@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -38,9 +39,11 @@ SECTION = "## Throughput (userspace backend)"
 
 
 def rtt_ms(side: Side, target: str) -> float:
-    r = side.run("ping", "-c", str(PINGS), "-i", "0.02", "-q", target, timeout=60)
-    m = re.search(r"= [\d.]+/([\d.]+)/", r.stdout)
-    return float(m.group(1))
+    """Median ping RTT (the median, because scheduling spikes on a shared
+    machine swamp an average)."""
+    r = side.run("ping", "-c", str(PINGS), "-i", "0.02", target, timeout=60)
+    times = sorted(float(m) for m in re.findall(r"time=([\d.]+)", r.stdout))
+    return statistics.median(times)
 
 
 def measure(lab: Lab, addr_b: str) -> dict:
@@ -120,13 +123,14 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         SECTION,
         "",
         f"`bench/throughput.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
-        f"kernel {platform.release()}. iperf3 TCP {DURATION} s per direction and {PINGS} pings through each tunnel, "
-        "between two network namespaces joined by one veth pair, all variants in the same run. "
+        f"kernel {platform.release()}. iperf3 TCP {DURATION} s per direction and the median RTT of "
+        f"{PINGS} pings through each tunnel, between two network namespaces joined by one veth pair, "
+        "all variants in the same run. "
         "Ratios are against wireguard-go measured in that run. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
         "",
-        "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT | RTT vs wireguard-go |",
+        "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT (median) | RTT vs wireguard-go |",
         "|---|---|---|---|---|---|",
     ]
     for name, r in results:
