@@ -4,7 +4,8 @@
 Run as root (``make bench``). Two network namespaces joined by one veth pair;
 for each variant a tunnel is brought up between them, then iperf3 TCP for
 DURATION seconds in each direction and ping RTT (PINGS pings) are measured
-through it, and it is torn down. Variants: the raw veth (ceiling), wireguard-go
+through it, and it is torn down; variants run interleaved ROUNDS times and
+the medians are reported (the machine is shared, single runs are noisy). Variants: the raw veth (ceiling), wireguard-go
 on both ends (the reference), and our daemon on both ends in each protocol
 mode and suite. Writes the "Throughput (userspace backend)" section of
 docs/performance.md (replacing an earlier one) and prints the table.
@@ -33,6 +34,8 @@ from nslab import Lab, Side, iperf, make_lab, ping  # noqa: E402
 from sswctl import keys  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
+# Variants run interleaved, ROUNDS times; the table shows each one's median.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PINGS = 50
 DOC = REPO / "docs" / "performance.md"
 SECTION = "## Throughput (userspace backend)"
@@ -126,6 +129,7 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         f"kernel {platform.release()}. iperf3 TCP {DURATION} s per direction and the median RTT of "
         f"{PINGS} pings through each tunnel, between two network namespaces joined by one veth pair, "
         "all variants in the same run. "
+        f"Every variant ran {ROUNDS} times, interleaved; the table shows medians. "
         "Ratios are against wireguard-go measured in that run. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
@@ -154,16 +158,19 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench/throughput.py needs root (network namespaces)", file=sys.stderr)
         return 1
-    results = []
+    runs: dict[str, list[dict]] = {name: [] for name, _ in VARIANTS}
     load_start = os.getloadavg()[0]
-    for name, fn in VARIANTS:
-        lab = make_lab()
-        try:
-            r = fn(lab)
-        finally:
-            lab.close()
-        print(f"{name}: {fmt(r['a_to_b'])} / {fmt(r['b_to_a'])}, RTT {r['rtt_ms']:.3f} ms", flush=True)
-        results.append((name, r))
+    for rnd in range(ROUNDS):
+        for name, fn in VARIANTS:
+            lab = make_lab()
+            try:
+                r = fn(lab)
+            finally:
+                lab.close()
+            print(f"round {rnd + 1}, {name}: {fmt(r['a_to_b'])} / {fmt(r['b_to_a'])}, RTT {r['rtt_ms']:.3f} ms",
+                  flush=True)
+            runs[name].append(r)
+    results = [(name, {k: statistics.median(r[k] for r in rs) for k in rs[0]}) for name, rs in runs.items()]
     print(write_doc(results, (load_start, os.getloadavg()[0])))
     print(json.dumps(dict(results)))
     return 0
