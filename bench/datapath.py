@@ -5,7 +5,8 @@ Run as root. Same veth pair, same run, same measurements as
 bench/throughput.py (iperf3 TCP BENCH_SECONDS per direction, ping RTT),
 for: the raw veth, wireguard-go on both ends, and the C data path on both
 ends (keys from handshake_only engines, one Python process holding both
-sides; the Python threads sleep while the C workers carry the traffic).
+sides; the Python threads sleep while the C workers carry the traffic),
+with plain TUN devices and with TUN offloads (IFF_VNET_HDR + TSO).
 Writes the "Measured" section of docs/datapath.md and prints the table.
 
 A benchmark, not a test: numbers vary with the machine and its load.
@@ -33,9 +34,9 @@ DOC = REPO / "docs" / "datapath.md"
 SECTION = "## Measured"
 
 
-def variant_native(protocol: str, cipher: str):
+def variant_native(protocol: str, cipher: str, offload: bool = False):
     def run(lab: Lab) -> dict:
-        t = NativeTunnel(lab, protocol, cipher)
+        t = NativeTunnel(lab, protocol, cipher, offload)
         try:
             return measure(lab, lab.b.tun4)
         finally:
@@ -49,6 +50,9 @@ VARIANTS = [
     ("native data path, wireguard mode", variant_native("wireguard", "chacha20-poly1305")),
     ("native data path, secureswift + ChaCha20-Poly1305", variant_native("secureswift", "chacha20-poly1305")),
     ("native data path, secureswift + AES-256-GCM", variant_native("secureswift", "aes-256-gcm")),
+    ("native data path, wireguard mode, TUN offloads (TSO)", variant_native("wireguard", "chacha20-poly1305", True)),
+    ("native data path, secureswift + AES-256-GCM, TUN offloads (TSO)",
+     variant_native("secureswift", "aes-256-gcm", True)),
 ]
 
 

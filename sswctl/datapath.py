@@ -170,7 +170,7 @@ class Datapath:
 
     # --- counters -----------------------------------------------------------
     def stats(self) -> dict:
-        """``{"device": {"drops": {...}, "running": bool, "tun_reads": int}, "peers": {peer: {...}}}``.
+        """``{"device": {"drops": {...}, "running", "tun_reads", "tun_writes"}, "peers": {peer: {...}}}``.
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
         ``endpoint``, ``last_tx``/``last_rx`` (any authenticated/sent datagram)

@@ -175,6 +175,7 @@ struct ssw_dev {
 	uint64_t next_timer_ns;
 	_Atomic uint64_t drops[SSW_DROP__MAX]; /* not attributable to a peer */
 	_Atomic uint64_t tun_reads;            /* < packets sent when TSO super-packets arrive */
+	_Atomic uint64_t tun_writes;           /* < packets received when runs are coalesced */
 	pthread_mutex_t ev_lock;
 	struct ssw_event *events;
 	size_t n_events, n_staged;
@@ -229,6 +230,8 @@ void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data);
 #define SSW_OFFLOAD_SLOTS 256
 #define SSW_OFFLOAD_SLOT_CAP 9216
 int ssw_offload_split(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int max_out, size_t cap);
+int ssw_gro_run(uint8_t *const *pkts, const size_t *lens, int i, int n);
+size_t ssw_gro_merge(uint8_t *const *pkts, const size_t *lens, int i, int j, uint8_t *out);
 
 /* --- timers.c: keepalives and "needs handshake", run by the send worker -- */
 #define SSW_TIMER_TICK_MS 250

@@ -592,9 +592,10 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 		Py_DECREF(v);
 	}
 	unlock(&self->dev);
-	dev = Py_BuildValue("{sNsOsK}", "drops", drops_dict(self->dev.drops), "running",
+	dev = Py_BuildValue("{sNsOsKsK}", "drops", drops_dict(self->dev.drops), "running",
 			    self->dev.running ? Py_True : Py_False, "tun_reads",
-			    (unsigned long long)atomic_load(&self->dev.tun_reads));
+			    (unsigned long long)atomic_load(&self->dev.tun_reads), "tun_writes",
+			    (unsigned long long)atomic_load(&self->dev.tun_writes));
 	if (dev)
 		out = Py_BuildValue("{sNsN}", "device", dev, "peers", peers);
 	else
@@ -749,6 +750,71 @@ static PyObject *mod_split(PyObject *m, PyObject *args)
 	return list;
 }
 
+/* coalesce([packets]) -> [virtio-framed TUN writes]: the receive worker's GRO */
+static PyObject *mod_coalesce(PyObject *m, PyObject *args)
+{
+	PyObject *in, *seq, *list = NULL;
+	uint8_t *pkts[SSW_BATCH], *merge = NULL;
+	size_t lens[SSW_BATCH];
+	Py_ssize_t n;
+	int i, j;
+
+	if (!PyArg_ParseTuple(args, "O", &in))
+		return NULL;
+	seq = PySequence_Fast(in, "a sequence of packets");
+	if (!seq)
+		return NULL;
+	n = PySequence_Fast_GET_SIZE(seq);
+	if (n > SSW_BATCH) {
+		Py_DECREF(seq);
+		PyErr_SetString(PyExc_ValueError, "at most one batch of packets");
+		return NULL;
+	}
+	memset(pkts, 0, sizeof(pkts));
+	for (i = 0; i < n; i++) {
+		char *b;
+		Py_ssize_t bl;
+
+		if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(seq, i), &b, &bl) < 0 || bl > SSW_MAX_PLAINTEXT)
+			goto out;
+		/* the worker's packets have a spent data header in front: room for the virtio header */
+		pkts[i] = PyMem_Malloc(SSW_HEADER_LEN + (size_t)bl + 1);
+		if (!pkts[i])
+			goto out;
+		pkts[i] += SSW_HEADER_LEN;
+		memcpy(pkts[i], b, (size_t)bl);
+		lens[i] = (size_t)bl;
+	}
+	merge = PyMem_Malloc(SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
+	list = merge ? PyList_New(0) : NULL;
+	for (i = 0; list && i < n; i = j) {
+		PyObject *b;
+
+		j = ssw_gro_run(pkts, lens, i, (int)n);
+		if (j - i > 1) {
+			b = PyBytes_FromStringAndSize((char *)merge, (Py_ssize_t)ssw_gro_merge(pkts, lens, i, j, merge));
+		} else {
+			uint8_t *h = pkts[i] - SSW_VNET_HDR_LEN;
+
+			memset(h, 0, SSW_VNET_HDR_LEN);
+			h[0] = SSW_VNET_F_DATA_VALID;
+			b = PyBytes_FromStringAndSize((char *)h, (Py_ssize_t)(lens[i] + SSW_VNET_HDR_LEN));
+		}
+		if (!b || PyList_Append(list, b) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(b);
+	}
+out:
+	for (i = 0; i < n; i++)
+		if (pkts[i])
+			PyMem_Free(pkts[i] - SSW_HEADER_LEN);
+	PyMem_Free(merge);
+	Py_DECREF(seq);
+	if (!list && !PyErr_Occurred())
+		PyErr_NoMemory();
+	return list;
+}
+
 typedef struct {
 	PyObject_HEAD
 	struct ssw_replay r;
@@ -827,6 +893,7 @@ static PyMethodDef module_methods[] = {
 	{ "seal", mod_seal, METH_VARARGS, "seal(type_data, cipher, key, remote_index, counter, packet, mtu=0)" },
 	{ "open", mod_open, METH_VARARGS, "open(cipher, key, datagram) -> padded plaintext | None" },
 	{ "split", mod_split, METH_VARARGS, "split(tun_read_with_vnet_header) -> [packets]" },
+	{ "coalesce", mod_coalesce, METH_VARARGS, "coalesce([packets]) -> [tun writes with vnet header]" },
 	{ NULL }
 };
 

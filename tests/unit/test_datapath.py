@@ -228,3 +228,39 @@ def test_offload_split_of_garbage_is_refused_or_passed_through(buf):
         return
     if not buf[1] & 0x7F and not buf[0] & 1:
         assert out == [buf[10:]]
+
+
+def _segments(v6: bool, sizes: list[int], seq: int, psh_last: bool, flow: int) -> list[bytes]:
+    """Plain TCP segments of one flow with correct checksums (what a peer sends)."""
+    out = []
+    for i, size in enumerate(sizes):
+        flags = 0x18 if psh_last and i == len(sizes) - 1 else 0x10
+        buf = _super_packet(v6, 0, bytes([i & 0xFF]) * size, seq, flags, 1400, False, flow + i)
+        pkt = bytearray(buf[10:])
+        ip_len = 40 if v6 else 20
+        addrs = pkt[8:40] if v6 else pkt[12:20]
+        pkt[ip_len + 16:ip_len + 18] = bytes(2)
+        total = py_offload.ones_sum(addrs) + 6 + len(pkt) - ip_len + py_offload.ones_sum(pkt[ip_len:])
+        pkt[ip_len + 16:ip_len + 18] = (~(total % 0xFFFF) & 0xFFFF or 0xFFFF).to_bytes(2, "big")
+        if not v6:
+            pkt[10:12] = (~py_offload.ones_sum(pkt[:20]) & 0xFFFF).to_bytes(2, "big")
+        out.append(bytes(pkt))
+        seq = (seq + size) & 0xFFFFFFFF
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(runs=st.lists(st.tuples(st.booleans(), st.lists(st.integers(0, 1400), min_size=1, max_size=12),
+                               st.integers(0, 2**32 - 1), st.booleans(), st.integers(0, 3)),
+                     min_size=1, max_size=5),
+       garbage=st.lists(st.binary(max_size=80), max_size=3))
+def test_coalesce_matches_the_python_coalescer(runs, garbage):
+    packets = [p for v6, sizes, seq, psh, flow in runs for p in _segments(v6, sizes, seq, psh, flow)]
+    packets = (packets + garbage)[:64]
+    assert native.coalesce(packets) == py_offload.coalesce(packets)
+
+
+def test_coalesced_writes_resegment_to_the_same_packets():
+    pkts = _segments(False, [1000] * 20 + [300], 12345, True, 0)
+    (merged,) = native.coalesce(pkts)
+    assert [bytes(p) for p in py_offload.segment(merged)] == pkts
