@@ -170,7 +170,11 @@ class Datapath:
 
     # --- counters -----------------------------------------------------------
     def stats(self) -> dict:
-        """``{"device": {"drops": {...}, "running", "tun_reads", "tun_writes"}, "peers": {peer: {...}}}``.
+        """``{"device": {"drops": {...}, "running", ...}, "peers": {peer: {...}}}``.
+
+        Device: ``tun_reads``, ``tun_writes``, ``udp_send_msgs``,
+        ``udp_recv_msgs`` (system-call units; fewer than packets when TSO,
+        GRO, UDP GSO and UDP GRO batch them).
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
         ``endpoint``, ``last_tx``/``last_rx`` (any authenticated/sent datagram)

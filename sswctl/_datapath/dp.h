@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <openssl/evp.h>
 
 /* Wire format and limits: sswctl/protocol/constants.py, docs/protocol.md. */
@@ -38,6 +39,16 @@
 #define SSW_REKEY_TIMEOUT 5.0
 /* An initiator receiving under a keypair this old asks for a handshake. */
 #define SSW_REKEY_ON_RECV_AGE (SSW_REJECT_AFTER_TIME - SSW_KEEPALIVE_TIMEOUT - SSW_REKEY_TIMEOUT)
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 #define SSW_BATCH 64
 #define SSW_INDEX_BUCKETS 4096
@@ -176,6 +187,8 @@ struct ssw_dev {
 	_Atomic uint64_t drops[SSW_DROP__MAX]; /* not attributable to a peer */
 	_Atomic uint64_t tun_reads;            /* < packets sent when TSO super-packets arrive */
 	_Atomic uint64_t tun_writes;           /* < packets received when runs are coalesced */
+	_Atomic uint64_t udp_send_msgs;        /* < datagrams sent when UDP GSO batches them */
+	_Atomic uint64_t udp_recv_msgs;        /* < datagrams received when UDP GRO glues them */
 	pthread_mutex_t ev_lock;
 	struct ssw_event *events;
 	size_t n_events, n_staged;

@@ -182,6 +182,15 @@ static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 	}
 	if (set_nonblock(tun) || (u4 >= 0 && set_nonblock(u4)) || (u6 >= 0 && set_nonblock(u6)))
 		return PyErr_SetFromErrno(PyExc_OSError);
+	/* UDP GRO: the kernel may hand over runs of datagrams in one message
+	 * (the receive worker splits them); best effort, older kernels lack it */
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? u6 : u4, one = 1;
+
+		if (fd >= 0 && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
+			/* fine: one datagram per message */
+		}
+	}
 	self->dev.tun_fd = tun;
 	self->dev.udp4_fd = u4;
 	self->dev.udp6_fd = u6;
@@ -592,10 +601,12 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 		Py_DECREF(v);
 	}
 	unlock(&self->dev);
-	dev = Py_BuildValue("{sNsOsKsK}", "drops", drops_dict(self->dev.drops), "running",
+	dev = Py_BuildValue("{sNsOsKsKsKsK}", "drops", drops_dict(self->dev.drops), "running",
 			    self->dev.running ? Py_True : Py_False, "tun_reads",
 			    (unsigned long long)atomic_load(&self->dev.tun_reads), "tun_writes",
-			    (unsigned long long)atomic_load(&self->dev.tun_writes));
+			    (unsigned long long)atomic_load(&self->dev.tun_writes), "udp_send_msgs",
+			    (unsigned long long)atomic_load(&self->dev.udp_send_msgs), "udp_recv_msgs",
+			    (unsigned long long)atomic_load(&self->dev.udp_recv_msgs));
 	if (dev)
 		out = Py_BuildValue("{sNsN}", "device", dev, "peers", peers);
 	else

@@ -15,18 +15,21 @@
 #include <openssl/crypto.h>
 
 #define RX_BUF 65536
+/* With UDP GRO one message may carry up to 64 KiB of equal-sized datagrams */
+#define RX_MAX_PKTS (SSW_BATCH * 48)
 
 struct rx {
 	uint8_t (*buf)[RX_BUF];
 	struct mmsghdr msg[SSW_BATCH];
 	struct iovec iov[SSW_BATCH];
 	struct sockaddr_storage src[SSW_BATCH];
+	char ctrl[SSW_BATCH][CMSG_SPACE(sizeof(int))];
 	/* plaintexts to write to TUN once the lock is dropped */
-	uint8_t *w_ptr[SSW_BATCH];
-	size_t w_len[SSW_BATCH];
+	uint8_t *w_ptr[RX_MAX_PKTS];
+	size_t w_len[RX_MAX_PKTS];
 	int w_n;
 	/* keypairs the batch's key rotations retired: freed under the write lock */
-	struct ssw_keypair *retired[SSW_BATCH];
+	struct ssw_keypair *retired[RX_MAX_PKTS];
 	int n_retired;
 	uint8_t merge[SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM]; /* one coalesced TUN write */
 };
@@ -109,9 +112,9 @@ static size_t inner_len(const uint8_t *pkt, size_t len, const uint8_t **src, int
 	return 0;
 }
 
-static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, double now)
+static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
+		      const struct sockaddr_storage *src_addr, socklen_t src_len, double now)
 {
-	uint8_t *dg = rx->buf[i];
 	struct ssw_keypair *kp;
 	struct ssw_peer *p, *owner;
 	uint64_t counter;
@@ -159,9 +162,9 @@ static void transport(struct ssw_dev *d, struct rx *rx, int i, size_t len, doubl
 	atomic_store_explicit(&p->c.last_rx_ns, ssw_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&p->c.tx_data_unanswered_ns, 0, memory_order_relaxed);
 	ssw_peer_get_endpoint(p, &ep, &eplen);
-	if (!same_addr(&ep, eplen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen)) {
-		ssw_peer_set_endpoint(p, (struct sockaddr *)&rx->src[i], rx->msg[i].msg_hdr.msg_namelen);
-		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen);
+	if (!same_addr(&ep, eplen, src_addr, src_len)) {
+		ssw_peer_set_endpoint(p, (const struct sockaddr *)src_addr, src_len);
+		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, src_addr, src_len);
 	}
 	confirm(d, rx, p, kp);
 	if (kp == p->current && kp->is_initiator && now - kp->created >= SSW_REKEY_ON_RECV_AGE &&
@@ -217,6 +220,21 @@ static void write_coalesced(struct ssw_dev *d, struct rx *rx)
 	}
 }
 
+/* The datagram size when UDP GRO glued several into one message, else len. */
+static size_t gro_size(struct msghdr *h, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			if (v > 0)
+				return (size_t)v;
+		}
+	}
+	return len ? len : 1;
+}
+
 static void process(struct ssw_dev *d, struct rx *rx, int n)
 {
 	double now = ssw_now();
@@ -225,21 +243,32 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 	rx->n_retired = 0;
 	pthread_rwlock_rdlock(&d->lock);
 	for (int i = 0; i < n; i++) {
-		size_t len = rx->msg[i].msg_len;
-		uint32_t word;
+		size_t len = rx->msg[i].msg_len, seg = gro_size(&rx->msg[i].msg_hdr, len);
 
-		if (len < 4 || (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC)) {
+		if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
 			continue;
 		}
-		word = le32(rx->buf[i]);
-		if (word == d->type_data)
-			transport(d, rx, i, len, now);
-		else if (is_handshake_type(word))
-			ssw_event_push(d, SSW_EV_HANDSHAKE, 0, 0, rx->buf[i], len, &rx->src[i],
-				       rx->msg[i].msg_hdr.msg_namelen);
-		else
-			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+		for (size_t off = 0; off < len || (off == 0 && len == 0); off += seg) {
+			uint8_t *dg = rx->buf[i] + off;
+			size_t dlen = len - off < seg ? len - off : seg;
+			uint32_t word;
+
+			if (dlen < 4 || rx->w_n >= RX_MAX_PKTS) {
+				ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+				if (!dlen)
+					break;
+				continue;
+			}
+			word = le32(dg);
+			if (word == d->type_data)
+				transport(d, rx, dg, dlen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen, now);
+			else if (is_handshake_type(word))
+				ssw_event_push(d, SSW_EV_HANDSHAKE, 0, 0, dg, dlen, &rx->src[i],
+					       rx->msg[i].msg_hdr.msg_namelen);
+			else
+				ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+		}
 	}
 	pthread_rwlock_unlock(&d->lock);
 	if (d->vnet_hdr) {
@@ -286,11 +315,15 @@ void *ssw_receive_worker(void *arg)
 				rx->iov[i] = (struct iovec){ rx->buf[i], RX_BUF };
 				rx->msg[i].msg_hdr = (struct msghdr){ .msg_name = &rx->src[i],
 								      .msg_namelen = sizeof(rx->src[i]),
-								      .msg_iov = &rx->iov[i], .msg_iovlen = 1 };
+								      .msg_iov = &rx->iov[i], .msg_iovlen = 1,
+								      .msg_control = rx->ctrl[i],
+								      .msg_controllen = sizeof(rx->ctrl[i]) };
 			}
 			n = recvmmsg(pfd[s].fd, rx->msg, SSW_BATCH, MSG_DONTWAIT, NULL);
-			if (n > 0)
+			if (n > 0) {
+				ssw_count(&d->udp_recv_msgs, (uint64_t)n);
 				process(d, rx, n);
+			}
 		}
 	}
 out:

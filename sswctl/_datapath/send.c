@@ -129,6 +129,13 @@ struct out {
 	struct iovec iov[SSW_OFFLOAD_SLOTS];
 	struct sockaddr_storage dst[SSW_OFFLOAD_SLOTS];
 	int n;
+	/* UDP GSO: runs of equal-sized datagrams to one destination go out as
+	 * one message with UDP_SEGMENT (the kernel, or the receiver's UDP GRO,
+	 * handles the rest); off for good after the first refusal */
+	struct mmsghdr gmsg[SSW_OFFLOAD_SLOTS];
+	int gfirst[SSW_OFFLOAD_SLOTS];
+	char gctrl[SSW_OFFLOAD_SLOTS][CMSG_SPACE(sizeof(uint16_t))];
+	bool no_gso;
 };
 
 /* Per-thread buffers: slots of cap plaintext bytes with room for the header
@@ -143,9 +150,13 @@ struct tx {
 	struct out o4, o6;
 };
 
-static void flush(struct ssw_dev *d, int fd, struct out *o)
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
+
+/* One datagram per message, from index first on. */
+static void flush_plain(struct ssw_dev *d, int fd, struct out *o, int first)
 {
-	int done = 0;
+	int done = first;
 
 	while (done < o->n) {
 		int r = sendmmsg(fd, o->msg + done, o->n - done, 0);
@@ -158,7 +169,75 @@ static void flush(struct ssw_dev *d, int fd, struct out *o)
 			done++;
 			continue;
 		}
+		ssw_count(&d->udp_send_msgs, (uint64_t)r);
 		done += r;
+	}
+}
+
+static bool same_dst(const struct out *o, int a, int b)
+{
+	return o->msg[a].msg_hdr.msg_namelen == o->msg[b].msg_hdr.msg_namelen &&
+	       !memcmp(&o->dst[a], &o->dst[b], o->msg[a].msg_hdr.msg_namelen);
+}
+
+static void flush(struct ssw_dev *d, int fd, struct out *o)
+{
+	int g = 0, done = 0;
+
+	if (o->no_gso) {
+		flush_plain(d, fd, o, 0);
+		o->n = 0;
+		return;
+	}
+	for (int k = 0, m; k < o->n; k += m) {
+		size_t size = o->iov[k].iov_len, total = size;
+		struct msghdr *h = &o->gmsg[g].msg_hdr;
+
+		for (m = 1; k + m < o->n && m < GSO_MAX_SEGS && same_dst(o, k, k + m); m++) {
+			size_t len = o->iov[k + m].iov_len;
+
+			if (len > size || total + len > GSO_MAX_BYTES)
+				break;
+			total += len;
+			if (len < size) {
+				m++;
+				break;
+			}
+		}
+		*h = o->msg[k].msg_hdr;
+		h->msg_iovlen = (size_t)m;
+		if (m > 1) {
+			struct cmsghdr *c = (struct cmsghdr *)o->gctrl[g];
+			uint16_t seg = (uint16_t)size;
+
+			memset(o->gctrl[g], 0, sizeof(o->gctrl[g]));
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+			h->msg_control = o->gctrl[g];
+			h->msg_controllen = sizeof(o->gctrl[g]);
+		}
+		o->gfirst[g++] = k;
+	}
+	while (done < g) {
+		int r = sendmmsg(fd, o->gmsg + done, g - done, 0);
+
+		if (r >= 0) {
+			ssw_count(&d->udp_send_msgs, (uint64_t)r);
+			done += r;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (o->gmsg[done].msg_hdr.msg_iovlen > 1) {
+			/* GSO refused (no support, or a path limit): plain from here on */
+			o->no_gso = true;
+			flush_plain(d, fd, o, o->gfirst[done]);
+			break;
+		}
+		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
+		done++;
 	}
 	o->n = 0;
 }

@@ -167,6 +167,9 @@ def test_ping_and_iperf3_through_the_native_data_path(lab, native_tunnel):
         assert sa["tx_packets"] > 3 * t.a.dp.stats()["device"]["tun_reads"]
         # GRO: runs of received segments went up in fewer TUN writes
         assert sb["rx_packets"] > 2 * t.b.dp.stats()["device"]["tun_writes"]
+    # UDP GSO/GRO (used with or without TUN offloads): datagrams went in batches
+    da, db = t.a.dp.stats()["device"], t.b.dp.stats()["device"]
+    assert sa["tx_packets"] > 2 * da["udp_send_msgs"] and sb["rx_packets"] > 2 * db["udp_recv_msgs"]
 
 
 def test_garbage_flood_is_counted_and_the_tunnel_still_works(lab, native_tunnel):
