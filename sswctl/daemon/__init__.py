@@ -88,9 +88,10 @@ def run(
     log_level: str = "info",
     sock_dir: str | None = None,
     tun_offload: bool = True,
+    native: bool = True,
 ) -> int | None:
     """Run the daemon; in background mode return the child's pid once ready."""
-    kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload,
+    kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload, native=native,
               protocol=Protocol(protocol), cipher=Cipher(cipher))
     if sock_dir:
         kw["sock_dir"] = sock_dir

@@ -30,11 +30,21 @@ import socket
 import struct
 import time
 
+from .. import datapath
 from ..allowedips import AllowedIPs, packet_addresses
 from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
-from ..protocol import Engine, HandshakeCompleted, HandshakeGaveUp, ProtocolError, Transmit
+from ..protocol import (
+    Engine,
+    HandshakeCompleted,
+    HandshakeGaveUp,
+    KeypairCreated,
+    KeysZeroed,
+    ProtocolError,
+    Transmit,
+)
 from ..protocol.constants import MAX_STAGED_PACKETS
+from ..protocol.modes import mode_for
 from ..tun import DEFAULT_MTU, Tun
 from ..uapi import UAPIError, encode_get
 from . import net, offload
@@ -64,13 +74,16 @@ def _short(key: bytes) -> str:
 
 
 class PeerRuntime:
-    """Per-peer counters the engine does not keep: packets and drops."""
+    """Per-peer state the engine does not keep: packet and drop counters; with
+    the native data path also the packets held while a handshake runs."""
 
-    __slots__ = ("drops", "rx_packets", "tx_packets")
+    __slots__ = ("confirmed", "drops", "held", "rx_packets", "tx_packets")
 
     def __init__(self) -> None:
         self.rx_packets = self.tx_packets = 0
         self.drops: collections.Counter = collections.Counter()
+        self.held: collections.deque = collections.deque()
+        self.confirmed: float | None = None  # wall time a responder keypair was confirmed
 
 
 class Daemon:
@@ -83,6 +96,7 @@ class Daemon:
         mtu: int = DEFAULT_MTU,
         listen_port: int = 0,
         tun_offload: bool = True,
+        native: bool = True,
         protocol: Protocol = Protocol.SECURESWIFT,
         cipher: Cipher = Cipher.CHACHA20_POLY1305,
     ):
@@ -91,6 +105,11 @@ class Daemon:
         self.wg_socket = wg_socket
         self.mtu = mtu
         self.tun_offload = tun_offload
+        # The C data path (sswctl._datapath, docs/datapath.md) when it is built:
+        # the engine then only handshakes, as with the kernel module.
+        self.native = native and datapath.native is not None
+        self.dp: datapath.Datapath | None = None
+        self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
         self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
         self.config = Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher)
         self.peers: dict[bytes, PeerRuntime] = {}
@@ -119,7 +138,8 @@ class Daemon:
         try:
             self.tun = Tun(self.name, mtu=self.mtu, offload=self.tun_offload)
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
-            self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
+            if not self.native:
+                self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
             self.server.listen(socket_path(self.name, self.sock_dir))
             if self.wg_socket:
                 self.server.listen(socket_path(self.name, WG_SOCK_DIR))
@@ -130,11 +150,12 @@ class Daemon:
             self.close()
             raise
         self.running = True
-        log.info("%s: up, %s mode, UDP port %d, MTU %d", self.name, self.config.protocol,
-                 self.config.listen_port, self.mtu)
+        log.info("%s: up, %s mode, UDP port %d, MTU %d, %s data path", self.name, self.config.protocol,
+                 self.config.listen_port, self.mtu, "native" if self.native else "Python")
 
     def close(self) -> None:
         self.running = False
+        self._stop_dp()  # joins its threads and zeroes its keys before fds close
         self.server.close()
         for s in (self.udp4, self.udp6):
             if s is not None:
@@ -374,12 +395,24 @@ class Daemon:
                         rt.drops["no_endpoint" if dest is None else "send_error"] += 1
                 elif rt is not None and ev.kind == "data":
                     rt.tx_packets += 1
+            elif isinstance(ev, KeypairCreated):
+                if self.dp is not None and ev.peer in self._dp_sent:
+                    self.dp.install_keypair(ev.peer, ev.keypair)  # an initiator's also confirms it
+                    rt = self.peers.get(ev.peer)
+                    if ev.keypair.is_initiator and rt is not None:
+                        self._release_held(ev.peer, rt)
+            elif isinstance(ev, KeysZeroed):
+                if self.dp is not None and ev.peer in self._dp_sent:
+                    self.dp.remove_keypair(ev.peer)
             elif isinstance(ev, HandshakeCompleted):
                 log.info("%s: handshake completed with peer %s", self.name, _short(ev.peer))
             elif isinstance(ev, HandshakeGaveUp):
                 rt = self.peers.get(ev.peer)
-                if rt is not None and ev.dropped_packets:
-                    rt.drops["handshake_timeout"] += ev.dropped_packets
+                if rt is not None:
+                    dropped = ev.dropped_packets + len(rt.held)
+                    rt.held.clear()
+                    if dropped:
+                        rt.drops["handshake_timeout"] += dropped
                 log.info("%s: no handshake response from peer %s", self.name, _short(ev.peer))
 
     def _note_handshake(self, now: float) -> None:
@@ -420,6 +453,11 @@ class Daemon:
             backend="userspace",
             drops=dict(self.drops),
         )
+        stats = self.dp.stats() if self.dp is not None else None
+        if stats is not None:
+            for reason, n in stats["device"]["drops"].items():
+                if n:
+                    dev.drops[reason] = dev.drops.get(reason, 0) + n
         for p in self.config.peers:
             rt = self.peers[p.public_key]
             peer = Peer(
@@ -439,6 +477,18 @@ class Daemon:
                     peer.endpoint = net.endpoint_of(sess.endpoint)
                 peer.last_handshake = sess.last_handshake
                 peer.rx_bytes, peer.tx_bytes = sess.rx_bytes, sess.tx_bytes
+            native = stats["peers"].get(p.public_key) if stats is not None else None
+            if native is not None:
+                # Handshake bytes are the engine's, transport bytes the data path's.
+                peer.rx_bytes += native["rx_bytes"]
+                peer.tx_bytes += native["tx_bytes"]
+                peer.rx_packets += native["rx_packets"]
+                peer.tx_packets += native["tx_packets"]
+                for reason, n in native["drops"].items():
+                    if n:
+                        peer.drops[reason] = peer.drops.get(reason, 0) + n
+                if rt.confirmed and (peer.last_handshake or 0) < rt.confirmed:
+                    peer.last_handshake = rt.confirmed  # a responder's handshake completes on confirmation
             dev.peers.append(peer)
         return dev
 
@@ -476,6 +526,10 @@ class Daemon:
                 self._rebuild_engine()
                 return
             self.engine.set_private_key(new.private_key)
+            if self.dp is not None:
+                for p in new.peers:
+                    if p.public_key in self._dp_sent:
+                        self.dp.remove_keypair(p.public_key)
         engine = self.engine
         now = time.monotonic()
         old_peers = {p.public_key: p for p in old.peers}
@@ -499,6 +553,7 @@ class Daemon:
             if changes:
                 self._events(engine.update_peer(p.public_key, now=now, **changes))
         self._rebuild_table()
+        self._sync_dp()
 
     def _rebuild_engine(self) -> None:
         """New mode or suite (or no key): every session restarts from scratch."""
@@ -511,14 +566,18 @@ class Daemon:
         if self.config.private_key is not None:
             self.engine = Engine(
                 self.config.private_key, self.config.protocol, self.config.cipher,
-                wall_offset=time.time() - time.monotonic(), mtu=self.mtu,
+                wall_offset=time.time() - time.monotonic(), mtu=self.mtu, handshake_only=self.native,
             )
+        if self.native:
+            self._stop_dp()  # a new mode may mean a new transport type byte
         now = time.monotonic()
         known = self.peers
         self.peers = {}
         for p in self.config.peers:
             self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
         self._rebuild_table()
+        if self.native and self.tun is not None:
+            self._start_dp()
 
     def _add_peer(self, p: Peer, addr: tuple | None, now: float, rt: PeerRuntime | None = None) -> None:
         if addr is None and p.endpoint is not None:
@@ -548,16 +607,107 @@ class Daemon:
             self.config.fwmark = fwmark
             return
         v4, v6, actual = net.bind_pair(port, fwmark)
+        restart = self.dp is not None
+        self._stop_dp()  # it reads the old sockets
         for s in (self.udp4, self.udp6):
             if s is not None:
                 self._unregister(s)
                 s.close()
         self.udp4, self.udp6 = v4, v6
-        for s in (v4, v6):
-            if s is not None:
-                self.sel.register(s, selectors.EVENT_READ, self._on_udp)
+        if not self.native:
+            for s in (v4, v6):
+                if s is not None:
+                    self.sel.register(s, selectors.EVENT_READ, self._on_udp)
         self.config.listen_port = actual
         self.config.fwmark = fwmark
+        if restart:
+            self._start_dp()
+
+    # ------------------------------------------------------------------ native data path
+
+    def _start_dp(self) -> None:
+        """A fresh native data path over our TUN and sockets, told every peer."""
+        mode = mode_for(self.config.protocol or Protocol.SECURESWIFT, self.config.cipher)
+        dp = datapath.Datapath(mode.type_data, self.mtu)
+        dp.set_sockets(self.tun.fd, self.udp4.fileno() if self.udp4 else -1,
+                       self.udp6.fileno() if self.udp6 else -1, offload=self.tun.vnet)
+        self.dp = dp
+        self._dp_sent = {}
+        self._sync_dp()
+        dp.start()
+        self.sel.register(dp.event_fd(), selectors.EVENT_READ, self._on_dp_events)
+
+    def _stop_dp(self) -> None:
+        dp, self.dp = self.dp, None
+        if dp is not None:
+            self._unregister(dp.event_fd())
+            dp.stop()  # joins the workers, zeroes every keypair
+
+    def _sync_dp(self) -> None:
+        """Tell the data path what changed: peers, endpoints, keepalives, allowed IPs."""
+        dp = self.dp
+        if dp is None:
+            return
+        wanted = {p.public_key: p for p in self.config.peers}
+        for key in [k for k in self._dp_sent if k not in wanted]:
+            dp.remove_peer(key)
+            del self._dp_sent[key]
+        for key, p in wanted.items():
+            endpoint = None
+            if self.engine is not None:
+                endpoint = self.engine.peer(key).endpoint
+            if endpoint is None and p.endpoint is not None:
+                try:
+                    endpoint = net.resolve_endpoint(p.endpoint)
+                except OSError:
+                    endpoint = None
+            state = (endpoint, p.persistent_keepalive or 0, tuple(p.allowed_ips))
+            sent = self._dp_sent.get(key)
+            if sent == state:
+                continue
+            if sent is None or sent[:2] != state[:2]:
+                dp.set_peer(key, endpoint=endpoint, persistent_keepalive=state[1])
+            if sent is None or sent[2] != state[2]:
+                dp.set_allowed_ips(key, p.allowed_ips)
+            self._dp_sent[key] = state
+
+    def _on_dp_events(self, _fd, _mask) -> None:
+        now = time.monotonic()
+        for ev in self.dp.poll_events():
+            kind = ev.kind
+            if kind == "handshake":
+                self._inbound(ev.data, ev.addr, now)
+            elif kind == "staged":
+                rt = self.peers.get(ev.peer)
+                if rt is None:
+                    continue
+                if len(rt.held) >= MAX_STAGED_PACKETS:
+                    rt.held.popleft()
+                    rt.drops["staged_overflow"] += 1
+                rt.held.append(ev.data)
+                if self.engine is not None:
+                    self._events(self.engine.initiate(ev.peer, now))
+            elif kind == "rekey":
+                if self.engine is not None and ev.peer in self.peers:
+                    self._events(self.engine.initiate(ev.peer, now))
+            elif kind == "endpoint":
+                if self.engine is not None and ev.peer in self.peers:
+                    self.engine.update_peer(ev.peer, endpoint=ev.addr)
+                    sent = self._dp_sent.get(ev.peer)
+                    if sent is not None:
+                        self._dp_sent[ev.peer] = (ev.addr, *sent[1:])
+            elif kind == "confirmed":
+                rt = self.peers.get(ev.peer)
+                if rt is not None:
+                    rt.confirmed = time.time()
+                    log.info("%s: handshake completed with peer %s (confirmed)", self.name, _short(ev.peer))
+                    self._release_held(ev.peer, rt)
+
+    def _release_held(self, key: bytes, rt: PeerRuntime) -> None:
+        """Send what waited for the handshake, through the data path."""
+        while rt.held:
+            if not self.dp.send(key, rt.held.popleft()):
+                break  # no usable keypair after all: it came back as "staged"
 
     def _unregister(self, fileobj) -> None:
         try:
