@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from nslab import Lab, Side, iperf, make_lab, ping  # noqa: E402
 
-from sswctl import keys  # noqa: E402
+from sswctl import datapath, keys  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 # Variants run interleaved, ROUNDS times; the table shows each one's median.
@@ -64,10 +64,10 @@ def variant_raw(lab: Lab) -> dict:
     return measure(lab, lab.b.underlay4)
 
 
-def variant_ours(protocol: str, cipher: str):
+def variant_ours(protocol: str, cipher: str, *extra: str):
     def run(lab: Lab) -> dict:
-        lab.start_daemon(lab.a, "--log-level", "warning")
-        lab.start_daemon(lab.b, "--log-level", "warning")
+        lab.start_daemon(lab.a, "--log-level", "warning", *extra)
+        lab.start_daemon(lab.b, "--log-level", "warning", *extra)
         lab.configure_pair(protocol=protocol, cipher=cipher)
         try:
             return measure(lab, lab.b.tun4)
@@ -113,7 +113,12 @@ VARIANTS = [
     ("sswctl daemon, wireguard mode", variant_ours("wireguard", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + ChaCha20-Poly1305", variant_ours("secureswift", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + AES-256-GCM", variant_ours("secureswift", "aes-256-gcm")),
+    ("sswctl daemon --no-native (Python data plane), secureswift + ChaCha20-Poly1305",
+     variant_ours("secureswift", "chacha20-poly1305", "--no-native")),
 ]
+if datapath.native is None:  # without the C data plane the default rows are the Python one
+    VARIANTS = VARIANTS[:-1]
+PLANE = "native (sswctl._datapath)" if datapath.native is not None else "Python"
 
 
 def fmt(bps: float) -> str:
@@ -130,6 +135,7 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         f"{PINGS} pings through each tunnel, between two network namespaces joined by one veth pair, "
         "all variants in the same run. "
         f"Every variant ran {ROUNDS} times, interleaved; the table shows medians. "
+        f"Data plane of the plain `sswctl daemon` rows: {PLANE}. "
         "Ratios are against wireguard-go measured in that run. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
