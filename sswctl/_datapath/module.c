@@ -145,6 +145,14 @@ static void stop_workers(DatapathObject *self)
 	close(d->stop_fd);
 	d->stop_fd = -1;
 	d->running = false;
+	/* hand the sockets back as we found them: a Python reader wants datagrams one by one */
+	for (int i = 0; i < 2; i++) {
+		int fd = i ? d->udp6_fd : d->udp4_fd, zero = 0;
+
+		if (fd >= 0 && setsockopt(fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero)) < 0) {
+			/* it was never on */
+		}
+	}
 }
 
 static void Datapath_dealloc(DatapathObject *self)

@@ -99,7 +99,8 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 	buf = malloc(SSW_HEADER_LEN + len + SSW_PAD_MULTIPLE + SSW_TAG_LEN);
 	if (!buf)
 		return -1;
-	memcpy(buf + SSW_HEADER_LEN, pkt, len);
+	if (len)
+		memcpy(buf + SSW_HEADER_LEN, pkt, len);
 	n = seal_for_peer(d, p, buf, len, ssw_now());
 	if (!n)
 		goto out;

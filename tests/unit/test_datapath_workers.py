@@ -343,3 +343,51 @@ def test_timers_persistent_keepalive(short_timers):
     wait_for(lambda: got() >= 2, timeout=6, what="two persistent keepalives")
     assert got() <= time.monotonic() - start + 1  # about one per second, not more
     assert b.peer_stats(a)["rx_packets"] == 0
+
+
+def test_control_calls_race_the_workers_safely(tunnel):
+    """Rekeys (with key confirmation and retiring), allowed-IP and endpoint
+    changes and stats, all while traffic flows both ways; then it still works.
+    Keypairs are built directly (same keys, fresh indices) so there is no
+    handshake rate limit; the ASAN build of this test is in docs/datapath.md."""
+    import threading
+
+    from sswctl.protocol import Keypair
+
+    a, b = tunnel
+    stop = threading.Event()
+    pa, pb = a.engine.public_key, b.engine.public_key
+
+    def pump():
+        while not stop.is_set():
+            a.tun.send(ip4("10.9.0.1", "10.9.0.2", b"x" * 1200))
+            b.tun.send(ip4("10.9.0.2", "10.9.0.1", b"y" * 300))
+            for s in (a.tun, b.tun):
+                while select.select([s], [], [], 0)[0]:
+                    s.recv(65536)
+
+    t = threading.Thread(target=pump)
+    t.start()
+    try:
+        for i in range(300):
+            k1, k2 = os.urandom(32), os.urandom(32)
+            ia, ib = 1_000_000 + 2 * i, 1_000_001 + 2 * i
+            kw = {"type_data": a.engine.mode.type_data, "cipher": a.engine.mode.cipher, "created": time.monotonic()}
+            b.dp.install_keypair(pa, Keypair(send_key=k2, receive_key=k1, local_index=ib, remote_index=ia,
+                                             is_initiator=False, **kw))
+            a.dp.install_keypair(pb, Keypair(send_key=k1, receive_key=k2, local_index=ia, remote_index=ib,
+                                             is_initiator=True, **kw))
+            if i % 7 == 0:
+                b.dp.set_allowed_ips(pa, ["10.9.0.1/32", f"10.{i % 200}.0.0/16"])
+                a.dp.set_peer(pb, b.addr)
+                a.dp.stats()
+                b.dp.poll_events()
+            if i % 50 == 0:
+                b.dp.remove_keypair(pa)
+    finally:
+        stop.set()
+        t.join()
+    wait_for(lambda: b.peer_stats(a)["current"] == ib, what="last keypair confirmed")
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"after the storm")
+    a.tun.send(pkt)
+    assert b.recv_tun() == pkt
