@@ -168,6 +168,11 @@ class Datapath:
         ``staged`` event; no endpoint; a send error), counted as a drop."""
         return self._dp.send(self._id(peer), packet)
 
+    def route(self, address) -> Hashable | None:
+        """The peer the allowed-IPs table sends ``address`` to (longest prefix), or None."""
+        pid = self._dp.route(ipaddress.ip_address(address).packed)
+        return None if pid is None else self._names.get(pid)
+
     # --- counters -----------------------------------------------------------
     def stats(self) -> dict:
         """``{"device": {"drops": {...}, "running", ...}, "peers": {peer: {...}}}``.

@@ -488,6 +488,28 @@ static PyObject *Datapath_send(DatapathObject *self, PyObject *args)
 	return PyBool_FromLong(r == 0);
 }
 
+/* route(packed_address) -> peer id | None: the allowed-IPs lookup the workers do */
+static PyObject *Datapath_route(DatapathObject *self, PyObject *args)
+{
+	const char *addr;
+	Py_ssize_t len;
+	struct ssw_peer *p;
+	PyObject *out;
+
+	if (check(self) || !PyArg_ParseTuple(args, "y#", &addr, &len))
+		return NULL;
+	if (len != 4 && len != 16) {
+		PyErr_SetString(PyExc_ValueError, "a packed IPv4 or IPv6 address");
+		return NULL;
+	}
+	wrlock(&self->dev);
+	p = len == 4 ? ssw_trie_lookup(self->dev.trie4, (const uint8_t *)addr, 32)
+		     : ssw_trie_lookup(self->dev.trie6, (const uint8_t *)addr, 128);
+	out = p ? PyLong_FromUnsignedLongLong(p->id) : Py_NewRef(Py_None);
+	unlock(&self->dev);
+	return out;
+}
+
 static PyObject *Datapath_event_fd(DatapathObject *self, PyObject *unused)
 {
 	if (check(self))
@@ -635,6 +657,7 @@ static PyMethodDef Datapath_methods[] = {
 	{ "remove_keypair", (PyCFunction)Datapath_remove_keypair, METH_VARARGS, "remove_keypair(id, local=None)" },
 	{ "send", (PyCFunction)Datapath_send, METH_VARARGS, "send(id, packet=b'') -> bool" },
 	{ "event_fd", (PyCFunction)Datapath_event_fd, METH_NOARGS, "readable while events are queued" },
+	{ "route", (PyCFunction)Datapath_route, METH_VARARGS, "route(packed_address) -> peer id | None" },
 	{ "poll_events", (PyCFunction)Datapath_poll_events, METH_NOARGS, "drain the event queue" },
 	{ "stats", (PyCFunction)Datapath_stats, METH_NOARGS, "counters" },
 	{ NULL }

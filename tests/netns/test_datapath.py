@@ -56,8 +56,9 @@ def in_netns(ns: str):
 
 
 class NativeSide:
-    def __init__(self, side: Side, protocol: str, cipher: str, offload: bool = False):
+    def __init__(self, side: Side, protocol: str, cipher: str, offload: bool = False, v6: bool = False):
         self.side = side
+        self.v6 = v6
         wall = time.time() - time.monotonic()
         self.engine = Engine(side.private_key, protocol, cipher, wall_offset=wall, handshake_only=True)
         with in_netns(side.ns):
@@ -74,7 +75,7 @@ class NativeSide:
 
     @property
     def endpoint(self):
-        return (self.side.underlay4, PORT + self.side.index)
+        return (self.side.underlay6 if self.v6 else self.side.underlay4, PORT + self.side.index)
 
     def pump(self) -> int:
         """What the daemon's loop does with the data path's events; returns how many."""
@@ -107,13 +108,13 @@ class NativeTunnel:
     """Both sides of ``lab`` on the native data path, keys already installed."""
 
     def __init__(self, lab: Lab, protocol: str = "wireguard", cipher: str = "chacha20-poly1305",
-                 offload: bool = False):
+                 offload: bool = False, v6_underlay: bool = False):
         self.lab = lab
         self.sides: list[NativeSide] = []
         try:
-            self.a = NativeSide(lab.a, protocol, cipher, offload)
+            self.a = NativeSide(lab.a, protocol, cipher, offload, v6_underlay)
             self.sides.append(self.a)
-            self.b = NativeSide(lab.b, protocol, cipher, offload)
+            self.b = NativeSide(lab.b, protocol, cipher, offload, v6_underlay)
             self.sides.append(self.b)
             for me, other in ((self.a, self.b), (self.b, self.a)):
                 pub = other.engine.public_key
@@ -151,8 +152,10 @@ def native_tunnel(lab, request):
 @pytest.mark.slow
 @pytest.mark.parametrize("native_tunnel", [("wireguard", "chacha20-poly1305"), ("secureswift", "aes-256-gcm"),
                                            ("secureswift", "chacha20-poly1305"),
-                                           ("secureswift", "chacha20-poly1305", True)],
-                         ids=["wg", "ssw-aes", "ssw-chacha", "ssw-chacha-offload"], indirect=True)
+                                           ("secureswift", "chacha20-poly1305", True),
+                                           ("wireguard", "chacha20-poly1305", True, True)],
+                         ids=["wg", "ssw-aes", "ssw-chacha", "ssw-chacha-offload", "wg-offload-v6-underlay"],
+                         indirect=True)
 def test_ping_and_iperf3_through_the_native_data_path(lab, native_tunnel):
     t = native_tunnel
     assert ping(lab.a, lab.b.tun4).returncode == 0
@@ -160,6 +163,7 @@ def test_ping_and_iperf3_through_the_native_data_path(lab, native_tunnel):
     assert iperf(lab, lab.a, lab.b, seconds=2) > 50e6
     assert iperf(lab, lab.a, lab.b, seconds=2, reverse=True) > 50e6
     sa, sb = t.peer_stats(t.a, t.b), t.peer_stats(t.b, t.a)
+    assert sb["endpoint"][:2] == t.a.endpoint  # the outer family the test asked for
     assert sa["tx_packets"] > 1000 and sb["rx_packets"] > 1000
     for s in (sa, sb):
         assert s["drops"]["decrypt"] == s["drops"]["replay"] == s["drops"]["allowed_ips"] == 0

@@ -264,3 +264,41 @@ def test_coalesced_writes_resegment_to_the_same_packets():
     pkts = _segments(False, [1000] * 20 + [300], 12345, True, 0)
     (merged,) = native.coalesce(pkts)
     assert [bytes(p) for p in py_offload.segment(merged)] == pkts
+
+
+# --- allowed IPs: the C tries vs a naive longest-prefix match -----------------
+
+import ipaddress  # noqa: E402
+
+_prefix = st.one_of(
+    st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32)).map(
+        lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)),
+    st.tuples(st.integers(0, 2**128 - 1), st.integers(0, 128)).map(
+        lambda t: ipaddress.ip_network((t[0], t[1]), strict=False)),
+    # clustered, so prefixes nest and collide
+    st.tuples(st.integers(0, 255), st.integers(0, 32)).map(
+        lambda t: ipaddress.ip_network((0x0A000000 | t[0] << 8, t[1]), strict=False)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sets=st.lists(st.tuples(st.integers(0, 5), st.lists(_prefix, max_size=8)), min_size=1, max_size=12),
+       probes=st.lists(st.one_of(st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+                                 st.integers(0, 0x0A00FFFF - 0x0A000000).map(lambda v: ipaddress.IPv4Address(
+                                     0x0A000000 + v)),
+                                 st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)), max_size=40))
+def test_allowed_ips_lookup_is_the_longest_prefix(sets, probes):
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    owner: dict = {}  # WireGuard semantics: a prefix belongs to the peer that set it last
+    for peer, nets in sets:
+        dp.set_peer(peer)
+        dp.set_allowed_ips(peer, nets)
+        for net, p in list(owner.items()):
+            if p == peer:
+                del owner[net]
+        for net in nets:
+            owner[net] = peer
+    for addr in probes + [n.network_address for n in owner]:
+        best = max((n for n in owner if n.version == addr.version and addr in n), key=lambda n: n.prefixlen,
+                   default=None)
+        assert dp.route(addr) == (None if best is None else owner[best]), addr
