@@ -51,7 +51,8 @@ VARIANTS = [
     ("native data path, wireguard mode", variant_native("wireguard", "chacha20-poly1305")),
     ("native data path, secureswift + ChaCha20-Poly1305", variant_native("secureswift", "chacha20-poly1305")),
     ("native data path, secureswift + AES-256-GCM", variant_native("secureswift", "aes-256-gcm")),
-    ("native data path, wireguard mode, TUN offloads (TSO + GRO)", variant_native("wireguard", "chacha20-poly1305", True)),
+    ("native data path, wireguard mode, TUN offloads (TSO + GRO)",
+     variant_native("wireguard", "chacha20-poly1305", True)),
     ("native data path, secureswift + AES-256-GCM, TUN offloads (TSO + GRO)",
      variant_native("secureswift", "aes-256-gcm", True)),
 ]
