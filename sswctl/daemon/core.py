@@ -64,6 +64,9 @@ TICK = 0.25  # seconds between engine timer runs
 # Handshake messages per second above which the engine answers with cookies
 # (WireGuard: when its handshake queue is an eighth full).
 UNDER_LOAD_HANDSHAKES = 200
+# Above this many peers the daemon leaves the native data plane (its control
+# calls are O(peers) each: ~1 s to configure 1000 peers, minutes for 10k).
+NATIVE_MAX_PEERS = 1000
 
 
 def _short(key: bytes) -> str:
@@ -518,6 +521,10 @@ class Daemon:
     def _commit(self, new: Device, addrs: dict) -> None:
         old = self.config
         self.config = new
+        if self.native and len(new.peers) > NATIVE_MAX_PEERS:
+            self._leave_native()
+            self._rebuild_engine()
+            return
         if new.protocol != old.protocol or new.cipher != old.cipher or self.engine is None:
             self._rebuild_engine()
             return
@@ -636,6 +643,22 @@ class Daemon:
         self._sync_dp()
         dp.start()
         self.sel.register(dp.event_fd(), selectors.EVENT_READ, self._on_dp_events)
+
+    def _leave_native(self) -> None:
+        """Hand the data plane back to Python for good (sessions restart).
+
+        The native data path's control calls scan all peers and rebuild its
+        tries on every change (docs/datapath.md, "Not done"): a 10k-peer
+        setconf would block the daemon for minutes. Above NATIVE_MAX_PEERS
+        the Python plane, whose control path is linear, takes over.
+        """
+        log.warning("%s: more than %d peers: switching to the Python data plane", self.name, NATIVE_MAX_PEERS)
+        self._stop_dp()
+        self.native = False
+        self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
+        for sock in (self.udp4, self.udp6):
+            if sock is not None:
+                self.sel.register(sock, selectors.EVENT_READ, self._on_udp)
 
     def _stop_dp(self) -> None:
         dp, self.dp = self.dp, None
