@@ -30,6 +30,14 @@ static void wrlock(struct ssw_dev *d)
 	Py_END_ALLOW_THREADS
 }
 
+/* Readers (stats, route) may share the lock with the workers. */
+static void rdlock(struct ssw_dev *d)
+{
+	Py_BEGIN_ALLOW_THREADS
+	pthread_rwlock_rdlock(&d->lock);
+	Py_END_ALLOW_THREADS
+}
+
 static void unlock(struct ssw_dev *d)
 {
 	pthread_rwlock_unlock(&d->lock);
@@ -502,7 +510,7 @@ static PyObject *Datapath_route(DatapathObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "a packed IPv4 or IPv6 address");
 		return NULL;
 	}
-	wrlock(&self->dev);
+	rdlock(&self->dev);
 	p = len == 4 ? ssw_trie_lookup(self->dev.trie4, (const uint8_t *)addr, 32)
 		     : ssw_trie_lookup(self->dev.trie6, (const uint8_t *)addr, 128);
 	out = p ? PyLong_FromUnsignedLongLong(p->id) : Py_NewRef(Py_None);
@@ -615,7 +623,7 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 	peers = PyDict_New();
 	if (!peers)
 		return NULL;
-	wrlock(&self->dev); /* workers keep running; counters are atomics */
+	rdlock(&self->dev); /* workers keep running; counters are atomics */
 	for (size_t i = 0; i < self->dev.n_peers; i++) {
 		struct ssw_peer *p = self->dev.peers[i];
 		PyObject *k = PyLong_FromUnsignedLongLong(p->id), *v = peer_stats(p);

@@ -235,6 +235,28 @@ static size_t gro_size(struct msghdr *h, size_t len)
 	return len ? len : 1;
 }
 
+/* With the read lock dropped: the plaintexts to TUN, then retired keypairs
+ * freed under the write lock (before any new lookup could find them). */
+static void drain(struct ssw_dev *d, struct rx *rx)
+{
+	if (d->vnet_hdr) {
+		write_coalesced(d, rx);
+	} else {
+		for (int i = 0; i < rx->w_n; i++)
+			if (write(d->tun_fd, rx->w_ptr[i], rx->w_len[i]) < 0)
+				ssw_count(&d->drops[SSW_DROP_TUN_WRITE], 1);
+		ssw_count(&d->tun_writes, (uint64_t)rx->w_n);
+	}
+	rx->w_n = 0;
+	if (rx->n_retired) {
+		pthread_rwlock_wrlock(&d->lock);
+		for (int i = 0; i < rx->n_retired; i++)
+			ssw_keypair_drop(d, rx->retired[i]);
+		pthread_rwlock_unlock(&d->lock);
+		rx->n_retired = 0;
+	}
+}
+
 static void process(struct ssw_dev *d, struct rx *rx, int n)
 {
 	double now = ssw_now();
@@ -254,11 +276,17 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 			size_t dlen = len - off < seg ? len - off : seg;
 			uint32_t word;
 
-			if (dlen < 4 || rx->w_n >= RX_MAX_PKTS) {
+			if (dlen < 4) {
 				ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
 				if (!dlen)
 					break;
 				continue;
+			}
+			if (rx->w_n == RX_MAX_PKTS || rx->n_retired == RX_MAX_PKTS) {
+				/* a batch of many small datagrams: write out what we have */
+				pthread_rwlock_unlock(&d->lock);
+				drain(d, rx);
+				pthread_rwlock_rdlock(&d->lock);
 			}
 			word = le32(dg);
 			if (word == d->type_data)
@@ -271,20 +299,7 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 		}
 	}
 	pthread_rwlock_unlock(&d->lock);
-	if (d->vnet_hdr) {
-		write_coalesced(d, rx);
-	} else {
-		for (int i = 0; i < rx->w_n; i++)
-			if (write(d->tun_fd, rx->w_ptr[i], rx->w_len[i]) < 0)
-				ssw_count(&d->drops[SSW_DROP_TUN_WRITE], 1);
-		ssw_count(&d->tun_writes, (uint64_t)rx->w_n);
-	}
-	if (rx->n_retired) {
-		pthread_rwlock_wrlock(&d->lock);
-		for (int i = 0; i < rx->n_retired; i++)
-			ssw_keypair_drop(d, rx->retired[i]);
-		pthread_rwlock_unlock(&d->lock);
-	}
+	drain(d, rx);
 }
 
 void *ssw_receive_worker(void *arg)
