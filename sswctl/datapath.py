@@ -152,8 +152,9 @@ class Datapath:
         responder's waits in ``next`` until its first data packet arrives.
         ``keypair.created`` must be on ``time.monotonic()``'s clock.
         """
+        # the key buffers are read in place (no immutable copies left in Python's heap)
         return self._dp.install_keypair(self._id(peer), keypair.local_index, keypair.remote_index,
-                                        bytes(keypair.send_key), bytes(keypair.receive_key),
+                                        keypair.send_key, keypair.receive_key,
                                         cipher_id(keypair.cipher), keypair.is_initiator,
                                         float(keypair.created))
 

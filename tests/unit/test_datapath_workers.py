@@ -391,3 +391,21 @@ def test_control_calls_race_the_workers_safely(tunnel):
     pkt = ip4("10.9.0.1", "10.9.0.2", b"after the storm")
     a.tun.send(pkt)
     assert b.recv_tun() == pkt
+
+
+def test_a_handshake_flood_is_bounded_and_counted(tunnel, udp):
+    """Handshake-type datagrams go up unfiltered, but the queue is bounded:
+    the overflow is counted and data keeps flowing."""
+    a, b = tunnel
+    b.dp.poll_events()
+    s = udp()
+    junk = b"\x01\x00\x00\x00" + os.urandom(144)
+    for i in range(6000):
+        s.sendto(junk, b.addr)
+        if i % 500 == 0:
+            time.sleep(0.005)  # let the worker keep up with the socket buffer
+    wait_for(lambda: b.dp.stats()["device"]["drops"]["event_overflow"] > 0, what="event overflow")
+    assert len(b.dp.poll_events()) == 4096
+    pkt = ip4("10.9.0.1", "10.9.0.2", b"still here")
+    a.tun.send(pkt)
+    assert b.recv_tun() == pkt
