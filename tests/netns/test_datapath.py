@@ -243,3 +243,64 @@ def test_handshake_on_demand_through_the_event_queue(lab, native_tunnel):
         t.b.pump()
         time.sleep(0.02)
     assert ping(lab.a, lab.b.tun4).returncode == 0
+
+
+def test_interop_with_wireguard_go_both_handshake_roles(lab):
+    """Our side: the native data path + a handshake_only engine (wireguard
+    mode); the other side: the real wireguard-go. The wire bytes must be
+    WireGuard's for either to accept the other's packets."""
+    import subprocess
+    import threading
+
+    from sswctl import keys
+
+    from tests.conftest import need_binary
+
+    need_binary("wireguard-go")
+    need_binary("wg")
+    a = NativeSide(lab.a, "wireguard", "chacha20-poly1305")
+    stop = threading.Event()
+
+    def pump_loop():  # the daemon's loop, reduced to the data path's events
+        while not stop.is_set():
+            a.pump()
+            time.sleep(0.01)
+
+    pumper = threading.Thread(target=pump_loop)
+    try:
+        name = f"wg{lab.b.iface}"[:15]
+        lab.popen(lab.b, "env", "LOG_LEVEL=error", "wireguard-go", "-f", name,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(f"/var/run/wireguard/{name}.sock"), timeout=20, what="wireguard-go")
+        keyfile = f"/tmp/{name}.key"
+        with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(keys.to_base64(lab.b.private_key))
+        b_port = PORT + 10
+        peer_a = ["peer", keys.to_base64(lab.a.public_key), "endpoint", f"{a.endpoint[0]}:{a.endpoint[1]}",
+                  "allowed-ips", f"{lab.a.tun4}/32"]
+        lab.b.run("wg", "set", name, "private-key", keyfile, "listen-port", str(b_port), *peer_a)
+        os.unlink(keyfile)
+        lab.b.run("ip", "addr", "add", f"{lab.b.tun4}/24", "dev", name)
+        lab.b.run("ip", "link", "set", name, "up")
+        b_ep = (lab.b.underlay4, b_port)
+        a.engine.add_peer(lab.b.public_key, endpoint=b_ep)
+        a.dp.set_peer(lab.b.public_key, b_ep)
+        a.dp.set_allowed_ips(lab.b.public_key, [f"{lab.b.tun4}/32"])
+        a.dp.start()
+        pumper.start()
+        # we initiate (our staged packet -> engine.initiate -> wireguard-go responds)
+        assert ping(lab.a, lab.b.tun4).returncode == 0
+        assert iperf(lab, lab.a, lab.b, seconds=2) > 20e6
+        first = a.dp.stats()["peers"][lab.b.public_key]["current"]
+        # wireguard-go initiates: it forgets the session, and B pings us
+        lab.b.run("wg", "set", name, "peer", keys.to_base64(lab.a.public_key), "remove")
+        lab.b.run("wg", "set", name, *peer_a)
+        assert ping(lab.b, lab.a.tun4).returncode == 0
+        s = a.dp.stats()["peers"][lab.b.public_key]
+        assert s["current"] != first  # our responder keypair, confirmed by wireguard-go's data
+        assert s["drops"]["decrypt"] == s["drops"]["replay"] == 0
+    finally:
+        stop.set()
+        if pumper.is_alive():
+            pumper.join()
+        a.close()
