@@ -253,7 +253,6 @@ def test_interop_with_wireguard_go_both_handshake_roles(lab):
     import threading
 
     from sswctl import keys
-
     from tests.conftest import need_binary
 
     need_binary("wireguard-go")
