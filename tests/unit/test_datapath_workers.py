@@ -409,3 +409,37 @@ def test_a_handshake_flood_is_bounded_and_counted(tunnel, udp):
     pkt = ip4("10.9.0.1", "10.9.0.2", b"still here")
     a.tun.send(pkt)
     assert b.recv_tun() == pkt
+
+
+def test_a_more_specific_allowed_ip_on_another_peer_wins(tunnel):
+    """A has B (10.9.0.0/24) and C (10.9.0.3/32): routing picks C for .3,
+    and C cannot send from B's addresses."""
+    a, b = tunnel
+    ec = Engine(os.urandom(32), a.engine.protocol, a.engine.cipher, wall_offset=a.engine.wall_offset,
+                handshake_only=True)
+    c = make_side(ec)
+    try:
+        a.engine.add_peer(ec.public_key)
+        ec.add_peer(a.engine.public_key)
+        a.dp.set_allowed_ips(b.engine.public_key, ["10.9.0.0/24"])
+        a.dp.set_peer(ec.public_key, c.addr)
+        a.dp.set_allowed_ips(ec.public_key, ["10.9.0.3/32"])
+        c.dp.set_peer(a.engine.public_key, a.addr)
+        c.dp.set_allowed_ips(a.engine.public_key, ["0.0.0.0/0"])
+        c.dp.start()
+        kp_a, kp_c = handshake_keypairs(a.engine, ec, a.addr, c.addr)
+        c.dp.install_keypair(a.engine.public_key, kp_c)
+        a.dp.install_keypair(ec.public_key, kp_a)
+        to_c, to_b = ip4("10.9.0.1", "10.9.0.3", b"for C"), ip4("10.9.0.1", "10.9.0.2", b"for B")
+        a.tun.send(to_c)
+        a.tun.send(to_b)
+        assert c.recv_tun() == to_c
+        assert b.recv_tun() == to_b
+        assert a.dp.route("10.9.0.3") == ec.public_key and a.dp.route("10.9.0.4") == b.engine.public_key
+        c.tun.send(ip4("10.9.0.2", "10.9.0.1", b"spoofing B"))  # C may only speak as 10.9.0.3
+        wait_for(lambda: a.peer_stats(c)["drops"]["allowed_ips"] == 1, what="spoof from C dropped")
+        good = ip4("10.9.0.3", "10.9.0.1", b"from C")
+        c.tun.send(good)
+        assert a.recv_tun() == good
+    finally:
+        c.close()
