@@ -6,12 +6,14 @@
 #   sudo make uninstall   removes all of that except /etc/secureswift (your keys)
 #
 # Variables: PREFIX (/usr/local), CONFDIR (/etc/secureswift), DKMS=no to skip
-# the module, SYSTEMD_RELOAD=no to skip `systemctl daemon-reload`.
+# the module, DKMS_KERNEL (default: the running kernel) to build it for another
+# installed kernel, SYSTEMD_RELOAD=no to skip `systemctl daemon-reload`.
 # Details: docs/quick.md, "Installing".
 
 PREFIX ?= /usr/local
 CONFDIR ?= /etc/secureswift
 DKMS ?= auto
+DKMS_KERNEL ?= $(shell uname -r)
 SYSTEMD_RELOAD ?= auto
 # The package gets its own venv: Debian's Python refuses system-wide pip installs (PEP 668).
 INSTALL_VENV = $(PREFIX)/lib/secureswift/venv
@@ -24,8 +26,9 @@ DKMS_SRC = /usr/src/secureswift-$(SSW_VERSION)
 UNITS = secureswift@.service secureswift.target
 
 # What the tests of `sswctl up` and the units drive: resolvconf (DNS), nft
-# (policy-routing marks, NAT hooks), systemd-analyze (unit verification).
-APT_PKGS += openresolv nftables systemd
+# (policy-routing marks, NAT hooks), systemd-analyze (unit verification),
+# dkms (make install's module step).
+APT_PKGS += openresolv nftables systemd dkms
 
 install: install-python install-units install-conf install-dkms
 	@echo "== installed: $(INSTALL_BINDIR)/sswctl, units in $(INSTALL_UNITDIR), configs go in $(CONFDIR)"
@@ -52,26 +55,43 @@ install-conf:
 	install -d -m 0755 $(INSTALL_SHAREDIR)/examples
 	install -m 0644 conf/*.conf $(INSTALL_SHAREDIR)/examples/
 
-# DKMS rebuilds the module for every kernel update. Skipped, with the reason,
-# when dkms or the running kernel's headers are missing.
+# DKMS rebuilds the module for every kernel update. Only the sources are copied
+# (never a local build tree). Skipped, with the reason,
+# when dkms or the headers of DKMS_KERNEL are missing.
 install-dkms:
 	@if [ "$(DKMS)" = no ]; then echo "== DKMS=no: module not installed"; exit 0; fi; \
 	if ! command -v dkms >/dev/null; then echo "== dkms not installed: module skipped (apt-get install dkms)"; exit 0; fi; \
-	if [ ! -d /lib/modules/$$(uname -r)/build ]; then \
-		echo "== no headers for $$(uname -r): module skipped (apt-get install linux-headers-$$(uname -r))"; exit 0; fi; \
-	set -e; rm -rf $(DKMS_SRC); install -d $(DKMS_SRC); cp -r secureswift_kmod/. $(DKMS_SRC)/; \
+	if [ ! -d /lib/modules/$(DKMS_KERNEL)/build ]; then \
+		echo "== no headers for $(DKMS_KERNEL): module skipped (apt-get install linux-headers-$(DKMS_KERNEL))"; exit 0; fi; \
+	set -e; rm -rf $(DKMS_SRC); install -d $(DKMS_SRC)/uapi; \
+	cp secureswift_kmod/Kbuild secureswift_kmod/Makefile secureswift_kmod/dkms.conf \
+		secureswift_kmod/*.c secureswift_kmod/*.h $(DKMS_SRC)/; \
+	cp secureswift_kmod/uapi/*.h $(DKMS_SRC)/uapi/; \
 	dkms status -m secureswift -v $(SSW_VERSION) | grep -q . || dkms add -m secureswift -v $(SSW_VERSION); \
-	dkms build -m secureswift -v $(SSW_VERSION); \
-	dkms install -m secureswift -v $(SSW_VERSION)
+	dkms build -m secureswift -v $(SSW_VERSION) -k $(DKMS_KERNEL); \
+	dkms install -m secureswift -v $(SSW_VERSION) -k $(DKMS_KERNEL)
 
-uninstall:
+uninstall-dkms:
 	@if [ "$(DKMS)" != no ]; then \
 		if command -v dkms >/dev/null && dkms status -m secureswift | grep -q .; then \
 			dkms remove -m secureswift -v $(SSW_VERSION) --all; fi; \
 		rm -rf $(DKMS_SRC); fi
+
+uninstall: uninstall-dkms
 	rm -rf $(PREFIX)/lib/secureswift $(INSTALL_SHAREDIR)
 	rm -f $(INSTALL_BINDIR)/sswctl $(INSTALL_BINDIR)/sswmon $(addprefix $(INSTALL_UNITDIR)/,$(UNITS))
 	@if [ "$(SYSTEMD_RELOAD)" != no ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "== uninstalled; $(CONFDIR) kept (it holds your keys): remove it yourself if you mean to"
 
-.PHONY: install install-python install-units install-conf install-dkms uninstall
+.PHONY: install install-python install-units install-conf install-dkms uninstall uninstall-dkms
+
+# The DKMS test (tests/netns/test_dkms.py) builds and installs the module for
+# Debian's default kernel (image + headers), which need not be the running one.
+test-netns: test-netns-deps
+test-netns-deps:
+	@missing=""; for p in linux-image-amd64 linux-headers-amd64; do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then echo "== apt-get install$$missing (for the DKMS test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+.PHONY: test-netns-deps
