@@ -387,7 +387,18 @@ def test_control_calls_race_the_workers_safely(tunnel):
     finally:
         stop.set()
         t.join()
-    wait_for(lambda: b.peer_stats(a)["current"] == ib, what="last keypair confirmed")
+
+    # B's newest keypair becomes current only once data arrives under it (key
+    # confirmation); on a loaded machine the pump may have stopped before any
+    # did, so A keeps sending until B confirms.
+    def confirmed() -> bool:
+        a.tun.send(ip4("10.9.0.1", "10.9.0.2", b"confirm"))
+        time.sleep(0.05)
+        return b.peer_stats(a)["current"] == ib
+
+    wait_for(confirmed, what="last keypair confirmed")
+    while select.select([b.tun], [], [], 0.2)[0]:
+        b.tun.recv(65536)
     pkt = ip4("10.9.0.1", "10.9.0.2", b"after the storm")
     a.tun.send(pkt)
     assert b.recv_tun() == pkt
