@@ -2,8 +2,8 @@
 
 ``kernel`` adds a link of type ``secureswift`` (the module's rtnl_link_ops);
 ``userspace`` starts ``sswctl daemon IFACE`` in the background and returns
-once its UAPI socket is up; ``auto`` tries the kernel and falls back to
-userspace when the module is not there.
+once its UAPI socket is up; ``auto`` is the userspace daemon for now (see
+``KERNEL_CARRIES_TRAFFIC``).
 
 The helpers here (``backend_for``, ``all_devices``, ``ipc_errors``) are how
 every other command finds the one control transport serving an interface.
@@ -21,6 +21,13 @@ from ..model import Cipher, Protocol
 from . import Command, Param
 
 BACKENDS = ("auto", "kernel", "userspace")
+
+# The module configures links but does not yet carry packets with keys from
+# the handshake daemon (issue 6: kernel data path + the daemon's kernel
+# backend). Until it does, ``auto`` must not hand a user a link that passes no
+# traffic just because DKMS loaded the module: it means the userspace daemon.
+# Set to True in the change that makes a kernel tunnel work end to end.
+KERNEL_CARRIES_TRAFFIC = False
 
 
 def kernel_backend() -> ControlBackend | None:
@@ -107,7 +114,7 @@ def create(
         raise UsageError(e.strerror) from None
     if name in dict(all_devices()):
         raise RuntimeFailure(f"{name} already exists")
-    if backend in ("kernel", "auto"):
+    if backend == "kernel" or (backend == "auto" and KERNEL_CARRIES_TRAFFIC):
         try:
             _create_kernel(name)
         except RuntimeFailure:
@@ -142,7 +149,7 @@ COMMAND = Command(
     params=(
         Param("name", metavar="IFACE"),
         Param("backend", flags=("--backend",), choices=BACKENDS, default="auto", required=False,
-              help="kernel, userspace, or auto (kernel if the module is loaded, else userspace)."),
+              help="kernel, userspace, or auto (userspace until the kernel data path lands)."),
         Param("protocol", flags=("--protocol",), choices=("secureswift", "wireguard"), required=False,
               help="Wire protocol (default secureswift)."),
         Param("cipher", flags=("--cipher",), choices=("chacha20-poly1305", "aes-256-gcm"), required=False,
