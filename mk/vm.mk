@@ -6,6 +6,8 @@
 #                                     (no KERNEL: one boot per supported kernel;
 #                                     this is what `make test` runs)
 #   make vm-deps  [KERNEL=...]        install QEMU, the kernel + headers, virtme-ng
+#   make module-check [KERNEL=...]    checkpatch.pl (--no-tree) and sparse (C=2)
+#                                     over the module's source; any report fails
 #   make genl-gen                     regenerate the C side of the genl schema
 #
 # The host never loads the module: it is only built here and run in the guest.
@@ -19,6 +21,7 @@ SSW_VENV ?= $(CURDIR)/.venv
 vm_pkgs_6.1 := linux-image-amd64 linux-headers-amd64
 vm_pkgs_6.12 := linux-image-6.12-amd64 linux-headers-6.12-amd64
 vm_pkgs_common := qemu-system-x86 busybox-static kmod iproute2
+vm_pkgs_check := sparse linux-source-6.1
 
 vm-deps:
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do case "$$k" in 6.1|6.12) ;; \
@@ -39,7 +42,17 @@ module: vm-deps
 test-vm: vm-deps
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do tests/vm/run-vm.sh $$k || exit 1; done
 
+module-check: vm-deps
+	@missing=""; for p in $(vm_pkgs_check); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "== installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@tests/vm/module-check.sh $(KERNEL)
+
 genl-gen:
 	$(SSW_VENV)/bin/python tools/gen_genl.py
 
-.PHONY: vm-deps module test-vm genl-gen
+.PHONY: vm-deps module module-check test-vm genl-gen

@@ -11,6 +11,11 @@
 #include <linux/netdevice.h>
 #include <net/genetlink.h>
 
+/* skb_gso_segment() moved from netdevice.h to net/gso.h in 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#include <net/gso.h>
+#endif
+
 /*
  * 6.12 moved "lockless transmit" from a feature bit to a netdev field
  * (commit "net: move NETIF_F_LLTX to priv flags").
@@ -38,13 +43,14 @@ static inline struct nlattr **ssw_compat_dump_attrs(struct netlink_callback *cb)
 }
 
 /*
- * Multicast groups can demand CAP_NET_ADMIN from subscribers since 6.7;
- * on 6.1 the upcall sender must check instead (done by the data path).
+ * Multicast groups can demand CAP_NET_ADMIN from subscribers since 6.7; the
+ * flag was backported to 6.1.y (Debian's 6.1 has it), so test for the flag
+ * itself. Without it, anyone in the namespace could read handshake upcalls.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#ifdef GENL_MCAST_CAP_NET_ADMIN
 #define SSW_COMPAT_MCGRP_FLAGS .flags = GENL_MCAST_CAP_NET_ADMIN,
 #else
-#define SSW_COMPAT_MCGRP_FLAGS
+#error "this kernel's generic netlink cannot restrict multicast groups to admins"
 #endif
 
 #endif /* _SSW_COMPAT_H */

@@ -6,6 +6,8 @@
 #include "device.h"
 #include "compat.h"
 #include "peer.h"
+#include "send.h"
+#include "socket.h"
 
 #include <crypto/curve25519.h>
 
@@ -25,22 +27,34 @@
 
 static LIST_HEAD(device_list);
 
+/* The sockets exist while the device is up, as WireGuard's. */
 static int ssw_open(struct net_device *dev)
 {
-	return 0;
+	struct ssw_device *ssw = netdev_priv(dev);
+	int ret;
+
+	mutex_lock(&ssw->device_update_lock);
+	ret = ssw_socket_init(ssw, ssw->incoming_port);
+	if (!ret)
+		++ssw->generation;	/* a random port became a real one */
+	mutex_unlock(&ssw->device_update_lock);
+	return ret;
 }
 
 static int ssw_stop(struct net_device *dev)
 {
-	return 0;
-}
+	struct ssw_device *ssw = netdev_priv(dev);
+	struct ssw_peer *peer;
 
-static netdev_tx_t ssw_xmit(struct sk_buff *skb, struct net_device *dev)
-{
-	/* The data path arrives with the next milestone; until then, drop. */
-	DEV_STATS_INC(dev, tx_dropped);
-	kfree_skb(skb);
-	return NETDEV_TX_OK;
+	mutex_lock(&ssw->device_update_lock);
+	list_for_each_entry(peer, &ssw->peer_list, peer_list) {
+		ssw_keypairs_clear(peer);
+		skb_queue_purge(&peer->staged_packets);
+		peer->last_need_handshake_ns = 0;
+	}
+	ssw_socket_close(ssw);
+	mutex_unlock(&ssw->device_update_lock);
+	return 0;
 }
 
 static const struct net_device_ops netdev_ops = {
@@ -59,14 +73,13 @@ static void ssw_destruct(struct net_device *dev)
 	rtnl_unlock();
 
 	mutex_lock(&ssw->device_update_lock);
+	ssw_socket_close(ssw);
 	rcu_assign_pointer(ssw->creating_net, NULL);
 	ssw_peer_remove_all(ssw);
-	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
-	ssw->has_identity = false;
+	ssw_device_set_private_key(ssw, NULL);
 	mutex_unlock(&ssw->device_update_lock);
 
 	rcu_barrier(); /* peers and trie nodes are really gone */
-	free_percpu(dev->tstats);
 	pr_debug("%s: interface destroyed\n", dev->name);
 	free_netdev(dev);
 }
@@ -76,21 +89,27 @@ void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
 	static const u8 zero[SSW_KEY_LEN];
 	struct ssw_peer *peer;
 
+	u8 public[SSW_KEY_LEN];
+	bool ok = false;
+
 	lockdep_assert_held(&ssw->device_update_lock);
+	write_lock_bh(&ssw->identity_lock);
 	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
 	memset(ssw->static_public, 0, sizeof(ssw->static_public));
 	ssw->has_identity = false;
-	if (!key || !crypto_memneq(key, zero, SSW_KEY_LEN))
-		return;
-
-	memcpy(ssw->static_private, key, SSW_KEY_LEN);
-	curve25519_clamp_secret(ssw->static_private);
-	ssw->has_identity = curve25519_generate_public(ssw->static_public,
-						       ssw->static_private);
-	if (!ssw->has_identity) {
-		memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
-		return;
+	if (key && crypto_memneq(key, zero, SSW_KEY_LEN)) {
+		memcpy(ssw->static_private, key, SSW_KEY_LEN);
+		curve25519_clamp_secret(ssw->static_private);
+		ok = curve25519_generate_public(public, ssw->static_private);
+		if (ok)
+			memcpy(ssw->static_public, public, SSW_KEY_LEN);
+		else
+			memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
+		ssw->has_identity = ok;
 	}
+	write_unlock_bh(&ssw->identity_lock);
+	if (!ok)
+		return;
 	/* A peer with our own public key makes no sense: drop it, as WireGuard does. */
 	peer = ssw_peer_lookup(ssw, ssw->static_public);
 	if (peer)
@@ -111,6 +130,11 @@ static void ssw_setup(struct net_device *dev)
 	dev->flags = IFF_POINTOPOINT | IFF_NOARP;
 	dev->priv_flags |= IFF_NO_QUEUE;
 	ssw_compat_set_lltx(dev);
+	/*
+	 * The core allocates and frees dev->tstats; the UDP tunnel transmit
+	 * counts each sent message there (both Debian kernels have this).
+	 */
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
 	dev->mtu = ETH_DATA_LEN - SSW_DATA_OVERHEAD;
 	dev->min_mtu = IPV4_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - SSW_DATA_OVERHEAD;
@@ -131,18 +155,18 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	mutex_init(&ssw->device_update_lock);
 	INIT_LIST_HEAD(&ssw->peer_list);
 	hash_init(ssw->peer_hash);
+	hash_init(ssw->index_hash);
+	rwlock_init(&ssw->identity_lock);
+	ssw_ratelimiter_init(&ssw->ratelimiter);
+	spin_lock_init(&ssw->index_hash_lock);
 	ssw_allowedips_init(&ssw->allowedips, &ssw->device_update_lock);
 	ssw->generation = 1;
 	ssw->protocol = SSW_PROTOCOL_SECURESWIFT;
 	ssw->cipher = SSW_CIPHER_CHACHA20_POLY1305;
 
-	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
-	if (!dev->tstats)
-		return -ENOMEM;
-
 	ret = register_netdevice(dev);
 	if (ret < 0)
-		goto err_free_tstats;
+		return ret;
 
 	list_add(&ssw->device_list, &device_list);
 	/*
@@ -152,10 +176,6 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	dev->priv_destructor = ssw_destruct;
 	pr_debug("%s: interface created\n", dev->name);
 	return 0;
-
-err_free_tstats:
-	free_percpu(dev->tstats);
-	return ret;
 }
 
 static struct rtnl_link_ops link_ops __read_mostly = {
@@ -180,6 +200,7 @@ static void ssw_netns_pre_exit(struct net *net)
 			continue;
 		netif_carrier_off(ssw->dev);
 		mutex_lock(&ssw->device_update_lock);
+		ssw_socket_close(ssw);
 		rcu_assign_pointer(ssw->creating_net, NULL);
 		ssw->generation++;
 		mutex_unlock(&ssw->device_update_lock);

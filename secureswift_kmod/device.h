@@ -2,6 +2,7 @@
 #ifndef _SSW_DEVICE_H
 #define _SSW_DEVICE_H
 
+#include <linux/hashtable.h>
 #include <linux/netdevice.h>
 #include <linux/mutex.h>
 #include <linux/list.h>
@@ -10,9 +11,11 @@
 
 #include "uapi/secureswift.h"
 #include "allowedips.h"
+#include "ratelimiter.h"
 
 #define SSW_PEER_HASH_BITS 11
 #define SSW_MAX_PEERS_PER_DEVICE (1U << 20)
+#define SSW_INDEX_HASH_BITS 13
 
 struct ssw_device {
 	struct net_device *dev;
@@ -33,15 +36,30 @@ struct ssw_device {
 	 */
 	u32 generation;
 
+	/* Written under device_update_lock and identity_lock (mac1 reads it in softirq). */
+	rwlock_t identity_lock;
 	u8 static_private[SSW_KEY_LEN];
 	u8 static_public[SSW_KEY_LEN];
 	bool has_identity;
+
+	struct ssw_ratelimiter ratelimiter;	/* handshake upcalls */
 
 	struct list_head peer_list;		/* creation order */
 	struct hlist_head peer_hash[1 << SSW_PEER_HASH_BITS];
 	u32 num_peers;
 	u64 peer_counter;			/* last internal_id handed out */
 	struct ssw_allowedips allowedips;
+
+	/* Receiver index -> keypair, for the receive path (RCU). */
+	DECLARE_HASHTABLE(index_hash, SSW_INDEX_HASH_BITS);
+	spinlock_t index_hash_lock;
+
+	/*
+	 * The UDP sockets, in creating_net; NULL while the device is down.
+	 * Replaced under device_update_lock, read under RCU.
+	 */
+	struct sock __rcu *sock4;
+	struct sock __rcu *sock6;
 
 	u16 incoming_port;
 	u32 fwmark;

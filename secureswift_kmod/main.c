@@ -6,12 +6,18 @@
 #include "device.h"
 #include "peer.h"
 #include "allowedips.h"
+#include "keypair.h"
 #include "netlink.h"
+#include "selftest.h"
 
 #include <linux/module.h>
 #include <linux/init.h>
 #include <net/genetlink.h>
 #include <net/rtnetlink.h>
+
+static bool selftest;
+module_param(selftest, bool, 0444);
+MODULE_PARM_DESC(selftest, "Run the allowed-IPs lookup self-test at load time (refuse to load on failure)");
 
 static int __init ssw_mod_init(void)
 {
@@ -25,9 +31,19 @@ static int __init ssw_mod_init(void)
 	if (ret < 0)
 		return ret;
 
-	ret = ssw_device_init();
+	if (selftest) {
+		ret = ssw_selftest_allowedips();
+		if (ret < 0)
+			goto err_slab;
+	}
+
+	ret = ssw_keypair_module_init();
 	if (ret < 0)
 		goto err_slab;
+
+	ret = ssw_device_init();
+	if (ret < 0)
+		goto err_keypair;
 
 	ret = ssw_genetlink_init();
 	if (ret < 0)
@@ -38,6 +54,8 @@ static int __init ssw_mod_init(void)
 
 err_device:
 	ssw_device_uninit();
+err_keypair:
+	ssw_keypair_module_exit();
 err_slab:
 	ssw_allowedips_slab_uninit();
 	return ret;
@@ -47,6 +65,7 @@ static void __exit ssw_mod_exit(void)
 {
 	ssw_genetlink_uninit();
 	ssw_device_uninit();
+	ssw_keypair_module_exit();
 	ssw_allowedips_slab_uninit();
 	pr_debug("SecureSwift unloaded\n");
 }

@@ -12,6 +12,9 @@
 #include "allowedips.h"
 #include "compat.h"
 #include "netlink_policy.h"
+#include "messages.h"
+#include "send.h"
+#include "socket.h"
 
 #include <linux/if.h>
 #include <linux/in.h>
@@ -21,22 +24,14 @@
 #include <crypto/algapi.h>
 
 static struct genl_family genl_family;
+/* Position of each multicast group in genl_mcgrps[]. */
+enum { SSW_MCGRP_HANDSHAKE_INDEX };
 
 /* Lookup helpers */
 
-static struct ssw_device *lookup_interface(struct nlattr **attrs,
-					   struct sk_buff *skb)
+/* A held secureswift device, or ERR_PTR; release with dev_put(ssw->dev). */
+static struct ssw_device *ours(struct net_device *dev)
 {
-	struct net_device *dev = NULL;
-
-	if (!attrs[SSWDEVICE_A_IFINDEX] == !attrs[SSWDEVICE_A_IFNAME])
-		return ERR_PTR(-EBADR);
-	if (attrs[SSWDEVICE_A_IFINDEX])
-		dev = dev_get_by_index(sock_net(skb->sk),
-				       nla_get_u32(attrs[SSWDEVICE_A_IFINDEX]));
-	else
-		dev = dev_get_by_name(sock_net(skb->sk),
-				      nla_data(attrs[SSWDEVICE_A_IFNAME]));
 	if (!dev)
 		return ERR_PTR(-ENODEV);
 	if (!dev->rtnl_link_ops || !dev->rtnl_link_ops->kind ||
@@ -45,6 +40,32 @@ static struct ssw_device *lookup_interface(struct nlattr **attrs,
 		return ERR_PTR(-EOPNOTSUPP);
 	}
 	return netdev_priv(dev);
+}
+
+static struct ssw_device *lookup_interface(struct nlattr **attrs,
+					   struct sk_buff *skb)
+{
+	if (!attrs[SSWDEVICE_A_IFINDEX] == !attrs[SSWDEVICE_A_IFNAME])
+		return ERR_PTR(-EBADR);
+	if (attrs[SSWDEVICE_A_IFINDEX])
+		return ours(dev_get_by_index(sock_net(skb->sk),
+					     nla_get_u32(attrs[SSWDEVICE_A_IFINDEX])));
+	return ours(dev_get_by_name(sock_net(skb->sk),
+				    nla_data(attrs[SSWDEVICE_A_IFNAME])));
+}
+
+static int check_endpoint(const struct nlattr *attr, struct netlink_ext_ack *extack)
+{
+	const struct sockaddr *sa = nla_data(attr);
+	int len = nla_len(attr);
+
+	if (!((sa->sa_family == AF_INET && len == sizeof(struct sockaddr_in)) ||
+	      (sa->sa_family == AF_INET6 && len == sizeof(struct sockaddr_in6)))) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "endpoint must be a sockaddr_in or sockaddr_in6");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Dump helpers */
@@ -105,10 +126,10 @@ static int put_peer_details(struct sk_buff *skb, struct ssw_peer *peer)
 		    &last_handshake) ||
 	    nla_put_u16(skb, SSWPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
 			peer->persistent_keepalive_interval) ||
-	    nla_put_u64_64bit(skb, SSWPEER_A_TX_BYTES, peer->tx_bytes, 0) ||
-	    nla_put_u64_64bit(skb, SSWPEER_A_RX_BYTES, peer->rx_bytes, 0) ||
-	    nla_put_u64_64bit(skb, SSWPEER_A_TX_PACKETS, peer->tx_packets, 0) ||
-	    nla_put_u64_64bit(skb, SSWPEER_A_RX_PACKETS, peer->rx_packets, 0) ||
+	    nla_put_u64_64bit(skb, SSWPEER_A_TX_BYTES, atomic64_read(&peer->tx_bytes), 0) ||
+	    nla_put_u64_64bit(skb, SSWPEER_A_RX_BYTES, atomic64_read(&peer->rx_bytes), 0) ||
+	    nla_put_u64_64bit(skb, SSWPEER_A_TX_PACKETS, atomic64_read(&peer->tx_packets), 0) ||
+	    nla_put_u64_64bit(skb, SSWPEER_A_RX_PACKETS, atomic64_read(&peer->rx_packets), 0) ||
 	    nla_put_u32(skb, SSWPEER_A_PROTOCOL_VERSION, 1))
 		return -EMSGSIZE;
 	if (peer->name[0] && nla_put_string(skb, SSWPEER_A_NAME, peer->name))
@@ -335,15 +356,9 @@ static int validate_peer(struct nlattr *attr, struct netlink_ext_ack *extack)
 		return -EPROTONOSUPPORT;
 	}
 	if (tb[SSWPEER_A_ENDPOINT]) {
-		const struct sockaddr *sa = nla_data(tb[SSWPEER_A_ENDPOINT]);
-		int len = nla_len(tb[SSWPEER_A_ENDPOINT]);
-
-		if (!((sa->sa_family == AF_INET && len == sizeof(struct sockaddr_in)) ||
-		      (sa->sa_family == AF_INET6 && len == sizeof(struct sockaddr_in6)))) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[SSWPEER_A_ENDPOINT],
-					    "endpoint must be a sockaddr_in or sockaddr_in6");
-			return -EINVAL;
-		}
+		ret = check_endpoint(tb[SSWPEER_A_ENDPOINT], extack);
+		if (ret < 0)
+			return ret;
 	}
 	if (tb[SSWPEER_A_ALLOWEDIPS]) {
 		nla_for_each_nested(aip, tb[SSWPEER_A_ALLOWEDIPS], rem) {
@@ -473,11 +488,18 @@ static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 	ret = validate_set(ssw, info);
 	if (ret < 0)
 		goto out;
+	/* The one step that can fail for outside reasons goes first. */
+	if (attrs[SSWDEVICE_A_LISTEN_PORT] && netif_running(ssw->dev) &&
+	    nla_get_u16(attrs[SSWDEVICE_A_LISTEN_PORT]) != ssw->incoming_port) {
+		ret = ssw_socket_init(ssw, nla_get_u16(attrs[SSWDEVICE_A_LISTEN_PORT]));
+		if (ret < 0)
+			goto out;
+	}
 	++ssw->generation;
 
 	if (attrs[SSWDEVICE_A_FLAGS])
 		flags = nla_get_u32(attrs[SSWDEVICE_A_FLAGS]);
-	if (attrs[SSWDEVICE_A_LISTEN_PORT])
+	if (attrs[SSWDEVICE_A_LISTEN_PORT] && !netif_running(ssw->dev))
 		ssw->incoming_port = nla_get_u16(attrs[SSWDEVICE_A_LISTEN_PORT]);
 	if (attrs[SSWDEVICE_A_FWMARK])
 		ssw->fwmark = nla_get_u32(attrs[SSWDEVICE_A_FWMARK]);
@@ -509,10 +531,176 @@ out:
 	return ret;
 }
 
-static int ssw_reserved_cmd(struct sk_buff *skb, struct genl_info *info)
+static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 {
-	NL_SET_ERR_MSG(info->extack, "command reserved for the data path milestone");
-	return -EOPNOTSUPP;
+	struct nlattr **attrs = info->attrs;
+	struct ssw_device *ssw;
+	struct ssw_peer *peer;
+	bool initiator;
+	u8 cipher;
+	int ret;
+
+	if (!attrs[SSWKEYPAIR_A_IFINDEX] || !attrs[SSWKEYPAIR_A_PEER_PUBLIC_KEY] ||
+	    !attrs[SSWKEYPAIR_A_LOCAL_INDEX] || !attrs[SSWKEYPAIR_A_REMOTE_INDEX] ||
+	    !attrs[SSWKEYPAIR_A_SEND_KEY] || !attrs[SSWKEYPAIR_A_RECEIVE_KEY]) {
+		ret = -EINVAL;
+		goto out_wipe;
+	}
+	ssw = ours(dev_get_by_index(sock_net(skb->sk),
+				    nla_get_u32(attrs[SSWKEYPAIR_A_IFINDEX])));
+	if (IS_ERR(ssw)) {
+		ret = PTR_ERR(ssw);
+		goto out_wipe;
+	}
+	initiator = attrs[SSWKEYPAIR_A_INITIATOR] &&
+		    nla_get_u8(attrs[SSWKEYPAIR_A_INITIATOR]);
+
+	mutex_lock(&ssw->device_update_lock);
+	cipher = attrs[SSWKEYPAIR_A_CIPHER] ?
+		 nla_get_u8(attrs[SSWKEYPAIR_A_CIPHER]) : ssw->cipher;
+	if (cipher == SSW_CIPHER_AES_256_GCM &&
+	    ssw->protocol == SSW_PROTOCOL_WIREGUARD) {
+		NL_SET_ERR_MSG(info->extack, "AES-256-GCM is a secureswift-mode suite");
+		ret = -EINVAL;
+		goto out;
+	}
+	peer = ssw_peer_lookup(ssw, nla_data(attrs[SSWKEYPAIR_A_PEER_PUBLIC_KEY]));
+	if (!peer) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (!netif_running(ssw->dev)) {
+		ret = -ENETDOWN;
+		goto out;
+	}
+	ret = ssw_keypair_install(peer, nla_get_u32(attrs[SSWKEYPAIR_A_LOCAL_INDEX]),
+				  nla_get_u32(attrs[SSWKEYPAIR_A_REMOTE_INDEX]),
+				  nla_data(attrs[SSWKEYPAIR_A_SEND_KEY]),
+				  nla_data(attrs[SSWKEYPAIR_A_RECEIVE_KEY]),
+				  initiator, cipher);
+	if (ret < 0)
+		goto out;
+	ktime_get_real_ts64(&peer->walltime_last_handshake);
+	++ssw->generation;
+	/* The initiator confirms the session: the responder promotes its keys. */
+	if (initiator)
+		ssw_send_keepalive(peer);
+	ssw_send_staged(peer);
+out:
+	mutex_unlock(&ssw->device_update_lock);
+	dev_put(ssw->dev);
+out_wipe:
+	/* Leave no copy of the keys in the request buffer. */
+	if (attrs[SSWKEYPAIR_A_SEND_KEY])
+		memzero_explicit(nla_data(attrs[SSWKEYPAIR_A_SEND_KEY]), SSW_KEY_LEN);
+	if (attrs[SSWKEYPAIR_A_RECEIVE_KEY])
+		memzero_explicit(nla_data(attrs[SSWKEYPAIR_A_RECEIVE_KEY]), SSW_KEY_LEN);
+	return ret;
+}
+
+static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	union ssw_endpoint to = { };
+	struct ssw_device *ssw;
+	struct ssw_peer *peer;
+	struct sk_buff *out;
+	size_t len;
+	int ret;
+
+	if (!attrs[SSWHANDSHAKE_A_IFINDEX] || !attrs[SSWHANDSHAKE_A_PACKET] ||
+	    (!attrs[SSWHANDSHAKE_A_ENDPOINT] && !attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]))
+		return -EINVAL;
+	if (attrs[SSWHANDSHAKE_A_ENDPOINT]) {
+		ret = check_endpoint(attrs[SSWHANDSHAKE_A_ENDPOINT], info->extack);
+		if (ret < 0)
+			return ret;
+		memcpy(&to, nla_data(attrs[SSWHANDSHAKE_A_ENDPOINT]),
+		       nla_len(attrs[SSWHANDSHAKE_A_ENDPOINT]));
+	}
+	ssw = ours(dev_get_by_index(sock_net(skb->sk),
+				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
+	if (IS_ERR(ssw))
+		return PTR_ERR(ssw);
+
+	if (!attrs[SSWHANDSHAKE_A_ENDPOINT]) {
+		/* No explicit destination: the peer's current endpoint. */
+		mutex_lock(&ssw->device_update_lock);
+		peer = ssw_peer_lookup(ssw, nla_data(attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]));
+		if (peer) {
+			read_lock_bh(&peer->endpoint_lock);
+			to = peer->endpoint;
+			read_unlock_bh(&peer->endpoint_lock);
+		}
+		mutex_unlock(&ssw->device_update_lock);
+		if (!peer) {
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+
+	len = nla_len(attrs[SSWHANDSHAKE_A_PACKET]);
+	out = alloc_skb(SSW_TX_HEADROOM + len, GFP_KERNEL);
+	if (!out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	skb_reserve(out, SSW_TX_HEADROOM);
+	skb_reset_network_header(out);
+	skb_reset_inner_headers(out);
+	skb_put_data(out, nla_data(attrs[SSWHANDSHAKE_A_PACKET]), len);
+	ret = ssw_socket_send_to(ssw, out, &to);
+out:
+	dev_put(ssw->dev);
+	return ret;
+}
+
+void ssw_netlink_need_handshake(struct ssw_peer *peer)
+{
+	struct ssw_device *ssw = peer->device;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(SSW_KEY_LEN),
+			  GFP_ATOMIC);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, SSW_CMD_NEED_HANDSHAKE);
+	if (!hdr ||
+	    nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex) ||
+	    nla_put(msg, SSWHANDSHAKE_A_PEER_PUBLIC_KEY, SSW_KEY_LEN, peer->public_key)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
+				SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
+}
+
+int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
+				 size_t len, const union ssw_endpoint *from)
+{
+	size_t from_len = from->addr.sa_family == AF_INET ?
+			  sizeof(from->addr4) : sizeof(from->addr6);
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(from_len) +
+			  nla_total_size(len), GFP_ATOMIC);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, SSW_CMD_HANDSHAKE_UPCALL);
+	if (!hdr ||
+	    nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex) ||
+	    nla_put(msg, SSWHANDSHAKE_A_ENDPOINT, from_len, from) ||
+	    nla_put(msg, SSWHANDSHAKE_A_PACKET, len, packet)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	/* To the namespace the device is configured from, where its daemon runs. */
+	return genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
+				       SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
 }
 
 /* Ops table and family */
@@ -534,13 +722,13 @@ static const struct genl_ops genl_ops[] = {
 		.flags = GENL_UNS_ADMIN_PERM,
 	}, {
 		.cmd = SSW_CMD_INSTALL_KEYPAIR,
-		.doit = ssw_reserved_cmd,
+		.doit = ssw_install_keypair,
 		.policy = ssw_keypair_policy,
 		.maxattr = SSWKEYPAIR_A_MAX,
 		.flags = GENL_UNS_ADMIN_PERM,
 	}, {
 		.cmd = SSW_CMD_XMIT_HANDSHAKE,
-		.doit = ssw_reserved_cmd,
+		.doit = ssw_xmit_handshake,
 		.policy = ssw_handshake_policy,
 		.maxattr = SSWHANDSHAKE_A_MAX,
 		.flags = GENL_UNS_ADMIN_PERM,

@@ -2,7 +2,18 @@
 #ifndef _SSW_NETLINK_H
 #define _SSW_NETLINK_H
 
+#include <linux/types.h>
+
 int ssw_genetlink_init(void);
 void ssw_genetlink_uninit(void);
+
+struct ssw_device;
+union ssw_endpoint;
+/* HANDSHAKE_UPCALL on the "handshake" group (atomic context is fine). */
+struct ssw_peer;
+/* NEED_HANDSHAKE on the "handshake" group: @peer has packets but no keys. */
+void ssw_netlink_need_handshake(struct ssw_peer *peer);
+int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
+				 size_t len, const union ssw_endpoint *from);
 
 #endif /* _SSW_NETLINK_H */

@@ -56,6 +56,7 @@ static const struct nla_policy ssw_keypair_policy[SSWKEYPAIR_A_MAX + 1] = {
 	[SSWKEYPAIR_A_SEND_KEY] = NLA_POLICY_EXACT_LEN(32),
 	[SSWKEYPAIR_A_RECEIVE_KEY] = NLA_POLICY_EXACT_LEN(32),
 	[SSWKEYPAIR_A_INITIATOR] = { .type = NLA_U8 },
+	[SSWKEYPAIR_A_CIPHER] = NLA_POLICY_RANGE(NLA_U8, SSW_CIPHER_CHACHA20_POLY1305, SSW_CIPHER_AES_256_GCM),
 };
 
 static const struct nla_policy ssw_handshake_policy[SSWHANDSHAKE_A_MAX + 1] = {

@@ -38,6 +38,8 @@ struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
 	memcpy(peer->public_key, public_key, SSW_KEY_LEN);
 	INIT_LIST_HEAD(&peer->allowedips_list);
 	rwlock_init(&peer->endpoint_lock);
+	ssw_keypairs_init(&peer->keypairs);
+	skb_queue_head_init(&peer->staged_packets);
 	kref_init(&peer->refcount);
 	peer->internal_id = ++ssw->peer_counter;
 
@@ -103,6 +105,8 @@ void ssw_peer_remove(struct ssw_peer *peer)
 		return;
 	peer->is_dead = true;
 	ssw_allowedips_remove_by_peer(&ssw->allowedips, peer);
+	ssw_keypairs_clear(peer);
+	skb_queue_purge(&peer->staged_packets);
 	hlist_del_rcu(&peer->pubkey_hash);
 	list_del_init(&peer->peer_list);
 	--ssw->num_peers;

@@ -5,12 +5,14 @@
 #include <linux/in.h>
 #include <linux/in6.h>
 #include <linux/kref.h>
+#include <linux/skbuff.h>
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/time64.h>
 #include <linux/types.h>
 
 #include "uapi/secureswift.h"
+#include "keypair.h"
 
 struct ssw_device;
 
@@ -38,9 +40,14 @@ struct ssw_peer {
 	u16 persistent_keepalive_interval;
 	char name[SSW_PEER_NAME_MAX + 1];
 
-	/* Data-path counters; written by the data path in the next milestone. */
-	u64 rx_bytes, tx_bytes, rx_packets, tx_packets;
+	/* Data-path counters: encrypted UDP payload bytes, as WireGuard counts. */
+	atomic64_t rx_bytes, tx_bytes, rx_packets, tx_packets;
+	/* Wall time of the last keypair install (the daemon's handshake). */
 	struct timespec64 walltime_last_handshake;
+	struct ssw_peer_keypairs keypairs;
+	/* Waiting for a keypair; its lock also guards last_need_handshake_ns. */
+	struct sk_buff_head staged_packets;
+	u64 last_need_handshake_ns;
 
 	struct kref refcount;
 	struct rcu_head rcu;

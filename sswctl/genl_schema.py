@@ -272,6 +272,8 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("SEND_KEY", T.BINARY, "Sending key.", exact_len=KEY_LEN),
             Attr("RECEIVE_KEY", T.BINARY, "Receiving key.", exact_len=KEY_LEN),
             Attr("INITIATOR", T.U8, "1 if we initiated the handshake."),
+            Attr("CIPHER", T.U8, "enum ssw_cipher of the session; default: the device's. "
+                 "AES-256-GCM only in secureswift mode.", enum="ssw_cipher"),
         ),
     ),
     AttrSet(
@@ -293,14 +295,26 @@ COMMANDS: tuple[Command, ...] = (
     Command("GET_DEVICE", 0, "Dump one device (paged).", "device", "dump"),
     Command("SET_DEVICE", 1, "Change one device; each message applies atomically.",
             "device", "do"),
-    Command("INSTALL_KEYPAIR", 2, "Install transport keys for a peer.", "keypair", "do",
-            implemented=False),
-    Command("XMIT_HANDSHAKE", 3, "Send a handshake datagram from the device's socket.",
-            "handshake", "do", implemented=False),
-    Command("HANDSHAKE_UPCALL", 4, "A handshake datagram arrived (mac1 checked).",
-            "handshake", "notify", implemented=False),
-    Command("NEED_HANDSHAKE", 5, "A peer needs a (re)handshake.", "handshake", "notify",
-            implemented=False),
+    Command("INSTALL_KEYPAIR", 2,
+            "Install transport keys for a peer (needs IFINDEX, PEER_PUBLIC_KEY, both indices "
+            "and both keys; the device must be up). An initiator keypair becomes current at "
+            "once and the kernel sends the confirming keepalive; a responder keypair waits as "
+            "next until the first packet under it arrives. EEXIST: local index in use; "
+            "ENOENT: no such peer; ENETDOWN: device down.", "keypair", "do"),
+    Command("XMIT_HANDSHAKE", 3,
+            "Send PACKET as one UDP datagram from the device's socket (IFINDEX, PACKET, and "
+            "ENDPOINT or else PEER_PUBLIC_KEY for that peer's endpoint). The device must be up "
+            "(ENONET otherwise); ENOENT: no such peer; EDESTADDRREQ: the peer has no endpoint.",
+            "handshake", "do"),
+    Command("HANDSHAKE_UPCALL", 4,
+            "A handshake message of the device's protocol arrived: exact size, valid mac1 "
+            "(cookie replies have none) and within the per-source rate (20/s, burst 5). "
+            "Carries IFINDEX, ENDPOINT (the sender) and PACKET; sent to the group in the "
+            "device's current namespace.", "handshake", "notify"),
+    Command("NEED_HANDSHAKE", 5,
+            "A peer has packets waiting (staged, at most 128) but no usable keypair: start a "
+            "handshake. IFINDEX and PEER_PUBLIC_KEY; at most once per REKEY_TIMEOUT (5 s) per "
+            "peer while packets keep waiting. Same multicast group.", "handshake", "notify"),
 )
 
 MULTICAST_GROUPS: tuple[str, ...] = ("handshake",)

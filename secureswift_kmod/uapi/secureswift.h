@@ -37,23 +37,34 @@ enum ssw_cmd {
 	 */
 	SSW_CMD_SET_DEVICE = 1,
 	/*
-	 * do: Install transport keys for a peer. Attributes: SSWKEYPAIR_A_*.
-	 * Reserved for the data path.
+	 * do: Install transport keys for a peer (needs IFINDEX, PEER_PUBLIC_KEY,
+	 * both indices and both keys; the device must be up). An initiator keypair
+	 * becomes current at once and the kernel sends the confirming keepalive; a
+	 * responder keypair waits as next until the first packet under it arrives.
+	 * EEXIST: local index in use; ENOENT: no such peer; ENETDOWN: device down.
+	 * Attributes: SSWKEYPAIR_A_*.
 	 */
 	SSW_CMD_INSTALL_KEYPAIR = 2,
 	/*
-	 * do: Send a handshake datagram from the device's socket. Attributes:
-	 * SSWHANDSHAKE_A_*. Reserved for the data path.
+	 * do: Send PACKET as one UDP datagram from the device's socket (IFINDEX,
+	 * PACKET, and ENDPOINT or else PEER_PUBLIC_KEY for that peer's endpoint).
+	 * The device must be up (ENONET otherwise); ENOENT: no such peer;
+	 * EDESTADDRREQ: the peer has no endpoint. Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_XMIT_HANDSHAKE = 3,
 	/*
-	 * notify: A handshake datagram arrived (mac1 checked). Attributes:
-	 * SSWHANDSHAKE_A_*. Reserved for the data path.
+	 * notify: A handshake message of the device's protocol arrived: exact size,
+	 * valid mac1 (cookie replies have none) and within the per-source rate
+	 * (20/s, burst 5). Carries IFINDEX, ENDPOINT (the sender) and PACKET; sent
+	 * to the group in the device's current namespace. Attributes:
+	 * SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_HANDSHAKE_UPCALL = 4,
 	/*
-	 * notify: A peer needs a (re)handshake. Attributes: SSWHANDSHAKE_A_*.
-	 * Reserved for the data path.
+	 * notify: A peer has packets waiting (staged, at most 128) but no usable
+	 * keypair: start a handshake. IFINDEX and PEER_PUBLIC_KEY; at most once per
+	 * REKEY_TIMEOUT (5 s) per peer while packets keep waiting. Same multicast
+	 * group. Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_NEED_HANDSHAKE = 5,
 	__SSW_CMD_MAX
@@ -230,6 +241,11 @@ enum sswkeypair_attribute {
 	SSWKEYPAIR_A_RECEIVE_KEY,
 	/* u8: 1 if we initiated the handshake. */
 	SSWKEYPAIR_A_INITIATOR,
+	/*
+	 * u8: enum ssw_cipher of the session; default: the device's. AES-256-GCM
+	 * only in secureswift mode.
+	 */
+	SSWKEYPAIR_A_CIPHER,
 	__SSWKEYPAIR_A_LAST
 };
 #define SSWKEYPAIR_A_MAX (__SSWKEYPAIR_A_LAST - 1)

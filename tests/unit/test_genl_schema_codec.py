@@ -65,3 +65,25 @@ def test_sockaddr_round_trips_both_families():
         raw = sockaddr(ep)
         assert len(raw) == (16 if ":" not in ep.host else 28)
         assert endpoint_from(raw) == ep
+
+
+def test_fast_allowed_ip_codec_matches_the_schema_encoding():
+    from sswctl.ipc.genl import AIP, F_AIP, NLA_F_NESTED, allowedip, allowedips_from, encode, nla
+
+    for n, remove in ((ipaddress.ip_network("10.1.2.0/24"), False), (ipaddress.ip_network("fd00::/8"), True),
+                      (ipaddress.ip_network("0.0.0.0/0"), True), (ipaddress.ip_network("::1/128"), False)):
+        fam = 2 if n.version == 4 else 10
+        body = (encode("allowedip", "FAMILY", fam) + encode("allowedip", "IPADDR", n.network_address.packed)
+                + encode("allowedip", "CIDR_MASK", n.prefixlen))
+        if remove:
+            body += encode("allowedip", "FLAGS", F_AIP["REMOVE_ME"])
+        assert allowedip(n, remove=remove) == nla(NLA_F_NESTED, body)
+        assert decode("allowedip", allowedip(n, remove)[4:])["CIDR_MASK"] == n.prefixlen
+    # The kernel writes CIDR_MASK, FAMILY, IPADDR (any order must decode).
+    nets = [ipaddress.ip_network("192.0.2.0/25"), ipaddress.ip_network("2001:db8::/32")]
+    dump = b"".join(
+        nla(NLA_F_NESTED, nla(AIP["CIDR_MASK"], bytes([n.prefixlen]))
+            + encode("allowedip", "FAMILY", 2 if n.version == 4 else 10)
+            + nla(AIP["IPADDR"], n.network_address.packed))
+        for n in nets)
+    assert allowedips_from(dump) == nets

@@ -6,6 +6,8 @@ secureswift module loaded into a real kernel, which only the guest has.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 import os
 import subprocess
@@ -41,11 +43,56 @@ def module_loaded() -> bool:
 
 def load_module() -> None:
     if not module_loaded():
-        run(str(HERE / "load-module.sh"), os.environ["SSW_KO"])
+        run(str(HERE / "load-module.sh"), os.environ["SSW_KO"], "selftest=1")
 
 
 def unload_module() -> None:
     run("rmmod", "secureswift")
+
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@contextlib.contextmanager
+def in_netns(name: str):
+    """Run the block in network namespace ``name`` (this thread only; netlink and UDP
+    sockets opened inside stay in it, subprocesses started inside run in it)."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
+    try:
+        if _libc.setns(target, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns")
+        yield
+    finally:
+        if _libc.setns(home, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns back")
+        os.close(target)
+        os.close(home)
+
+
+def in_new_user_namespace(fn) -> str:
+    """Run ``fn()`` in a forked child that is root only in a user namespace of its own
+    (no capability over this network namespace); return the string it returned."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 99
+        try:
+            os.close(r)
+            if _libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+                code = 98
+            else:
+                os.write(w, fn().encode())
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    out = os.read(r, 1000).decode()
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    return out
 
 
 def unique(prefix: str) -> str:

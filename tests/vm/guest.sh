@@ -10,13 +10,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 date +%s.%N >"$results/t_start"
 echo "ssw-vm: tests start" >/dev/kmsg
 
-export SSW_VM_GUEST=1 SSW_KO="$ko" PYTHONDONTWRITEBYTECODE=1
+export SSW_VM_GUEST=1 SSW_KO="$ko" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 rc=0
-"$root/tests/vm/load-module.sh" "$ko" >"$results/pytest.log" 2>&1 || rc=100
+"$root/tests/vm/load-module.sh" "$ko" selftest=1 >"$results/pytest.log" 2>&1 || rc=100
 if [ "$rc" = 0 ]; then
 	cd "$root"
 	"$root/.venv/bin/python" -m pytest -p no:cacheprovider -q -rfEs \
-		--durations=5 tests/vm "$@" >>"$results/pytest.log" 2>&1
+		--durations=5 --tb=short tests/vm "$@" >>"$results/pytest.log" 2>&1
 	rc=$?
 fi
 # Unload with whatever devices the tests left behind: must be clean too.

@@ -31,6 +31,10 @@ mkdir -p "$results"
 "$ROOT/tests/vm/build-module.sh" "$kver"
 ko="$build/secureswift.ko"
 
+# vng runs --exec through a shell: quote pytest's arguments (-k "a or b").
+pytest_args=""
+[ $# -eq 0 ] || pytest_args=$(printf '%q ' "$@")
+
 # The guest writes its results into $results (a read-write mount); all the
 # rest of the host's root is read-only or a throwaway overlay in the guest.
 t0=$(date +%s.%N)
@@ -39,7 +43,7 @@ PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
 	--run "/boot/vmlinuz-$kver" --disable-kvm \
 	--memory "$VM_MEM" --cpus "$VM_CPUS" \
 	--cwd "$ROOT" --rwdir "$results" \
-	--exec "$ROOT/tests/vm/guest.sh $results $ko $*" \
+	--exec "$ROOT/tests/vm/guest.sh $results $ko $pytest_args" \
 	</dev/null >"$results/console.log" 2>&1
 vng_rc=$?
 set -e

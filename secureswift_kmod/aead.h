@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SSW_AEAD_H
+#define _SSW_AEAD_H
+
+#include <linux/types.h>
+
+struct ssw_keypair;
+
+/*
+ * The transport AEAD of a keypair's suite: ChaCha20-Poly1305 from
+ * lib/crypto, or AES-256-GCM through the kernel crypto API (which picks
+ * AES-NI/PCLMULQDQ where the CPU has them). Nonce: 4 zero bytes, then the
+ * counter as u64 little endian; no associated data.
+ */
+int ssw_aead_init(struct ssw_keypair *keypair);
+void ssw_aead_free(struct ssw_keypair *keypair);
+/* Seal @len bytes at @buf in place; the 16-byte tag goes right after them. */
+bool ssw_aead_seal(struct ssw_keypair *keypair, u8 *buf, size_t len, u64 counter);
+/* Open @len bytes (tag included) at @buf in place; false if not authentic. */
+bool ssw_aead_open(struct ssw_keypair *keypair, u8 *buf, size_t len, u64 counter);
+
+#endif /* _SSW_AEAD_H */

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SSW_RATELIMITER_H
+#define _SSW_RATELIMITER_H
+
+#include <linux/siphash.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+/*
+ * Per-source limit on handshake messages handed up to the daemon, as
+ * WireGuard's: 20 per second with a burst of 5 per source address (IPv6
+ * sources by /64). Sources share a fixed table of token buckets chosen
+ * by keyed hash, so memory is bounded whatever the flood; two sources in
+ * one bucket share its budget.
+ */
+#define SSW_RATELIMIT_BUCKETS 1024
+
+struct ssw_ratelimit_bucket {
+	u64 last_ns;
+	u64 tokens;	/* in nanoseconds of budget */
+};
+
+struct ssw_ratelimiter {
+	spinlock_t lock;
+	siphash_key_t key;
+	struct ssw_ratelimit_bucket bucket[SSW_RATELIMIT_BUCKETS];
+};
+
+void ssw_ratelimiter_init(struct ssw_ratelimiter *rl);
+/* May a handshake message from @family/@addr go up now? */
+bool ssw_ratelimiter_allow(struct ssw_ratelimiter *rl, int family, const void *addr);
+
+#endif /* _SSW_RATELIMITER_H */

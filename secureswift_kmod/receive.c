@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The receive path: UDP datagrams from the device's sockets. Transport
+ * data is opened with the keypair its receiver index names, checked
+ * against the replay window and, once authentic, its inner source against
+ * the sending peer's allowed IPs before it reaches the stack. Handshake
+ * messages are for the daemon: the kernel only checks their size and mac1
+ * (so that only senders who know our public key cost the daemon anything)
+ * and a per-source rate, then hands them up on the "handshake" multicast
+ * group with their source address.
+ */
+
+#include "receive.h"
+#include "aead.h"
+#include "device.h"
+#include "keypair.h"
+#include "messages.h"
+#include "netlink.h"
+#include "peer.h"
+#include "send.h"
+#include "socket.h"
+
+#include <crypto/algapi.h>
+#include <crypto/blake2s.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <net/ip_tunnels.h>
+
+static void rx_dropped(struct ssw_device *ssw)
+{
+	DEV_STATS_INC(ssw->dev, rx_dropped);
+}
+
+/* Strip the outer headers: @skb->data becomes the UDP payload. */
+static int pull_udp_payload(struct sk_buff *skb)
+{
+	struct udphdr *udp;
+	size_t offset, len;
+
+	if (unlikely(skb_linearize(skb)))
+		return -ENOMEM;
+	udp = udp_hdr(skb);
+	offset = (u8 *)udp + sizeof(*udp) - skb->data;
+	if (unlikely(offset > skb->len || ntohs(udp->len) < sizeof(*udp)))
+		return -EINVAL;
+	len = ntohs(udp->len) - sizeof(*udp);
+	if (unlikely(len > skb->len - offset))
+		return -EINVAL;
+	skb_pull(skb, offset);
+	return pskb_trim(skb, len);
+}
+
+/* The inner packet's length from its own header; 0 when it is not IP. */
+static unsigned int inner_len(struct sk_buff *skb, __be16 *protocol)
+{
+	if (skb->len >= sizeof(struct iphdr) && ip_hdr(skb)->version == 4) {
+		*protocol = htons(ETH_P_IP);
+		if (ip_hdr(skb)->ihl < 5)
+			return 0;
+		return ntohs(ip_hdr(skb)->tot_len);
+	}
+	if (skb->len >= sizeof(struct ipv6hdr) && ipv6_hdr(skb)->version == 6) {
+		*protocol = htons(ETH_P_IPV6);
+		return ntohs(ipv6_hdr(skb)->payload_len) + sizeof(struct ipv6hdr);
+	}
+	return 0;
+}
+
+static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
+{
+	const struct ssw_data_header *hdr = (const void *)skb->data;
+	struct ssw_keypair *keypair;
+	struct ssw_peer *peer, *routed;
+	unsigned int len, plain_len;
+	__be16 protocol = 0;
+	u64 counter;
+
+	rcu_read_lock_bh();
+	keypair = ssw_keypair_lookup(ssw, hdr->receiver_index);
+	if (unlikely(!keypair || !ssw_keypair_usable(keypair)))
+		goto drop;
+	peer = keypair->peer;
+	counter = le64_to_cpu(hdr->counter);
+	len = skb->len;
+	plain_len = len - sizeof(*hdr) - SSW_AEAD_TAG_LEN;
+	if (unlikely(!ssw_aead_open(keypair, skb->data + sizeof(*hdr),
+				    len - sizeof(*hdr), counter)))
+		goto drop;
+	/* Only after authentication may a counter move the window. */
+	if (unlikely(!ssw_replay_accept(&keypair->replay, counter)))
+		goto drop;
+
+	ssw_socket_update_endpoint(peer, skb);
+	if (ssw_keypair_received_with(keypair))
+		ssw_send_staged(peer);	/* a responder may send now */
+	/* Message bytes, keepalives included, on the peer and the device alike. */
+	atomic64_add(len, &peer->rx_bytes);
+	atomic64_inc(&peer->rx_packets);
+	dev_sw_netstats_rx_add(ssw->dev, len);
+
+	skb_pull(skb, sizeof(*hdr));
+	if (pskb_trim(skb, plain_len))
+		goto drop;
+	if (!plain_len) {	/* keepalive */
+		rcu_read_unlock_bh();
+		consume_skb(skb);
+		return;
+	}
+	skb_reset_network_header(skb);
+	len = inner_len(skb, &protocol);
+	if (unlikely(!len || len > skb->len)) {
+		DEV_STATS_INC(ssw->dev, rx_frame_errors);
+		goto dishonest;
+	}
+	if (pskb_trim(skb, len))
+		goto drop;
+
+	routed = ssw_allowedips_lookup(&ssw->allowedips,
+				       protocol == htons(ETH_P_IP) ? AF_INET : AF_INET6,
+				       protocol == htons(ETH_P_IP) ?
+				       (const void *)&ip_hdr(skb)->saddr :
+				       (const void *)&ipv6_hdr(skb)->saddr);
+	if (unlikely(routed != peer)) {
+		/* Inner source not among the sender's allowed IPs: spoofed. */
+		DEV_STATS_INC(ssw->dev, rx_errors);
+		goto dishonest;
+	}
+
+	skb_scrub_packet(skb, true);
+	skb->dev = ssw->dev;
+	skb->protocol = protocol;
+	skb->pkt_type = PACKET_HOST;
+	/* AEAD-authenticated end to end: no need to check the inner sums. */
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->csum_level = ~0;
+	skb_reset_mac_header(skb);
+	skb_reset_transport_header(skb);
+	skb_probe_transport_header(skb);
+	rcu_read_unlock_bh();
+	netif_rx(skb);
+	return;
+
+drop:
+	rx_dropped(ssw);
+dishonest:	/* authentic but refused: counted as an error, not a drop */
+	rcu_read_unlock_bh();
+	kfree_skb(skb);
+}
+
+/* The exact size of a handshake message of @type in @protocol; 0: not one. */
+static size_t handshake_len(u8 protocol, u32 type)
+{
+	static const struct {
+		u8 protocol;
+		u8 type;
+		u16 len;
+	} sizes[] = {
+		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_INITIATION, 148 },
+		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_RESPONSE, 92 },
+		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_COOKIE, 64 },
+		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_INITIATION, 1332 },
+		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_RESPONSE, 1180 },
+		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_COOKIE, 64 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); ++i)
+		if (sizes[i].protocol == protocol && sizes[i].type == type)
+			return sizes[i].len;
+	return 0;
+}
+
+/* mac1 = MAC(HASH(LABEL_MAC1 || our public key), message up to mac1). */
+static bool mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
+		       size_t len)
+{
+	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "mac1----" : "ssw-mac1";
+	u8 key[BLAKE2S_HASH_SIZE], mac[SSW_MAC_LEN];
+	struct blake2s_state state;
+	bool ok;
+
+	blake2s_init(&state, BLAKE2S_HASH_SIZE);
+	blake2s_update(&state, label, 8);
+	read_lock_bh(&ssw->identity_lock);
+	ok = ssw->has_identity;
+	blake2s_update(&state, ssw->static_public, SSW_KEY_LEN);
+	read_unlock_bh(&ssw->identity_lock);
+	if (!ok)
+		return false;	/* no identity: nobody can address us */
+	blake2s_final(&state, key);
+	blake2s(mac, msg, key, SSW_MAC_LEN, len - 2 * SSW_MAC_LEN, sizeof(key));
+	return !crypto_memneq(mac, msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
+}
+
+static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
+			      u8 protocol, u32 type)
+{
+	union ssw_endpoint from;
+	bool cookie = type == SSW_MESSAGE_WG_HANDSHAKE_COOKIE ||
+		      type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE;
+
+	/* A cookie reply has no mac1; it is tied to an index we chose. */
+	if (!cookie && !mac1_valid(ssw, protocol, skb->data, skb->len))
+		goto drop;
+	ssw_socket_endpoint_from_skb(&from, skb);
+	if (!ssw_ratelimiter_allow(&ssw->ratelimiter, from.addr.sa_family,
+				   from.addr.sa_family == AF_INET ?
+				   (const void *)&from.addr4.sin_addr :
+				   (const void *)&from.addr6.sin6_addr))
+		goto drop;
+	if (ssw_netlink_handshake_upcall(ssw, skb->data, skb->len, &from) < 0)
+		goto drop;
+	consume_skb(skb);
+	return;
+drop:
+	rx_dropped(ssw);
+	kfree_skb(skb);
+}
+
+int ssw_receive(struct sock *sk, struct sk_buff *skb)
+{
+	struct ssw_device *ssw = rcu_dereference_sk_user_data(sk);
+	u8 protocol;
+	__le32 type;
+	size_t len;
+
+	if (unlikely(!ssw)) {
+		kfree_skb(skb);
+		return 0;
+	}
+	if (unlikely(pull_udp_payload(skb) < 0 || skb->len < sizeof(type))) {
+		rx_dropped(ssw);
+		kfree_skb(skb);
+		return 0;
+	}
+	type = *(__le32 *)skb->data;
+	protocol = READ_ONCE(ssw->protocol);
+	if (type == cpu_to_le32(ssw_data_type(protocol)) &&
+	    skb->len >= SSW_DATA_MIN_LEN) {
+		receive_data(ssw, skb);
+		return 0;
+	}
+	len = handshake_len(protocol, le32_to_cpu(type));
+	if (len && skb->len == len) {
+		receive_handshake(ssw, skb, protocol, le32_to_cpu(type));
+		return 0;
+	}
+	rx_dropped(ssw);
+	kfree_skb(skb);
+	return 0;
+}

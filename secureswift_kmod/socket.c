@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device's UDP sockets (udp_tunnel API): binding, sending to a peer's
+ * endpoint, and learning a peer's endpoint from what it sends (roaming).
+ * Datagrams arrive through encap_rcv in receive.c.
+ */
+
+#include "socket.h"
+#include "device.h"
+#include "peer.h"
+#include "receive.h"
+
+#include <linux/if_ether.h>
+#include <linux/inetdevice.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <net/inet_common.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/ipv6_stubs.h>
+#include <net/route.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+
+static int send4(struct ssw_device *ssw, struct sk_buff *skb,
+		 const struct sockaddr_in *to)
+{
+	struct flowi4 fl = {
+		.daddr = to->sin_addr.s_addr,
+		.fl4_dport = to->sin_port,
+		.flowi4_mark = ssw->fwmark,
+		.flowi4_proto = IPPROTO_UDP,
+	};
+	struct rtable *rt;
+	struct sock *sock;
+	int ret = 0;
+
+	rcu_read_lock_bh();
+	sock = rcu_dereference_bh(ssw->sock4);
+	if (unlikely(!sock)) {
+		ret = -ENONET;
+		goto err;
+	}
+	fl.fl4_sport = inet_sk(sock)->inet_sport;
+	rt = ip_route_output_flow(sock_net(sock), &fl, sock);
+	if (IS_ERR(rt)) {
+		ret = PTR_ERR(rt);
+		goto err;
+	}
+	if (unlikely(rt->dst.dev == ssw->dev)) {
+		/* The tunnel's own traffic routed into the tunnel. */
+		ip_rt_put(rt);
+		ret = -ELOOP;
+		goto err;
+	}
+	skb->ignore_df = 1;
+	udp_tunnel_xmit_skb(rt, sock, skb, fl.saddr, fl.daddr, 0,
+			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
+			    fl.fl4_dport, false, false);
+	rcu_read_unlock_bh();
+	return 0;
+
+err:
+	rcu_read_unlock_bh();
+	kfree_skb(skb);
+	return ret;
+}
+
+static int send6(struct ssw_device *ssw, struct sk_buff *skb,
+		 const struct sockaddr_in6 *to)
+{
+	struct flowi6 fl = {
+		.daddr = to->sin6_addr,
+		.fl6_dport = to->sin6_port,
+		.flowi6_mark = ssw->fwmark,
+		.flowi6_oif = to->sin6_scope_id,
+		.flowi6_proto = IPPROTO_UDP,
+	};
+	struct dst_entry *dst;
+	struct sock *sock;
+	int ret = 0;
+
+	if (!IS_ENABLED(CONFIG_IPV6)) {
+		ret = -EAFNOSUPPORT;
+		goto err_free;
+	}
+	rcu_read_lock_bh();
+	sock = rcu_dereference_bh(ssw->sock6);
+	if (unlikely(!sock)) {
+		ret = -ENONET;
+		goto err;
+	}
+	fl.fl6_sport = inet_sk(sock)->inet_sport;
+	dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sock), sock, &fl, NULL);
+	if (IS_ERR(dst)) {
+		ret = PTR_ERR(dst);
+		goto err;
+	}
+	if (unlikely(dst->dev == ssw->dev)) {
+		dst_release(dst);
+		ret = -ELOOP;
+		goto err;
+	}
+	skb->ignore_df = 1;
+	udp_tunnel6_xmit_skb(dst, sock, skb, skb->dev, &fl.saddr, &fl.daddr, 0,
+			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
+			     fl.fl6_dport, false);
+	rcu_read_unlock_bh();
+	return 0;
+
+err:
+	rcu_read_unlock_bh();
+err_free:
+	kfree_skb(skb);
+	return ret;
+}
+
+int ssw_socket_send_to(struct ssw_device *ssw, struct sk_buff *skb,
+		       const union ssw_endpoint *to)
+{
+	skb_mark_not_on_list(skb);
+	skb->dev = ssw->dev;
+	skb->mark = ssw->fwmark;
+	if (to->addr.sa_family == AF_INET)
+		return send4(ssw, skb, &to->addr4);
+	if (to->addr.sa_family == AF_INET6)
+		return send6(ssw, skb, &to->addr6);
+	kfree_skb(skb);
+	return -EDESTADDRREQ;
+}
+
+int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb)
+{
+	union ssw_endpoint to;
+
+	read_lock_bh(&peer->endpoint_lock);
+	to = peer->endpoint;
+	read_unlock_bh(&peer->endpoint_lock);
+	return ssw_socket_send_to(peer->device, skb, &to);
+}
+
+void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,
+				  const struct sk_buff *skb)
+{
+	const struct udphdr *udp = udp_hdr(skb);
+
+	memset(from, 0, sizeof(*from));
+	if (ip_hdr(skb)->version == 4) {
+		from->addr4.sin_family = AF_INET;
+		from->addr4.sin_port = udp->source;
+		from->addr4.sin_addr.s_addr = ip_hdr(skb)->saddr;
+	} else {
+		from->addr6.sin6_family = AF_INET6;
+		from->addr6.sin6_port = udp->source;
+		from->addr6.sin6_addr = ipv6_hdr(skb)->saddr;
+		from->addr6.sin6_scope_id = ipv6_iface_scope_id(&ipv6_hdr(skb)->saddr,
+								skb->skb_iif);
+	}
+}
+
+void ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb)
+{
+	union ssw_endpoint from;
+
+	ssw_socket_endpoint_from_skb(&from, skb);
+	read_lock_bh(&peer->endpoint_lock);
+	if (!memcmp(&from, &peer->endpoint, sizeof(from))) {
+		read_unlock_bh(&peer->endpoint_lock);
+		return;
+	}
+	read_unlock_bh(&peer->endpoint_lock);
+	write_lock_bh(&peer->endpoint_lock);
+	peer->endpoint = from;
+	write_unlock_bh(&peer->endpoint_lock);
+}
+
+static void sock_free(struct sock *sock)
+{
+	if (sock)
+		udp_tunnel_sock_release(sock->sk_socket);
+}
+
+static void set_sockets(struct ssw_device *ssw, struct sock *new4,
+			struct sock *new6)
+{
+	struct sock *old4, *old6;
+
+	old4 = rcu_dereference_protected(ssw->sock4,
+					 lockdep_is_held(&ssw->device_update_lock));
+	old6 = rcu_dereference_protected(ssw->sock6,
+					 lockdep_is_held(&ssw->device_update_lock));
+	rcu_assign_pointer(ssw->sock4, new4);
+	rcu_assign_pointer(ssw->sock6, new6);
+	if (new4)
+		ssw->incoming_port = ntohs(inet_sk(new4)->inet_sport);
+	synchronize_net();
+	sock_free(old4);
+	sock_free(old6);
+}
+
+int ssw_socket_init(struct ssw_device *ssw, u16 port)
+{
+	struct udp_tunnel_sock_cfg cfg = {
+		.sk_user_data = ssw,
+		.encap_type = 1,
+		.encap_rcv = ssw_receive,
+	};
+	struct udp_port_cfg port4 = {
+		.family = AF_INET,
+		.local_ip.s_addr = htonl(INADDR_ANY),
+		.use_udp_checksums = true,
+	};
+	struct udp_port_cfg port6 = {
+		.family = AF_INET6,
+		.local_ip6 = IN6ADDR_ANY_INIT,
+		.use_udp6_tx_checksums = true,
+		.use_udp6_rx_checksums = true,
+		.ipv6_v6only = true,
+	};
+	struct socket *new4 = NULL, *new6 = NULL;
+	struct net *net;
+	int ret, tries = 0;
+
+	lockdep_assert_held(&ssw->device_update_lock);
+	rcu_read_lock();
+	net = rcu_dereference(ssw->creating_net);
+	net = net ? maybe_get_net(net) : NULL;
+	rcu_read_unlock();
+	if (unlikely(!net))
+		return -ENONET;
+
+retry:
+	port4.local_udp_port = htons(port);
+	ret = udp_sock_create(net, &port4, &new4);
+	if (ret < 0) {
+		pr_err("%s: could not create IPv4 socket\n", ssw->dev->name);
+		goto out;
+	}
+	setup_udp_tunnel_sock(net, new4, &cfg);
+
+	if (IS_ENABLED(CONFIG_IPV6) && ipv6_mod_enabled()) {
+		/* The same port as v4, whichever one v4 got. */
+		port6.local_udp_port = inet_sk(new4->sk)->inet_sport;
+		ret = udp_sock_create(net, &port6, &new6);
+		if (ret < 0) {
+			udp_tunnel_sock_release(new4);
+			new4 = NULL;
+			if (ret == -EADDRINUSE && !port && ++tries < 100)
+				goto retry;
+			pr_err("%s: could not create IPv6 socket\n", ssw->dev->name);
+			goto out;
+		}
+		setup_udp_tunnel_sock(net, new6, &cfg);
+	}
+
+	set_sockets(ssw, new4->sk, new6 ? new6->sk : NULL);
+	ret = 0;
+out:
+	put_net(net);
+	return ret;
+}
+
+void ssw_socket_close(struct ssw_device *ssw)
+{
+	set_sockets(ssw, NULL, NULL);
+}
