@@ -37,14 +37,7 @@ help:
 deps: deps-apt venv
 
 deps-apt:
-	@missing=""; for p in $(APT_PKGS); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		if [ "$$(id -u)" != 0 ]; then echo "need root to install:$$missing" >&2; exit 1; fi; \
-		echo "== apt-get install$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@tools/apt-ensure $(APT_PKGS)
 
 # The venv is rebuilt when the package metadata changes.
 venv: $(VENV)/.installed

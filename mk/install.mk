@@ -89,9 +89,5 @@ uninstall: uninstall-dkms
 # Debian's default kernel (image + headers), which need not be the running one.
 test-netns: test-netns-deps
 test-netns-deps:
-	@missing=""; for p in linux-image-amd64 linux-headers-amd64; do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then echo "== apt-get install$$missing (for the DKMS test)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+	@tools/apt-ensure linux-image-amd64 linux-headers-amd64
 .PHONY: test-netns-deps

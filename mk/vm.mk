@@ -26,13 +26,7 @@ vm_pkgs_check := sparse linux-source-6.1
 vm-deps:
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do case "$$k" in 6.1|6.12) ;; \
 		*) echo "KERNEL must be 6.1 or 6.12, not '$$k'" >&2; exit 2;; esac; done
-	@missing=""; for p in $(vm_pkgs_common) $(foreach k,$(or $(KERNEL),$(VM_KERNELS)),$(vm_pkgs_$(k))); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "== installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@tools/apt-ensure $(vm_pkgs_common) $(foreach k,$(or $(KERNEL),$(VM_KERNELS)),$(vm_pkgs_$(k)))
 	@[ -x $(SSW_VENV)/bin/vng ] || $(SSW_VENV)/bin/pip install -q -e '.[vm]'
 
 module: vm-deps
@@ -43,13 +37,7 @@ test-vm: vm-deps
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do tests/vm/run-vm.sh $$k || exit 1; done
 
 module-check: vm-deps
-	@missing=""; for p in $(vm_pkgs_check); do \
-		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "== installing$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@tools/apt-ensure $(vm_pkgs_check)
 	@tests/vm/module-check.sh $(KERNEL)
 
 genl-gen:
