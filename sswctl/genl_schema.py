@@ -315,6 +315,17 @@ COMMANDS: tuple[Command, ...] = (
             "A peer has packets waiting (staged, at most 128) but no usable keypair: start a "
             "handshake. IFINDEX and PEER_PUBLIC_KEY; at most once per REKEY_TIMEOUT (5 s) per "
             "peer while packets keep waiting. Same multicast group.", "handshake", "notify"),
+    Command("KEYS_EXPIRED", 6,
+            "The kernel zeroed every keypair of a peer (3 x REJECT_AFTER_TIME after the last "
+            "one was installed, with no new one since). IFINDEX and PEER_PUBLIC_KEY. Same "
+            "multicast group.", "handshake", "notify"),
+    Command("ENDPOINT_CHANGED", 7,
+            "An authenticated data packet came from a new source address (roaming): the "
+            "peer's endpoint is now ENDPOINT. IFINDEX, PEER_PUBLIC_KEY, ENDPOINT. Same "
+            "multicast group.", "handshake", "notify"),
+    Command("DEVICE_CHANGED", 8,
+            "A SET_DEVICE changed the device's configuration: the daemon re-reads it with "
+            "GET_DEVICE. IFINDEX only. Same multicast group.", "handshake", "notify"),
 )
 
 MULTICAST_GROUPS: tuple[str, ...] = ("handshake",)

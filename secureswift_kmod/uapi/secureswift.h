@@ -67,6 +67,24 @@ enum ssw_cmd {
 	 * group. Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_NEED_HANDSHAKE = 5,
+	/*
+	 * notify: The kernel zeroed every keypair of a peer (3 x REJECT_AFTER_TIME
+	 * after the last one was installed, with no new one since). IFINDEX and
+	 * PEER_PUBLIC_KEY. Same multicast group. Attributes: SSWHANDSHAKE_A_*.
+	 */
+	SSW_CMD_KEYS_EXPIRED = 6,
+	/*
+	 * notify: An authenticated data packet came from a new source address
+	 * (roaming): the peer's endpoint is now ENDPOINT. IFINDEX, PEER_PUBLIC_KEY,
+	 * ENDPOINT. Same multicast group. Attributes: SSWHANDSHAKE_A_*.
+	 */
+	SSW_CMD_ENDPOINT_CHANGED = 7,
+	/*
+	 * notify: A SET_DEVICE changed the device's configuration: the daemon re-
+	 * reads it with GET_DEVICE. IFINDEX only. Same multicast group. Attributes:
+	 * SSWHANDSHAKE_A_*.
+	 */
+	SSW_CMD_DEVICE_CHANGED = 8,
 	__SSW_CMD_MAX
 };
 #define SSW_CMD_MAX (__SSW_CMD_MAX - 1)

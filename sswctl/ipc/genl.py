@@ -341,8 +341,11 @@ class HandshakeUpcall:
     """What the kernel tells the daemon on the ``handshake`` group.
 
     ``kind`` "handshake": a handshake message arrived (size, mac1 and rate
-    checked): ``packet`` and its sender ``endpoint``. ``kind`` "need_handshake":
-    packets for ``peer_public_key`` wait for keys.
+    checked): ``packet`` and its sender ``endpoint``. "need_handshake": packets
+    for ``peer_public_key`` wait for keys, or its keypair is due for a rekey.
+    "keys_expired": the kernel zeroed that peer's keypairs. "endpoint_changed":
+    the peer roamed to ``endpoint``. "device_changed": the configuration changed
+    (re-read it).
     """
 
     ifindex: int
@@ -350,6 +353,15 @@ class HandshakeUpcall:
     packet: bytes
     kind: str = "handshake"
     peer_public_key: bytes | None = None
+
+
+_UPCALL_KINDS = {
+    CMD["HANDSHAKE_UPCALL"]: "handshake",
+    CMD["NEED_HANDSHAKE"]: "need_handshake",
+    CMD["KEYS_EXPIRED"]: "keys_expired",
+    CMD["ENDPOINT_CHANGED"]: "endpoint_changed",
+    CMD["DEVICE_CHANGED"]: "device_changed",
+}
 
 
 class HandshakeUpcalls:
@@ -374,7 +386,7 @@ class HandshakeUpcalls:
             if length < NLMSG_HDR.size + GENL_HDR.size:
                 break
             cmd = data[off + NLMSG_HDR.size]
-            kind = {CMD["HANDSHAKE_UPCALL"]: "handshake", CMD["NEED_HANDSHAKE"]: "need_handshake"}.get(cmd)
+            kind = _UPCALL_KINDS.get(cmd)
             if kind:
                 d = decode("handshake", data[off + NLMSG_HDR.size + GENL_HDR.size : off + length])
                 ep = endpoint_from(d["ENDPOINT"]) if "ENDPOINT" in d else None
