@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO / "tests" / "netns"))
 sys.path.insert(0, str(REPO))
 
 from nslab import Lab, make_lab  # noqa: E402
-from throughput import DURATION, PINGS, fmt, measure, variant_raw, variant_wireguard_go  # noqa: E402
+from report import ratio_table, write_section  # noqa: E402
+from throughput import DURATION, PINGS, measure, variant_raw, variant_wireguard_go  # noqa: E402
 
 from tests.netns.test_datapath import NativeTunnel  # noqa: E402
 
@@ -59,7 +60,6 @@ VARIANTS = [
 
 
 def write_doc(results: list[tuple[str, dict]]) -> str:
-    ref = dict(results)["wireguard-go"]
     lines = [
         SECTION,
         "",
@@ -68,13 +68,8 @@ def write_doc(results: list[tuple[str, dict]]) -> str:
         "tunnel between two namespaces joined by one veth pair, all variants in the same run; ratios against "
         "wireguard-go from that run.",
         "",
-        "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT | RTT vs wireguard-go |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, r in results:
-        ratio = (r["a_to_b"] + r["b_to_a"]) / (ref["a_to_b"] + ref["b_to_a"])
-        lines.append(f"| {name} | {fmt(r['a_to_b'])} | {fmt(r['b_to_a'])} | {ratio:.2f}x | "
-                     f"{r['rtt_ms']:.3f} ms | {r['rtt_ms'] / ref['rtt_ms']:.2f}x |")
+    lines += ratio_table(results, "wireguard-go")
     wg_version = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "wireguard-go"], capture_output=True,
                                 text=True).stdout or "unknown"
     lines += [
@@ -87,14 +82,7 @@ def write_doc(results: list[tuple[str, dict]]) -> str:
         "",
     ]
     section = "\n".join(lines)
-    text = DOC.read_text()
-    start = text.find(SECTION)
-    if start >= 0:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
+    write_section(DOC, SECTION, section)
     return section
 
 

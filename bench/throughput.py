@@ -27,9 +27,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "netns"))  # the namespace helpers the netns tests use
+sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
 from nslab import Lab, Side, iperf, make_lab, ping  # noqa: E402
+from report import fmt, ratio_table, write_section  # noqa: E402
 
 from sswctl import datapath, keys  # noqa: E402
 
@@ -121,12 +123,7 @@ if datapath.native is None:  # without the C data plane the default rows are the
 PLANE = "native (sswctl._datapath)" if datapath.native is not None else "Python"
 
 
-def fmt(bps: float) -> str:
-    return f"{bps / 1e6:,.0f} Mbit/s"
-
-
 def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str:
-    ref = dict(results)["wireguard-go"]
     lines = [
         SECTION,
         "",
@@ -140,23 +137,11 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
         "",
-        "| variant | A→B | B→A | vs wireguard-go (mean) | ping RTT (median) | RTT vs wireguard-go |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, r in results:
-        ratio = (r["a_to_b"] + r["b_to_a"]) / (ref["a_to_b"] + ref["b_to_a"])
-        lines.append(f"| {name} | {fmt(r['a_to_b'])} | {fmt(r['b_to_a'])} | {ratio:.2f}x | "
-                     f"{r['rtt_ms']:.3f} ms | {r['rtt_ms'] / ref['rtt_ms']:.2f}x |")
-    lines += ["", "How to read it and what limits the userspace backend: see docs/userspace.md (Performance).", ""]
+    lines += ratio_table(results, "wireguard-go", "ping RTT (median)")
+    lines += ["", "How to read it and what limits the userspace backend: see docs/userspace.md (Performance)."]
     section = "\n".join(lines) + "\n"
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + (section + text[nxt + 1:] if nxt >= 0 else section.rstrip("\n") + "\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    DOC.write_text(text)
+    write_section(DOC, SECTION, section)
     return section
 
 
