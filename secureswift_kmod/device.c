@@ -8,6 +8,7 @@
 #include "peer.h"
 #include "send.h"
 #include "socket.h"
+#include "timers.h"
 
 #include <crypto/curve25519.h>
 
@@ -48,6 +49,7 @@ static int ssw_stop(struct net_device *dev)
 
 	mutex_lock(&ssw->device_update_lock);
 	list_for_each_entry(peer, &ssw->peer_list, peer_list) {
+		ssw_timers_stop(peer);
 		ssw_keypairs_clear(peer);
 		skb_queue_purge(&peer->staged_packets);
 		peer->last_need_handshake_ns = 0;

@@ -10,10 +10,12 @@
 #include "aead.h"
 #include "device.h"
 #include "peer.h"
+#include "timers.h"
 
 #include <linux/hashtable.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
+#include <linux/timer.h>
 
 /* Our own queue, so that module unload can wait for every free. */
 static struct workqueue_struct *free_wq;
@@ -151,6 +153,8 @@ int ssw_keypair_install(struct ssw_peer *peer, u32 local_index,
 		replace_slot(keypairs, &keypairs->next_keypair, keypair);
 		replace_slot(keypairs, &keypairs->previous_keypair, NULL);
 	}
+	/* Under the lock: the zeroing timer must not eat the new keys. */
+	ssw_timers_session_derived(peer);
 	spin_unlock_bh(&keypairs->lock);
 	return 0;
 }
@@ -174,15 +178,33 @@ bool ssw_keypair_received_with(struct ssw_keypair *keypair)
 	return promoted;
 }
 
+static void clear_slots(struct ssw_peer_keypairs *keypairs)
+{
+	replace_slot(keypairs, &keypairs->current_keypair, NULL);
+	replace_slot(keypairs, &keypairs->previous_keypair, NULL);
+	replace_slot(keypairs, &keypairs->next_keypair, NULL);
+}
+
 void ssw_keypairs_clear(struct ssw_peer *peer)
 {
 	struct ssw_peer_keypairs *keypairs = &peer->keypairs;
 
 	spin_lock_bh(&keypairs->lock);
-	replace_slot(keypairs, &keypairs->current_keypair, NULL);
-	replace_slot(keypairs, &keypairs->previous_keypair, NULL);
-	replace_slot(keypairs, &keypairs->next_keypair, NULL);
+	clear_slots(keypairs);
 	spin_unlock_bh(&keypairs->lock);
+}
+
+bool ssw_keypairs_expire(struct ssw_peer *peer, struct timer_list *armed)
+{
+	struct ssw_peer_keypairs *keypairs = &peer->keypairs;
+	bool expire;
+
+	spin_lock_bh(&keypairs->lock);
+	expire = !timer_pending(armed);
+	if (expire)
+		clear_slots(keypairs);
+	spin_unlock_bh(&keypairs->lock);
+	return expire;
 }
 
 struct ssw_keypair *ssw_keypair_lookup(struct ssw_device *ssw, __le32 index)
@@ -201,7 +223,7 @@ bool ssw_keypair_usable(const struct ssw_keypair *keypair)
 {
 	return keypair &&
 	       ktime_get_coarse_boottime_ns() - keypair->created_ns <
-	       SSW_REJECT_AFTER_TIME_NS;
+	       (u64)READ_ONCE(ssw_reject_after_time) * NSEC_PER_SEC;
 }
 
 bool ssw_replay_accept(struct ssw_replay *replay, u64 counter)

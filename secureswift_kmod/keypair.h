@@ -15,11 +15,12 @@
 struct ssw_device;
 struct ssw_peer;
 struct crypto_aead;
+struct timer_list;
 
 /* Limits of one keypair, as WireGuard's (docs/protocol.md). */
 #define SSW_REKEY_AFTER_MESSAGES	(1ULL << 60)
 #define SSW_REJECT_AFTER_MESSAGES	(U64_MAX - (1ULL << 13) - 1)
-#define SSW_REJECT_AFTER_TIME_NS	(180ULL * NSEC_PER_SEC)
+/* REJECT_AFTER_TIME and the other times: timers.h (module parameters). */
 #define SSW_REKEY_TIMEOUT_NS		(5ULL * NSEC_PER_SEC)
 #define SSW_MAX_STAGED_PACKETS		128
 
@@ -85,6 +86,11 @@ int ssw_keypair_install(struct ssw_peer *peer, u32 local_index,
 			u8 cipher);
 /* Drop (and zero) all of a peer's keys. */
 void ssw_keypairs_clear(struct ssw_peer *peer);
+/*
+ * The same, for the zeroing timer @armed: unless a newer install re-armed
+ * it (installs arm it under the same lock); true when keys were dropped.
+ */
+bool ssw_keypairs_expire(struct ssw_peer *peer, struct timer_list *armed);
 /* Receive side: the keypair for @index; caller holds rcu_read_lock_bh(). */
 struct ssw_keypair *ssw_keypair_lookup(struct ssw_device *ssw, __le32 index);
 /* @keypair received an authentic packet: promote it if it was next (true). */

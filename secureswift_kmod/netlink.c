@@ -15,6 +15,7 @@
 #include "messages.h"
 #include "send.h"
 #include "socket.h"
+#include "timers.h"
 
 #include <linux/if.h>
 #include <linux/in.h>
@@ -453,8 +454,8 @@ static int set_peer(struct ssw_device *ssw, struct nlattr *attr)
 		write_unlock_bh(&peer->endpoint_lock);
 	}
 	if (tb[SSWPEER_A_PERSISTENT_KEEPALIVE_INTERVAL])
-		peer->persistent_keepalive_interval =
-			nla_get_u16(tb[SSWPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]);
+		ssw_timers_set_persistent_keepalive(peer,
+			nla_get_u16(tb[SSWPEER_A_PERSISTENT_KEEPALIVE_INTERVAL]));
 	if (tb[SSWPEER_A_NAME])
 		strscpy(peer->name, nla_data(tb[SSWPEER_A_NAME]), sizeof(peer->name));
 
@@ -655,7 +656,8 @@ out:
 	return ret;
 }
 
-void ssw_netlink_need_handshake(struct ssw_peer *peer)
+/* A notification about @peer: IFINDEX and PEER_PUBLIC_KEY (atomic context). */
+static void notify_peer(struct ssw_peer *peer, u8 cmd)
 {
 	struct ssw_device *ssw = peer->device;
 	struct sk_buff *msg;
@@ -665,7 +667,7 @@ void ssw_netlink_need_handshake(struct ssw_peer *peer)
 			  GFP_ATOMIC);
 	if (!msg)
 		return;
-	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, SSW_CMD_NEED_HANDSHAKE);
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, cmd);
 	if (!hdr ||
 	    nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex) ||
 	    nla_put(msg, SSWHANDSHAKE_A_PEER_PUBLIC_KEY, SSW_KEY_LEN, peer->public_key)) {
@@ -675,6 +677,16 @@ void ssw_netlink_need_handshake(struct ssw_peer *peer)
 	genlmsg_end(msg, hdr);
 	genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
 				SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
+}
+
+void ssw_netlink_need_handshake(struct ssw_peer *peer)
+{
+	notify_peer(peer, SSW_CMD_NEED_HANDSHAKE);
+}
+
+void ssw_netlink_keys_expired(struct ssw_peer *peer)
+{
+	notify_peer(peer, SSW_CMD_KEYS_EXPIRED);
 }
 
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,

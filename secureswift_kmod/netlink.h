@@ -11,8 +11,14 @@ struct ssw_device;
 union ssw_endpoint;
 /* HANDSHAKE_UPCALL on the "handshake" group (atomic context is fine). */
 struct ssw_peer;
-/* NEED_HANDSHAKE on the "handshake" group: @peer has packets but no keys. */
+/*
+ * NEED_HANDSHAKE on the "handshake" group: @peer has packets but no keys,
+ * or its keys are getting old (timers.c). Rate-limit with
+ * ssw_peer_want_handshake().
+ */
 void ssw_netlink_need_handshake(struct ssw_peer *peer);
+/* KEYS_EXPIRED on the same group: the kernel zeroed all of @peer's keys. */
+void ssw_netlink_keys_expired(struct ssw_peer *peer);
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 				 size_t len, const union ssw_endpoint *from);
 

@@ -7,11 +7,15 @@
 #include "peer.h"
 #include "device.h"
 #include "allowedips.h"
+#include "netlink.h"
+#include "timers.h"
 
 #include <linux/rculist.h>
 #include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <net/sock.h>
 #include <crypto/algapi.h>
 
 static siphash_key_t pubkey_hash_key;
@@ -40,6 +44,7 @@ struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
 	rwlock_init(&peer->endpoint_lock);
 	ssw_keypairs_init(&peer->keypairs);
 	skb_queue_head_init(&peer->staged_packets);
+	ssw_timers_init(peer);
 	kref_init(&peer->refcount);
 	peer->internal_id = ++ssw->peer_counter;
 
@@ -96,6 +101,33 @@ void ssw_peer_put(struct ssw_peer *peer)
 		kref_put(&peer->refcount, peer_release);
 }
 
+/*
+ * Removal is WireGuard's two steps. First the peer leaves every lookup
+ * structure and is marked dead; after a grace period no packet path that
+ * could still see it alive is running, so nothing re-arms its timers and
+ * they can be stopped for good before the last reference goes.
+ */
+static void peer_make_dead(struct ssw_peer *peer)
+{
+	struct ssw_device *ssw = peer->device;
+
+	hlist_del_rcu(&peer->pubkey_hash);
+	list_del_init(&peer->peer_list);
+	--ssw->num_peers;
+	WRITE_ONCE(peer->is_dead, true);
+}
+
+static void peer_remove_after_dead(struct ssw_peer *peer)
+{
+	ssw_keypairs_clear(peer);
+	ssw_timers_stop(peer);
+	skb_queue_purge(&peer->staged_packets);
+	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
+	pr_debug("%s: peer %llu removed\n", peer->device->dev->name,
+		 peer->internal_id);
+	ssw_peer_put(peer);
+}
+
 void ssw_peer_remove(struct ssw_peer *peer)
 {
 	struct ssw_device *ssw = peer->device;
@@ -103,27 +135,45 @@ void ssw_peer_remove(struct ssw_peer *peer)
 	lockdep_assert_held(&ssw->device_update_lock);
 	if (peer->is_dead)
 		return;
-	peer->is_dead = true;
 	ssw_allowedips_remove_by_peer(&ssw->allowedips, peer);
-	ssw_keypairs_clear(peer);
-	skb_queue_purge(&peer->staged_packets);
-	hlist_del_rcu(&peer->pubkey_hash);
-	list_del_init(&peer->peer_list);
-	--ssw->num_peers;
-	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
-	pr_debug("%s: peer %llu removed\n", ssw->dev->name, peer->internal_id);
-	ssw_peer_put(peer);
+	peer_make_dead(peer);
+	synchronize_net();
+	peer_remove_after_dead(peer);
 }
 
 void ssw_peer_remove_all(struct ssw_device *ssw)
 {
 	struct ssw_peer *peer, *tmp;
+	LIST_HEAD(dead);
 
 	lockdep_assert_held(&ssw->device_update_lock);
-	/* One walk over the tries instead of one per peer. */
+	/* One walk over the tries instead of one per peer, one grace period. */
 	ssw_allowedips_free(&ssw->allowedips);
-	list_for_each_entry_safe(peer, tmp, &ssw->peer_list, peer_list)
-		ssw_peer_remove(peer);
+	list_for_each_entry_safe(peer, tmp, &ssw->peer_list, peer_list) {
+		peer_make_dead(peer);
+		list_add_tail(&peer->peer_list, &dead);
+	}
+	synchronize_net();
+	list_for_each_entry_safe(peer, tmp, &dead, peer_list) {
+		list_del_init(&peer->peer_list);
+		peer_remove_after_dead(peer);
+	}
+}
+
+void ssw_peer_want_handshake(struct ssw_peer *peer)
+{
+	u64 now = ktime_get_coarse_boottime_ns();
+	bool ask;
+
+	/* The staged queue's lock guards the time of the last request. */
+	spin_lock_bh(&peer->staged_packets.lock);
+	ask = !peer->last_need_handshake_ns ||
+	      now - peer->last_need_handshake_ns >= SSW_REKEY_TIMEOUT_NS;
+	if (ask)
+		peer->last_need_handshake_ns = now;
+	spin_unlock_bh(&peer->staged_packets.lock);
+	if (ask)
+		ssw_netlink_need_handshake(peer);
 }
 
 int __init ssw_peer_hash_init(void)

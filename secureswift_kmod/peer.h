@@ -9,6 +9,7 @@
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/time64.h>
+#include <linux/timer.h>
 #include <linux/types.h>
 
 #include "uapi/secureswift.h"
@@ -37,7 +38,7 @@ struct ssw_peer {
 	rwlock_t endpoint_lock;
 	union ssw_endpoint endpoint;		/* family AF_UNSPEC: none */
 
-	u16 persistent_keepalive_interval;
+	u16 persistent_keepalive_interval;	/* seconds, 0: off; timers.c */
 	char name[SSW_PEER_NAME_MAX + 1];
 
 	/* Data-path counters: encrypted UDP payload bytes, as WireGuard counts. */
@@ -49,9 +50,17 @@ struct ssw_peer {
 	struct sk_buff_head staged_packets;
 	u64 last_need_handshake_ns;
 
+	/* timers.c */
+	struct timer_list timer_send_keepalive;
+	struct timer_list timer_new_handshake;
+	struct timer_list timer_zero_key_material;
+	struct timer_list timer_persistent_keepalive;
+	bool timer_need_another_keepalive;
+	bool sent_lastminute_handshake;
+
 	struct kref refcount;
 	struct rcu_head rcu;
-	bool is_dead;
+	bool is_dead;	/* WRITE_ONCE under device_update_lock, then a grace period */
 };
 
 struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
@@ -62,6 +71,8 @@ void ssw_peer_remove(struct ssw_peer *peer);
 void ssw_peer_remove_all(struct ssw_device *ssw);
 void ssw_peer_put(struct ssw_peer *peer);
 void ssw_peer_set_preshared_key(struct ssw_peer *peer, const u8 *key);
+/* NEED_HANDSHAKE for @peer, at most once per REKEY_TIMEOUT (any context). */
+void ssw_peer_want_handshake(struct ssw_peer *peer);
 
 int ssw_peer_hash_init(void);
 

@@ -19,6 +19,7 @@
 #include "peer.h"
 #include "send.h"
 #include "socket.h"
+#include "timers.h"
 
 #include <crypto/algapi.h>
 #include <crypto/blake2s.h>
@@ -92,6 +93,7 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 		goto drop;
 
 	ssw_socket_update_endpoint(peer, skb);
+	ssw_timers_packet_received(peer, plain_len);
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */
 	/* Message bytes, keepalives included, on the peer and the device alike. */

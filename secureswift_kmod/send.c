@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "peer.h"
 #include "socket.h"
+#include "timers.h"
 
 #include <linux/icmp.h>
 #include <linux/ip.h>
@@ -93,6 +94,7 @@ static int seal_and_send(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	if (likely(!ret)) {
 		atomic64_add(len, &peer->tx_bytes);
 		atomic64_inc(&peer->tx_packets);
+		ssw_timers_packet_sent(peer, plain);
 	}
 	return ret;
 }

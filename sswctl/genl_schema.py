@@ -312,13 +312,17 @@ COMMANDS: tuple[Command, ...] = (
             "Carries IFINDEX, ENDPOINT (the sender) and PACKET; sent to the group in the "
             "device's current namespace.", "handshake", "notify"),
     Command("NEED_HANDSHAKE", 5,
-            "A peer has packets waiting (staged, at most 128) but no usable keypair: start a "
-            "handshake. IFINDEX and PEER_PUBLIC_KEY; at most once per REKEY_TIMEOUT (5 s) per "
-            "peer while packets keep waiting. Same multicast group.", "handshake", "notify"),
+            "Start a handshake with a peer: it has packets waiting (staged, at most 128) but no "
+            "usable keypair; or data goes out under a keypair we initiated that is older than "
+            "REKEY_AFTER_TIME (120 s) or past REKEY_AFTER_MESSAGES; or data comes in under one "
+            "older than REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT (165 s, once per "
+            "keypair); or we sent data and heard nothing back for KEEPALIVE_TIMEOUT + "
+            "REKEY_TIMEOUT (15 s). IFINDEX and PEER_PUBLIC_KEY; at most once per REKEY_TIMEOUT "
+            "(5 s) per peer. Same multicast group.", "handshake", "notify"),
     Command("KEYS_EXPIRED", 6,
             "The kernel zeroed every keypair of a peer (3 x REJECT_AFTER_TIME after the last "
-            "one was installed, with no new one since). IFINDEX and PEER_PUBLIC_KEY. Same "
-            "multicast group.", "handshake", "notify"),
+            "one was installed, with no new one since) and dropped its staged packets. IFINDEX "
+            "and PEER_PUBLIC_KEY. Same multicast group.", "handshake", "notify"),
     Command("ENDPOINT_CHANGED", 7,
             "An authenticated data packet came from a new source address (roaming): the "
             "peer's endpoint is now ENDPOINT. IFINDEX, PEER_PUBLIC_KEY, ENDPOINT. Same "

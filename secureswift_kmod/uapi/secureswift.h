@@ -61,16 +61,22 @@ enum ssw_cmd {
 	 */
 	SSW_CMD_HANDSHAKE_UPCALL = 4,
 	/*
-	 * notify: A peer has packets waiting (staged, at most 128) but no usable
-	 * keypair: start a handshake. IFINDEX and PEER_PUBLIC_KEY; at most once per
-	 * REKEY_TIMEOUT (5 s) per peer while packets keep waiting. Same multicast
-	 * group. Attributes: SSWHANDSHAKE_A_*.
+	 * notify: Start a handshake with a peer: it has packets waiting (staged, at
+	 * most 128) but no usable keypair; or data goes out under a keypair we
+	 * initiated that is older than REKEY_AFTER_TIME (120 s) or past
+	 * REKEY_AFTER_MESSAGES; or data comes in under one older than
+	 * REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT (165 s, once per
+	 * keypair); or we sent data and heard nothing back for KEEPALIVE_TIMEOUT +
+	 * REKEY_TIMEOUT (15 s). IFINDEX and PEER_PUBLIC_KEY; at most once per
+	 * REKEY_TIMEOUT (5 s) per peer. Same multicast group. Attributes:
+	 * SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_NEED_HANDSHAKE = 5,
 	/*
 	 * notify: The kernel zeroed every keypair of a peer (3 x REJECT_AFTER_TIME
-	 * after the last one was installed, with no new one since). IFINDEX and
-	 * PEER_PUBLIC_KEY. Same multicast group. Attributes: SSWHANDSHAKE_A_*.
+	 * after the last one was installed, with no new one since) and dropped its
+	 * staged packets. IFINDEX and PEER_PUBLIC_KEY. Same multicast group.
+	 * Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_KEYS_EXPIRED = 6,
 	/*

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _SSW_TIMERS_H
+#define _SSW_TIMERS_H
+
+#include <linux/types.h>
+
+struct ssw_peer;
+
+/*
+ * Protocol times in seconds (docs/protocol.md, WireGuard's values). They
+ * are module parameters so that the VM tests can shorten them: for tests
+ * only, never for a production tunnel.
+ */
+extern unsigned int ssw_rekey_after_time;	/* 120 */
+extern unsigned int ssw_reject_after_time;	/* 180 */
+extern unsigned int ssw_keepalive_timeout;	/* 10 */
+extern unsigned int ssw_zero_keys_after_time;	/* 3 x REJECT_AFTER_TIME = 540 */
+
+void ssw_timers_init(struct ssw_peer *peer);
+/* Synchronously stop every timer of @peer (peer removal, device down). */
+void ssw_timers_stop(struct ssw_peer *peer);
+
+/* An authenticated data message (@data: not a keepalive) went out. */
+void ssw_timers_packet_sent(struct ssw_peer *peer, bool data);
+/* An authenticated data message (@data: not a keepalive) arrived. */
+void ssw_timers_packet_received(struct ssw_peer *peer, bool data);
+/* A keypair was installed; caller holds peer->keypairs.lock. */
+void ssw_timers_session_derived(struct ssw_peer *peer);
+/* SET_DEVICE changed PersistentKeepalive; device_update_lock held. */
+void ssw_timers_set_persistent_keepalive(struct ssw_peer *peer, u16 interval);
+
+#endif /* _SSW_TIMERS_H */
