@@ -7,6 +7,7 @@
 #include "peer.h"
 #include "device.h"
 #include "allowedips.h"
+#include "queueing.h"
 
 #include <linux/rculist.h>
 #include <linux/siphash.h>
@@ -42,6 +43,7 @@ struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
 	skb_queue_head_init(&peer->staged_packets);
 	kref_init(&peer->refcount);
 	peer->internal_id = ++ssw->peer_counter;
+	ssw_peer_queues_init(peer);
 
 	list_add_tail(&peer->peer_list, &ssw->peer_list);
 	hlist_add_head_rcu(&peer->pubkey_hash,
@@ -96,34 +98,59 @@ void ssw_peer_put(struct ssw_peer *peer)
 		kref_put(&peer->refcount, peer_release);
 }
 
-void ssw_peer_remove(struct ssw_peer *peer)
+/* Unreachable for new packets once a grace period has passed. */
+static void peer_make_dead(struct ssw_peer *peer)
 {
 	struct ssw_device *ssw = peer->device;
 
-	lockdep_assert_held(&ssw->device_update_lock);
-	if (peer->is_dead)
-		return;
-	peer->is_dead = true;
+	WRITE_ONCE(peer->is_dead, true);
 	ssw_allowedips_remove_by_peer(&ssw->allowedips, peer);
 	ssw_keypairs_clear(peer);
 	skb_queue_purge(&peer->staged_packets);
 	hlist_del_rcu(&peer->pubkey_hash);
 	list_del_init(&peer->peer_list);
+}
+
+static void peer_remove_after_dead(struct ssw_peer *peer)
+{
+	struct ssw_device *ssw = peer->device;
+
+	/* Packets in flight hold keypairs, which point at the peer. */
+	ssw_peer_queues_stop(peer);
 	--ssw->num_peers;
 	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
 	pr_debug("%s: peer %llu removed\n", ssw->dev->name, peer->internal_id);
 	ssw_peer_put(peer);
 }
 
+void ssw_peer_remove(struct ssw_peer *peer)
+{
+	lockdep_assert_held(&peer->device->device_update_lock);
+	if (peer->is_dead)
+		return;
+	peer_make_dead(peer);
+	synchronize_net();
+	peer_remove_after_dead(peer);
+}
+
 void ssw_peer_remove_all(struct ssw_device *ssw)
 {
 	struct ssw_peer *peer, *tmp;
+	LIST_HEAD(dead);
 
 	lockdep_assert_held(&ssw->device_update_lock);
 	/* One walk over the tries instead of one per peer. */
 	ssw_allowedips_free(&ssw->allowedips);
-	list_for_each_entry_safe(peer, tmp, &ssw->peer_list, peer_list)
-		ssw_peer_remove(peer);
+	list_for_each_entry_safe(peer, tmp, &ssw->peer_list, peer_list) {
+		peer_make_dead(peer);
+		list_add_tail(&peer->peer_list, &dead);
+	}
+	/* One grace period for all of them. */
+	synchronize_net();
+	list_for_each_entry_safe(peer, tmp, &dead, peer_list) {
+		list_del_init(&peer->peer_list);
+		peer_remove_after_dead(peer);
+	}
 }
 
 int __init ssw_peer_hash_init(void)
