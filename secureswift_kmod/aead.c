@@ -19,8 +19,12 @@ static struct crypto_aead *gcm_new(const u8 key[SSW_KEY_LEN])
 	struct crypto_aead *tfm;
 	int ret;
 
-	/* Synchronous implementations only: we run in softirq, in line. */
-	tfm = crypto_alloc_aead("gcm(aes)", 0, CRYPTO_ALG_ASYNC);
+	/*
+	 * Any implementation: the crypto workers run in process context and
+	 * wait for one that completes asynchronously (x86's AES-NI GCM is
+	 * such a wrapper, synchronous whenever the FPU is usable).
+	 */
+	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
 	if (IS_ERR(tfm))
 		return tfm;
 	ret = crypto_aead_setkey(tfm, key, SSW_KEY_LEN);
@@ -61,11 +65,11 @@ void ssw_aead_free(struct ssw_keypair *keypair)
 	keypair->receive_aead = NULL;
 }
 
-static bool gcm_crypt(struct crypto_aead *tfm, u8 *buf, size_t len,
-		      u64 counter, bool seal)
+static bool gcm_crypt(struct crypto_aead *tfm, struct scatterlist *sg,
+		      size_t len, u64 counter, bool seal)
 {
+	DECLARE_CRYPTO_WAIT(wait);
 	struct aead_request *req;
-	struct scatterlist sg;
 	struct {
 		__le32 zero;
 		__le64 counter;
@@ -77,27 +81,30 @@ static bool gcm_crypt(struct crypto_aead *tfm, u8 *buf, size_t len,
 	if (unlikely(!req))
 		return false;
 	/* In place; sealing writes the tag after the text, opening reads it there. */
-	sg_init_one(&sg, buf, seal ? len + SSW_AEAD_TAG_LEN : len);
-	aead_request_set_callback(req, 0, NULL, NULL);
-	aead_request_set_crypt(req, &sg, &sg, len, (u8 *)&iv);
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG,
+				  crypto_req_done, &wait);
+	aead_request_set_crypt(req, sg, sg, len, (u8 *)&iv);
 	aead_request_set_ad(req, 0);
-	ret = seal ? crypto_aead_encrypt(req) : crypto_aead_decrypt(req);
+	ret = crypto_wait_req(seal ? crypto_aead_encrypt(req) :
+				     crypto_aead_decrypt(req), &wait);
 	aead_request_free(req);
 	return !ret;
 }
 
-bool ssw_aead_seal(struct ssw_keypair *keypair, u8 *buf, size_t len, u64 counter)
+bool ssw_aead_seal_sg(struct ssw_keypair *keypair, struct scatterlist *sg,
+		      size_t len, u64 counter)
 {
 	if (keypair->cipher == SSW_CIPHER_AES_256_GCM)
-		return gcm_crypt(keypair->send_aead, buf, len, counter, true);
-	chacha20poly1305_encrypt(buf, buf, len, NULL, 0, counter, keypair->send_key);
-	return true;
+		return gcm_crypt(keypair->send_aead, sg, len, counter, true);
+	return chacha20poly1305_encrypt_sg_inplace(sg, len, NULL, 0, counter,
+						   keypair->send_key);
 }
 
-bool ssw_aead_open(struct ssw_keypair *keypair, u8 *buf, size_t len, u64 counter)
+bool ssw_aead_open_sg(struct ssw_keypair *keypair, struct scatterlist *sg,
+		      size_t len, u64 counter)
 {
 	if (keypair->cipher == SSW_CIPHER_AES_256_GCM)
-		return gcm_crypt(keypair->receive_aead, buf, len, counter, false);
-	return chacha20poly1305_decrypt(buf, buf, len, NULL, 0, counter,
-					keypair->receive_key);
+		return gcm_crypt(keypair->receive_aead, sg, len, counter, false);
+	return chacha20poly1305_decrypt_sg_inplace(sg, len, NULL, 0, counter,
+						   keypair->receive_key);
 }

@@ -4,6 +4,7 @@
  */
 
 #include "device.h"
+#include "messages.h"
 #include "compat.h"
 #include "peer.h"
 #include "send.h"
@@ -25,6 +26,14 @@
 
 /* Data message: 16-byte header + 16-byte tag, in UDP over IPv6 at worst. */
 #define SSW_DATA_OVERHEAD (32 + sizeof(struct udphdr) + sizeof(struct ipv6hdr))
+
+/*
+ * GSO super-packets and unfinished checksums reach ndo_start_xmit: the
+ * segments are sealed on the crypto workers, which also finish the sums,
+ * instead of the stack doing it one packet at a time before us.
+ */
+#define SSW_NETDEV_FEATURES (NETIF_F_HW_CSUM | NETIF_F_RXCSUM | NETIF_F_SG | \
+			     NETIF_F_GSO | NETIF_F_GSO_SOFTWARE | NETIF_F_HIGHDMA)
 
 static LIST_HEAD(device_list);
 
@@ -81,6 +90,7 @@ static void ssw_destruct(struct net_device *dev)
 	ssw_device_set_private_key(ssw, NULL);
 	mutex_unlock(&ssw->device_update_lock);
 
+	ssw_device_queues_free(ssw);	/* the peers' removal drained them */
 	rcu_barrier(); /* peers and trie nodes are really gone */
 	pr_debug("%s: interface destroyed\n", dev->name);
 	free_netdev(dev);
@@ -137,6 +147,12 @@ static void ssw_setup(struct net_device *dev)
 	 * counts each sent message there (both Debian kernels have this).
 	 */
 	dev->pcpu_stat_type = NETDEV_PCPU_STAT_TSTATS;
+	dev->features |= SSW_NETDEV_FEATURES;
+	dev->hw_features |= SSW_NETDEV_FEATURES;
+	dev->hw_enc_features |= SSW_NETDEV_FEATURES;
+	/* Room to seal in place: header and outer headers before, padding and tag after. */
+	dev->needed_headroom = SSW_TX_HEADROOM;
+	dev->needed_tailroom = SSW_DATA_PADDING + SSW_AEAD_TAG_LEN;
 	dev->mtu = ETH_DATA_LEN - SSW_DATA_OVERHEAD;
 	dev->min_mtu = IPV4_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - SSW_DATA_OVERHEAD;
@@ -166,9 +182,13 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	ssw->protocol = SSW_PROTOCOL_SECURESWIFT;
 	ssw->cipher = SSW_CIPHER_CHACHA20_POLY1305;
 
-	ret = register_netdevice(dev);
+	ret = ssw_device_queues_init(ssw);
 	if (ret < 0)
 		return ret;
+
+	ret = register_netdevice(dev);
+	if (ret < 0)
+		goto err_queues;
 
 	list_add(&ssw->device_list, &device_list);
 	/*
@@ -178,6 +198,10 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	dev->priv_destructor = ssw_destruct;
 	pr_debug("%s: interface created\n", dev->name);
 	return 0;
+
+err_queues:
+	ssw_device_queues_free(ssw);
+	return ret;
 }
 
 static struct rtnl_link_ops link_ops __read_mostly = {

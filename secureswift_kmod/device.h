@@ -12,6 +12,7 @@
 #include "uapi/secureswift.h"
 #include "allowedips.h"
 #include "ratelimiter.h"
+#include "queueing.h"
 
 #define SSW_PEER_HASH_BITS 11
 #define SSW_MAX_PEERS_PER_DEVICE (1U << 20)
@@ -60,6 +61,11 @@ struct ssw_device {
 	 */
 	struct sock __rcu *sock4;
 	struct sock __rcu *sock6;
+
+	/* Parallel crypto (queueing.h); the per-peer consumers are in the peers. */
+	struct workqueue_struct *crypt_wq;
+	struct ssw_crypt_queue encrypt_queue;
+	struct ssw_crypt_queue decrypt_queue;
 
 	u16 incoming_port;
 	u32 fwmark;

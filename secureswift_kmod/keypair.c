@@ -68,6 +68,16 @@ static void keypair_put(struct ssw_keypair *keypair)
 		kref_put(&keypair->refcount, keypair_release);
 }
 
+struct ssw_keypair *ssw_keypair_get(struct ssw_keypair *keypair)
+{
+	return keypair && kref_get_unless_zero(&keypair->refcount) ? keypair : NULL;
+}
+
+void ssw_keypair_put(struct ssw_keypair *keypair)
+{
+	keypair_put(keypair);
+}
+
 /* Swap @slot to @keypair; the old occupant is released. keypairs->lock held. */
 static void replace_slot(struct ssw_peer_keypairs *keypairs,
 			 struct ssw_keypair __rcu **slot,

@@ -95,6 +95,9 @@ bool ssw_keypairs_expire(struct ssw_peer *peer, struct timer_list *armed);
 struct ssw_keypair *ssw_keypair_lookup(struct ssw_device *ssw, __le32 index);
 /* @keypair received an authentic packet: promote it if it was next (true). */
 bool ssw_keypair_received_with(struct ssw_keypair *keypair);
+/* A reference for a packet in flight; NULL if @keypair is being freed. */
+struct ssw_keypair *ssw_keypair_get(struct ssw_keypair *keypair);
+void ssw_keypair_put(struct ssw_keypair *keypair);
 bool ssw_keypair_usable(const struct ssw_keypair *keypair);
 /* Accept @counter once (replay window); false for replays and stale ones. */
 bool ssw_replay_accept(struct ssw_replay *replay, u64 counter);

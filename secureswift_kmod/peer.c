@@ -8,6 +8,7 @@
 #include "device.h"
 #include "allowedips.h"
 #include "netlink.h"
+#include "queueing.h"
 #include "timers.h"
 
 #include <linux/rculist.h>
@@ -47,6 +48,7 @@ struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
 	ssw_timers_init(peer);
 	kref_init(&peer->refcount);
 	peer->internal_id = ++ssw->peer_counter;
+	ssw_peer_queues_init(peer);
 
 	list_add_tail(&peer->peer_list, &ssw->peer_list);
 	hlist_add_head_rcu(&peer->pubkey_hash,
@@ -104,8 +106,9 @@ void ssw_peer_put(struct ssw_peer *peer)
 /*
  * Removal is WireGuard's two steps. First the peer leaves every lookup
  * structure and is marked dead; after a grace period no packet path that
- * could still see it alive is running, so nothing re-arms its timers and
- * they can be stopped for good before the last reference goes.
+ * could still see it alive is running, so nothing re-arms its timers or
+ * queues new packets, and timers and crypto queues can be stopped for good
+ * before the last reference goes.
  */
 static void peer_make_dead(struct ssw_peer *peer)
 {
@@ -121,6 +124,8 @@ static void peer_remove_after_dead(struct ssw_peer *peer)
 {
 	ssw_keypairs_clear(peer);
 	ssw_timers_stop(peer);
+	/* Packets in flight hold keypairs, which point at the peer. */
+	ssw_peer_queues_stop(peer);
 	skb_queue_purge(&peer->staged_packets);
 	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
 	pr_debug("%s: peer %llu removed\n", peer->device->dev->name,

@@ -7,6 +7,7 @@
 #include <linux/kref.h>
 #include <linux/skbuff.h>
 #include <linux/list.h>
+#include <linux/netdevice.h>
 #include <linux/spinlock.h>
 #include <linux/time64.h>
 #include <linux/timer.h>
@@ -49,6 +50,11 @@ struct ssw_peer {
 	/* Waiting for a keypair; its lock also guards last_need_handshake_ns. */
 	struct sk_buff_head staged_packets;
 	u64 last_need_handshake_ns;
+	/* The data path's ordered queues and their consumers (queueing.h). */
+	struct sk_buff_head tx_queue, rx_queue;
+	struct work_struct tx_work;
+	int tx_cpu;
+	struct napi_struct napi;
 
 	/* timers.c */
 	struct timer_list timer_send_keepalive;

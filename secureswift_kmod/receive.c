@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The receive path: UDP datagrams from the device's sockets. Transport
- * data is opened with the keypair its receiver index names, checked
- * against the replay window and, once authentic, its inner source against
- * the sending peer's allowed IPs before it reaches the stack. Handshake
+ * data is queued (queueing.h) with the keypair its receiver index names,
+ * opened in place by a decryption worker on any CPU, and taken in order by
+ * the peer's NAPI poll: replay window, roaming, and, once authentic, its
+ * inner source against the sending peer's allowed IPs before it reaches
+ * the stack through GRO. Handshake
  * messages are for the daemon: the kernel only checks their size and mac1
  * (so that only senders who know our public key cost the daemon anything)
  * and a per-source rate, then hands them up on the "handshake" multicast
@@ -17,6 +19,7 @@
 #include "messages.h"
 #include "netlink.h"
 #include "peer.h"
+#include "queueing.h"
 #include "send.h"
 #include "socket.h"
 #include "timers.h"
@@ -25,6 +28,7 @@
 #include <crypto/blake2s.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <linux/scatterlist.h>
 #include <linux/udp.h>
 #include <net/ip_tunnels.h>
 
@@ -68,28 +72,130 @@ static unsigned int inner_len(struct sk_buff *skb, __be16 *protocol)
 	return 0;
 }
 
+/*
+ * A data message: find its keypair and queue it for the decryption
+ * workers and, in order, for the peer's NAPI poll. Nothing about the
+ * message is believed until a worker has opened it.
+ */
 static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 {
 	const struct ssw_data_header *hdr = (const void *)skb->data;
 	struct ssw_keypair *keypair;
-	struct ssw_peer *peer, *routed;
-	unsigned int len, plain_len;
-	__be16 protocol = 0;
-	u64 counter;
+	struct ssw_peer *peer;
+	int ret;
 
 	rcu_read_lock_bh();
-	keypair = ssw_keypair_lookup(ssw, hdr->receiver_index);
-	if (unlikely(!keypair || !ssw_keypair_usable(keypair)))
-		goto drop;
+	keypair = ssw_keypair_get(ssw_keypair_lookup(ssw, hdr->receiver_index));
+	if (unlikely(!keypair))
+		goto err;
 	peer = keypair->peer;
-	counter = le64_to_cpu(hdr->counter);
-	len = skb->len;
-	plain_len = len - sizeof(*hdr) - SSW_AEAD_TAG_LEN;
-	if (unlikely(!ssw_aead_open(keypair, skb->data + sizeof(*hdr),
-				    len - sizeof(*hdr), counter)))
-		goto drop;
+	if (unlikely(!ssw_keypair_usable(keypair) || READ_ONCE(peer->is_dead)))
+		goto err_keypair;
+	SSW_PACKET_CB(skb)->keypair = keypair;
+	SSW_PACKET_CB(skb)->nonce = le64_to_cpu(hdr->counter);
+	ret = ssw_queue_packet(ssw, &ssw->decrypt_queue, &peer->rx_queue, skb, NULL);
+	if (unlikely(ret == -EPIPE))	/* on the peer queue, dead: dropped in order */
+		napi_schedule(&peer->napi);
+	else if (unlikely(ret))
+		goto err_keypair;
+	rcu_read_unlock_bh();
+	return;
+
+err_keypair:
+	ssw_keypair_put(keypair);
+err:
+	rcu_read_unlock_bh();
+	rx_dropped(ssw);
+	kfree_skb(skb);
+}
+
+/*
+ * Open a queued message in place. On success the skb's data is the padded
+ * inner packet; the outer IP and UDP headers stay in front of it for the
+ * roaming update.
+ */
+static bool decrypt_packet(struct sk_buff *skb, struct ssw_keypair *keypair)
+{
+	struct scatterlist sg[MAX_SKB_FRAGS + 8];
+	struct sk_buff *trailer;
+	unsigned int offset;
+	int num_frags;
+
+	/* Copy-on-write from the outer headers on, so that they come along. */
+	offset = -skb_network_offset(skb);
+	skb_push(skb, offset);
+	num_frags = skb_cow_data(skb, 0, &trailer);
+	offset += sizeof(struct ssw_data_header);
+	skb_pull(skb, offset);
+	if (unlikely(num_frags < 0 || num_frags > ARRAY_SIZE(sg)))
+		return false;
+
+	sg_init_table(sg, num_frags);
+	if (skb_to_sgvec(skb, sg, 0, skb->len) <= 0)
+		return false;
+	if (!ssw_aead_open_sg(keypair, sg, skb->len, SSW_PACKET_CB(skb)->nonce))
+		return false;
+
+	/* Drop the tag; pskb_trim may reallocate, so keep the headers inside. */
+	skb_push(skb, offset);
+	if (pskb_trim(skb, skb->len - SSW_AEAD_TAG_LEN))
+		return false;
+	skb_pull(skb, offset);
+	return true;
+}
+
+#define SSW_RX_BATCH 32
+
+static void run_softirqs(void)
+{
+	local_bh_disable();
+	local_bh_enable();
+}
+
+void ssw_receive_decrypt_worker(struct work_struct *work)
+{
+	struct ssw_crypt_queue *queue =
+		container_of(work, struct ssw_crypt_worker, work)->queue;
+	struct ssw_keypair *keypair;
+	struct ssw_peer *peer;
+	struct sk_buff *skb;
+	unsigned int n = 0;
+	bool ok;
+
+	while ((skb = ptr_ring_consume_bh(&queue->ring)) != NULL) {
+		keypair = SSW_PACKET_CB(skb)->keypair;
+		/* Alive until every worker has finished (ssw_peer_queues_stop). */
+		peer = keypair->peer;
+		ok = decrypt_packet(skb, keypair);
+		atomic_set_release(&SSW_PACKET_CB(skb)->state,
+				   ok ? SSW_PACKET_CRYPTED : SSW_PACKET_DEAD);
+		napi_schedule(&peer->napi);
+		/*
+		 * The poll runs as a softirq, here when BHs come back on: every
+		 * few packets rather than each, so that GRO has a batch to merge.
+		 */
+		if (!(++n % SSW_RX_BATCH))
+			run_softirqs();
+		cond_resched();
+	}
+	run_softirqs();
+}
+
+/*
+ * An opened message, in the peer's order: replay window, roaming,
+ * counters, then the inner packet's checks and delivery through GRO.
+ * Consumes @skb.
+ */
+static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
+			 struct sk_buff *skb)
+{
+	struct ssw_device *ssw = peer->device;
+	struct ssw_peer *routed;
+	unsigned int len, plain_len = skb->len;
+	__be16 protocol = 0;
+
 	/* Only after authentication may a counter move the window. */
-	if (unlikely(!ssw_replay_accept(&keypair->replay, counter)))
+	if (unlikely(!ssw_replay_accept(&keypair->replay, SSW_PACKET_CB(skb)->nonce)))
 		goto drop;
 
 	ssw_socket_update_endpoint(peer, skb);
@@ -97,19 +203,16 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */
 	/* Message bytes, keepalives included, on the peer and the device alike. */
+	len = plain_len + SSW_DATA_MIN_LEN;
 	atomic64_add(len, &peer->rx_bytes);
 	atomic64_inc(&peer->rx_packets);
 	dev_sw_netstats_rx_add(ssw->dev, len);
 
-	skb_pull(skb, sizeof(*hdr));
-	if (pskb_trim(skb, plain_len))
-		goto drop;
 	if (!plain_len) {	/* keepalive */
-		rcu_read_unlock_bh();
 		consume_skb(skb);
 		return;
 	}
-	skb_reset_network_header(skb);
+	ssw_reset_packet(skb, false);
 	len = inner_len(skb, &protocol);
 	if (unlikely(!len || len > skb->len)) {
 		DEV_STATS_INC(ssw->dev, rx_frame_errors);
@@ -129,25 +232,49 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 		goto dishonest;
 	}
 
-	skb_scrub_packet(skb, true);
 	skb->dev = ssw->dev;
 	skb->protocol = protocol;
 	skb->pkt_type = PACKET_HOST;
 	/* AEAD-authenticated end to end: no need to check the inner sums. */
 	skb->ip_summed = CHECKSUM_UNNECESSARY;
 	skb->csum_level = ~0;
-	skb_reset_mac_header(skb);
-	skb_reset_transport_header(skb);
 	skb_probe_transport_header(skb);
-	rcu_read_unlock_bh();
-	netif_rx(skb);
+	napi_gro_receive(&peer->napi, skb);
 	return;
 
 drop:
 	rx_dropped(ssw);
 dishonest:	/* authentic but refused: counted as an error, not a drop */
-	rcu_read_unlock_bh();
 	kfree_skb(skb);
+}
+
+int ssw_receive_poll(struct napi_struct *napi, int budget)
+{
+	struct ssw_peer *peer = container_of(napi, struct ssw_peer, napi);
+	struct ssw_keypair *keypair;
+	struct sk_buff *skb;
+	int work_done = 0;
+
+	if (unlikely(budget <= 0))
+		return 0;
+	rcu_read_lock_bh();
+	while (work_done < budget &&
+	       (skb = ssw_queue_dequeue_done(&peer->rx_queue)) != NULL) {
+		keypair = SSW_PACKET_CB(skb)->keypair;
+		if (likely(atomic_read(&SSW_PACKET_CB(skb)->state) ==
+			   SSW_PACKET_CRYPTED)) {
+			consume_data(peer, keypair, skb);
+		} else {
+			rx_dropped(peer->device);
+			kfree_skb(skb);
+		}
+		ssw_keypair_put(keypair);
+		++work_done;
+	}
+	rcu_read_unlock_bh();
+	if (work_done < budget)
+		napi_complete_done(napi, work_done);
+	return work_done;
 }
 
 /* The exact size of a handshake message of @type in @protocol; 0: not one. */

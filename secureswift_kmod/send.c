@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The transmit path: an inner packet is routed to a peer by its
- * destination (allowed IPs), sealed under the peer's current keypair and
- * sent to the peer's endpoint from the device's socket. GSO super-packets
- * are segmented first: each datagram carries one packet.
+ * destination (allowed IPs), GSO super-packets are segmented (each datagram
+ * carries one packet), each packet takes the next nonce of the peer's
+ * current keypair and joins the peer's ordered tx queue and the device's
+ * encryption ring (queueing.h). Workers on every CPU seal packets in place;
+ * the peer's tx work item sends them, in nonce order, to the peer's
+ * endpoint from the device's socket.
  *
  * Packets with no peer or no endpoint are dropped and counted; packets
  * waiting for a keypair are staged (bounded) while the daemon is asked for
@@ -18,6 +21,7 @@
 #include "messages.h"
 #include "netlink.h"
 #include "peer.h"
+#include "queueing.h"
 #include "socket.h"
 #include "timers.h"
 
@@ -27,6 +31,7 @@
 #include <net/icmp.h>
 #include <net/ip_tunnels.h>
 #include <net/ipv6.h>
+#include <linux/scatterlist.h>
 
 
 static unsigned int padded_len(unsigned int len, unsigned int mtu)
@@ -39,74 +44,164 @@ static unsigned int padded_len(unsigned int len, unsigned int mtu)
 	return padded;
 }
 
+/* Seal @skb in place behind a data header; false when it cannot be. */
+static bool encrypt_packet(struct sk_buff *skb, struct ssw_keypair *keypair,
+			   unsigned int mtu)
+{
+	struct scatterlist sg[MAX_SKB_FRAGS + 8];
+	unsigned int padding, trailer_len, plain_len;
+	struct ssw_data_header *hdr;
+	struct sk_buff *trailer;
+	int num_frags;
+
+	padding = padded_len(skb->len, mtu) - skb->len;
+	trailer_len = padding + SSW_AEAD_TAG_LEN;
+	plain_len = skb->len + padding;
+
+	/* The checksum covers the inner packet only: finish it before padding. */
+	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
+		return false;
+	/* Our own writable data, with room for the padding and the tag. */
+	num_frags = skb_cow_data(skb, trailer_len, &trailer);
+	if (unlikely(num_frags < 0 || num_frags > ARRAY_SIZE(sg)))
+		return false;
+	memset(skb_tail_pointer(trailer), 0, padding);
+	if (unlikely(skb_cow_head(skb, SSW_TX_HEADROOM) < 0))
+		return false;
+
+	hdr = skb_push(skb, sizeof(*hdr));
+	hdr->type = cpu_to_le32(ssw_data_type(READ_ONCE(keypair->peer->device->protocol)));
+	hdr->receiver_index = keypair->remote_index;
+	hdr->counter = cpu_to_le64(SSW_PACKET_CB(skb)->nonce);
+	pskb_put(skb, trailer, trailer_len);
+
+	sg_init_table(sg, num_frags);
+	if (skb_to_sgvec(skb, sg, sizeof(*hdr), plain_len + SSW_AEAD_TAG_LEN) <= 0)
+		return false;
+	return ssw_aead_seal_sg(keypair, sg, plain_len, SSW_PACKET_CB(skb)->nonce);
+}
+
+/* The peer's sender runs on one CPU, so its datagrams leave in one stream. */
+static void kick_tx(struct ssw_peer *peer)
+{
+	struct workqueue_struct *wq = peer->device->crypt_wq;
+	int cpu = READ_ONCE(peer->tx_cpu);
+
+	if (likely(cpu_online(cpu)))
+		queue_work_on(cpu, wq, &peer->tx_work);
+	else
+		queue_work(wq, &peer->tx_work);
+}
+
+void ssw_send_encrypt_worker(struct work_struct *work)
+{
+	struct ssw_crypt_queue *queue =
+		container_of(work, struct ssw_crypt_worker, work)->queue;
+	struct ssw_keypair *keypair;
+	struct ssw_peer *peer;
+	struct sk_buff *skb;
+	bool ok;
+
+	while ((skb = ptr_ring_consume_bh(&queue->ring)) != NULL) {
+		keypair = SSW_PACKET_CB(skb)->keypair;
+		/* Alive until every worker has finished (ssw_peer_queues_stop). */
+		peer = keypair->peer;
+		ok = encrypt_packet(skb, keypair, READ_ONCE(peer->device->dev->mtu));
+		if (likely(ok))
+			ssw_reset_packet(skb, true);
+		/* From here on the sender may take and free the packet. */
+		atomic_set_release(&SSW_PACKET_CB(skb)->state,
+				   ok ? SSW_PACKET_CRYPTED : SSW_PACKET_DEAD);
+		kick_tx(peer);
+		cond_resched();
+	}
+}
+
+void ssw_send_tx_worker(struct work_struct *work)
+{
+	struct ssw_peer *peer = container_of(work, struct ssw_peer, tx_work);
+	struct net_device *dev = peer->device->dev;
+	struct ssw_keypair *keypair;
+	struct sk_buff *skb;
+	unsigned int len;
+
+	while ((skb = ssw_queue_dequeue_done(&peer->tx_queue)) != NULL) {
+		keypair = SSW_PACKET_CB(skb)->keypair;
+		if (likely(atomic_read(&SSW_PACKET_CB(skb)->state) ==
+			   SSW_PACKET_CRYPTED)) {
+			len = skb->len;
+			/*
+			 * The tunnel transmit counts from the inner network
+			 * header on: at the message, device tx bytes are
+			 * message bytes, as the peer's (and WireGuard's).
+			 */
+			if (likely(!ssw_socket_send_to_peer(peer, skb))) {
+				atomic64_add(len, &peer->tx_bytes);
+				atomic64_inc(&peer->tx_packets);
+				/* A keepalive is a message with nothing sealed. */
+				ssw_timers_packet_sent(peer, len > SSW_DATA_MIN_LEN);
+			} else {
+				DEV_STATS_INC(dev, tx_dropped);
+			}
+		} else {
+			DEV_STATS_INC(dev, tx_dropped);
+			kfree_skb(skb);
+		}
+		ssw_keypair_put(keypair);
+		cond_resched();
+	}
+}
+
 /*
- * Seal @plain (may be NULL for a keepalive) into a fresh datagram under
- * @keypair and send it. Consumes nothing: the caller frees @plain. The
- * copy into a fresh linear buffer is the simple first version: in-place
- * sealing over the scatterlist is the next step for throughput.
+ * Hand @skb (one packet, no GSO) to the crypto workers under @keypair, in
+ * the peer's order; consumes it. Caller holds rcu_read_lock_bh().
  */
-static int seal_and_send(struct ssw_peer *peer, struct ssw_keypair *keypair,
-			 struct sk_buff *plain)
+static void queue_for_encryption(struct ssw_peer *peer,
+				 struct ssw_keypair *keypair,
+				 struct sk_buff *skb)
 {
 	struct ssw_device *ssw = peer->device;
-	unsigned int len = plain ? plain->len : 0;
-	unsigned int padded = padded_len(len, READ_ONCE(ssw->dev->mtu));
-	struct ssw_data_header *hdr;
-	struct sk_buff *skb;
-	u64 counter;
-	u8 *body;
 	int ret;
 
-	counter = atomic64_inc_return(&keypair->send_counter) - 1;
-	if (unlikely(counter >= SSW_REJECT_AFTER_MESSAGES))
-		return -EKEYEXPIRED;
-
-	skb = alloc_skb(SSW_TX_HEADROOM + padded + SSW_AEAD_TAG_LEN, GFP_ATOMIC);
-	if (unlikely(!skb))
-		return -ENOMEM;
-	skb_reserve(skb, SSW_TX_HEADROOM);
-	/*
-	 * The tunnel transmit counts from the inner network header on: with
-	 * it at the message, device tx bytes are message bytes, as the
-	 * peer's tx_bytes (and WireGuard's).
-	 */
-	skb_reset_network_header(skb);
-	skb_reset_inner_headers(skb);
-	hdr = skb_put(skb, sizeof(*hdr));
-	hdr->type = cpu_to_le32(ssw_data_type(READ_ONCE(ssw->protocol)));
-	hdr->receiver_index = keypair->remote_index;
-	hdr->counter = cpu_to_le64(counter);
-	body = skb_put(skb, padded + SSW_AEAD_TAG_LEN);
-	if (len && skb_copy_bits(plain, 0, body, len)) {
-		kfree_skb(skb);
-		return -EINVAL;
+	/* Only the inner route's ICMP needed it, and that is behind us. */
+	skb_dst_drop(skb);
+	if (unlikely(READ_ONCE(peer->is_dead)))
+		goto err;
+	keypair = ssw_keypair_get(keypair);
+	if (unlikely(!keypair))
+		goto err;
+	SSW_PACKET_CB(skb)->keypair = keypair;
+	ret = ssw_queue_packet(ssw, &ssw->encrypt_queue, &peer->tx_queue, skb,
+			       &keypair->send_counter);
+	if (likely(!ret))
+		return;
+	if (ret == -EPIPE) {	/* on the peer queue, dead: dropped in order */
+		kick_tx(peer);
+		return;
 	}
-	memset(body + len, 0, padded - len);
-	if (unlikely(!ssw_aead_seal(keypair, body, padded, counter))) {
-		kfree_skb(skb);
-		return -ENOMEM;
-	}
-	if (plain)
-		skb->hash = plain->hash;
-
-	len = skb->len;
-	ret = ssw_socket_send_to_peer(peer, skb);
-	if (likely(!ret)) {
-		atomic64_add(len, &peer->tx_bytes);
-		atomic64_inc(&peer->tx_packets);
-		ssw_timers_packet_sent(peer, plain);
-	}
-	return ret;
+	ssw_keypair_put(keypair);
+err:
+	DEV_STATS_INC(ssw->dev, tx_dropped);
+	kfree_skb(skb);
 }
 
 void ssw_send_keepalive(struct ssw_peer *peer)
 {
 	struct ssw_keypair *keypair;
+	struct sk_buff *skb;
 
+	skb = alloc_skb(SSW_TX_HEADROOM + SSW_DATA_PADDING + SSW_AEAD_TAG_LEN,
+			GFP_ATOMIC);
+	if (unlikely(!skb))
+		return;
+	skb_reserve(skb, SSW_TX_HEADROOM);
+	skb->dev = peer->device->dev;
 	rcu_read_lock_bh();
 	keypair = rcu_dereference_bh(peer->keypairs.current_keypair);
 	if (ssw_keypair_usable(keypair))
-		seal_and_send(peer, keypair, NULL);
+		queue_for_encryption(peer, keypair, skb);
+	else
+		kfree_skb(skb);
 	rcu_read_unlock_bh();
 }
 
@@ -125,7 +220,7 @@ static struct ssw_peer *route(struct ssw_device *ssw, struct sk_buff *skb)
 	return NULL;
 }
 
-/* Seal and send @skb (GSO or not) under @keypair; consumes @skb. */
+/* Queue @skb (GSO or not) for sealing under @keypair; consumes @skb. */
 static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 			struct sk_buff *skb)
 {
@@ -146,10 +241,7 @@ static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	}
 	skb_list_walk_safe(segs, seg, next) {
 		skb_mark_not_on_list(seg);
-		/* Sent messages are counted by the UDP tunnel transmit. */
-		if (unlikely(seal_and_send(peer, keypair, seg)))
-			DEV_STATS_INC(dev, tx_dropped);
-		consume_skb(seg);
+		queue_for_encryption(peer, keypair, seg);
 	}
 }
 
@@ -161,24 +253,17 @@ static void stage_packet(struct ssw_peer *peer, struct sk_buff *skb)
 {
 	struct sk_buff_head *staged = &peer->staged_packets;
 	struct sk_buff *old = NULL;
-	u64 now = ktime_get_coarse_boottime_ns();
-	bool ask;
 
 	spin_lock_bh(&staged->lock);
 	if (skb_queue_len(staged) >= SSW_MAX_STAGED_PACKETS)
 		old = __skb_dequeue(staged);
 	__skb_queue_tail(staged, skb);
-	ask = !peer->last_need_handshake_ns ||
-	      now - peer->last_need_handshake_ns >= SSW_REKEY_TIMEOUT_NS;
-	if (ask)
-		peer->last_need_handshake_ns = now;
 	spin_unlock_bh(&staged->lock);
 	if (old) {
 		DEV_STATS_INC(peer->device->dev, tx_dropped);
 		kfree_skb(old);
 	}
-	if (ask)
-		ssw_netlink_need_handshake(peer);
+	ssw_peer_want_handshake(peer);
 }
 
 void ssw_send_staged(struct ssw_peer *peer)

@@ -1,0 +1,90 @@
+"""The module's parallel data path (per-CPU crypto workers, per-peer ordered queues, NAPI/GRO):
+real TCP through two secureswift devices in two namespaces, many flows in both directions at
+once, checked for content, order (no replay or authentication drops) and exact counters."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+
+import pytest
+from conftest import run
+from test_datapath import Pair, link_stats
+
+SINK = """
+import hashlib, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.241.0.2", 5201)); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = c.recv(1 << 16)
+    if not b:
+        break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("cipher", ["chacha20-poly1305", "aes-256-gcm"])
+def test_large_tcp_transfer_arrives_intact(netns, tmp_path, cipher):
+    p = Pair(netns, "secureswift", 4, cipher)
+    p.install_keys()
+    data = os.urandom(24 << 20)
+    src = tmp_path / "payload"
+    src.write_bytes(data)
+    sink = subprocess.Popen(["ip", "netns", "exec", p.ns2, "python3", "-c", SINK],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert sink.stdout.readline().strip() == "ready"
+        send = ("import socket, sys; s = socket.create_connection(('10.241.0.2', 5201), timeout=60);"
+                f"s.sendall(open({str(src)!r}, 'rb').read()); s.close()")
+        run("python3", "-c", send, netns=p.ns1)
+        got = sink.stdout.readline().split()
+    finally:
+        sink.wait(timeout=120)
+    assert got == [str(len(data)), hashlib.sha256(data).hexdigest()]
+    # Sealed on any CPU, delivered in order: nothing refused as a replay or as forged.
+    for ns in (p.ns1, p.ns2):
+        s = link_stats(ns, "ssw")
+        assert s["rx"]["dropped"] == 0 and s["rx"]["errors"] == 0, s
+
+
+def iperf_json(out: str) -> dict:
+    return json.loads(out)["end"]
+
+
+def test_parallel_flows_both_directions_keep_order_and_counters(netns):
+    p = Pair(netns, "secureswift", 4)
+    p.install_keys()
+    servers = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", "5202"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for ns in (p.ns1, p.ns2)]
+    time.sleep(1.5)
+    clients = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-c", addr, "-p", "5202",
+                                 "-P", "4", "-t", "6", "-J"], stdout=subprocess.PIPE, text=True)
+               for ns, addr in ((p.ns1, "10.241.0.2"), (p.ns2, "10.241.0.1"))]
+    results = [iperf_json(c.communicate(timeout=120)[0]) for c in clients]
+    for srv in servers:
+        srv.wait(timeout=30)
+    for end in results:
+        # Eight TCP flows at once, both ways: every one moved data.
+        assert all(s["receiver"]["bytes"] > 0 for s in end["streams"])
+        assert end["sum_received"]["bytes"] > 1 << 20
+    time.sleep(1)  # the last ACKs
+    pa = p.peer_of(p.ns1, p.b.public_key)
+    pb = p.peer_of(p.ns2, p.a.public_key)
+    # Datagram for datagram, byte for byte: what one side sent, the other accepted.
+    assert (pa.tx_packets, pa.tx_bytes) == (pb.rx_packets, pb.rx_bytes)
+    assert (pb.tx_packets, pb.tx_bytes) == (pa.rx_packets, pa.rx_bytes)
+    for ns, peer in ((p.ns1, pa), (p.ns2, pb)):
+        s = link_stats(ns, "ssw")
+        assert (s["tx"]["bytes"], s["tx"]["packets"]) == (peer.tx_bytes, peer.tx_packets)
+        assert (s["rx"]["bytes"], s["rx"]["packets"]) == (peer.rx_bytes, peer.rx_packets)
+        # No replay-window or authentication drops: order survived the workers.
+        assert s["rx"]["dropped"] == 0 and s["rx"]["errors"] == 0, s
+        assert s["tx"]["dropped"] == 0, s
