@@ -60,7 +60,8 @@ static int seal_and_send(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	if (unlikely(counter >= SSW_REJECT_AFTER_MESSAGES))
 		return -EKEYEXPIRED;
 
-	skb = alloc_skb(SSW_TX_HEADROOM + padded + SSW_AEAD_TAG_LEN, GFP_ATOMIC);
+	skb = alloc_skb(SSW_TX_HEADROOM + sizeof(*hdr) + padded + SSW_AEAD_TAG_LEN,
+			GFP_ATOMIC);
 	if (unlikely(!skb))
 		return -ENOMEM;
 	skb_reserve(skb, SSW_TX_HEADROOM);
