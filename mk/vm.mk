@@ -9,6 +9,9 @@
 #   make module-check [KERNEL=...]    checkpatch.pl (--no-tree) and sparse (C=2)
 #                                     over the module's source; any report fails
 #   make genl-gen                     regenerate the C side of the genl schema
+#   make bench-vm                     one boot (BENCH_VM_KERNEL, default 6.12): iperf3
+#                                     through the module, wireguard.ko and the userspace
+#                                     backend; writes docs/performance.md (bench/vm.py)
 #
 # The host never loads the module: it is only built here and run in the guest.
 
@@ -43,4 +46,8 @@ module-check: vm-deps
 genl-gen:
 	$(SSW_VENV)/bin/python tools/gen_genl.py
 
-.PHONY: vm-deps module module-check test-vm genl-gen
+bench-vm: vm-deps
+	@tools/apt-ensure iperf3 wireguard-tools
+	$(SSW_VENV)/bin/python bench/vm.py
+
+.PHONY: vm-deps module module-check test-vm genl-gen bench-vm
