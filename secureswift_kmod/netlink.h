@@ -13,6 +13,8 @@ union ssw_endpoint;
 struct ssw_peer;
 /* NEED_HANDSHAKE on the "handshake" group: @peer has packets but no keys. */
 void ssw_netlink_need_handshake(struct ssw_peer *peer);
+/* ENDPOINT_CHANGED on the "handshake" group: @peer roamed (atomic context). */
+void ssw_netlink_endpoint_changed(struct ssw_peer *peer);
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 				 size_t len, const union ssw_endpoint *from);
 

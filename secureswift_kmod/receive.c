@@ -91,7 +91,8 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 	if (unlikely(!ssw_replay_accept(&keypair->replay, counter)))
 		goto drop;
 
-	ssw_socket_update_endpoint(peer, skb);
+	if (ssw_socket_update_endpoint(peer, skb))
+		ssw_netlink_endpoint_changed(peer);
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */
 	/* Message bytes, keepalives included, on the peer and the device alike. */
