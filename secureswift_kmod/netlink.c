@@ -475,10 +475,30 @@ static int set_peer(struct ssw_device *ssw, struct nlattr *attr)
 	return 0;
 }
 
+/* The daemon re-reads the whole device; the message only names it. */
+static void device_changed(struct ssw_device *ssw)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, SSW_CMD_DEVICE_CHANGED);
+	if (!hdr || nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
+				SSW_MCGRP_HANDSHAKE_INDEX, GFP_KERNEL);
+}
+
 static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ssw_device *ssw = lookup_interface(info->attrs, skb);
 	struct nlattr **attrs = info->attrs, *attr;
+	bool changed = false;
 	u32 flags = 0;
 	int ret, rem;
 
@@ -497,6 +517,7 @@ static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 			goto out;
 	}
 	++ssw->generation;
+	changed = true;
 
 	if (attrs[SSWDEVICE_A_FLAGS])
 		flags = nla_get_u32(attrs[SSWDEVICE_A_FLAGS]);
@@ -524,6 +545,9 @@ static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 
 out:
 	mutex_unlock(&ssw->device_update_lock);
+	/* Even a half-applied message (out of memory) changed the device. */
+	if (changed)
+		device_changed(ssw);
 	dev_put(ssw->dev);
 	/* The request carried keys: leave no copy in the socket buffer. */
 	if (attrs[SSWDEVICE_A_PRIVATE_KEY])
@@ -713,6 +737,36 @@ int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 	/* To the namespace the device is configured from, where its daemon runs. */
 	return genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
 				       SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
+}
+
+void ssw_netlink_endpoint_changed(struct ssw_peer *peer)
+{
+	struct ssw_device *ssw = peer->device;
+	union ssw_endpoint ep;
+	struct sk_buff *msg;
+	size_t ep_len;
+	void *hdr;
+
+	read_lock_bh(&peer->endpoint_lock);
+	ep = peer->endpoint;
+	read_unlock_bh(&peer->endpoint_lock);
+	ep_len = ep.addr.sa_family == AF_INET ? sizeof(ep.addr4) : sizeof(ep.addr6);
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(SSW_KEY_LEN) +
+			  nla_total_size(ep_len), GFP_ATOMIC);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &genl_family, 0, SSW_CMD_ENDPOINT_CHANGED);
+	if (!hdr ||
+	    nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex) ||
+	    nla_put(msg, SSWHANDSHAKE_A_PEER_PUBLIC_KEY, SSW_KEY_LEN, peer->public_key) ||
+	    nla_put(msg, SSWHANDSHAKE_A_ENDPOINT, ep_len, &ep)) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
+				SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
 }
 
 /* Ops table and family */

@@ -19,6 +19,8 @@ struct ssw_peer;
 void ssw_netlink_need_handshake(struct ssw_peer *peer);
 /* KEYS_EXPIRED on the same group: the kernel zeroed all of @peer's keys. */
 void ssw_netlink_keys_expired(struct ssw_peer *peer);
+/* ENDPOINT_CHANGED on the "handshake" group: @peer roamed (atomic context). */
+void ssw_netlink_endpoint_changed(struct ssw_peer *peer);
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 				 size_t len, const union ssw_endpoint *from);
 

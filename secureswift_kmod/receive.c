@@ -198,7 +198,8 @@ static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	if (unlikely(!ssw_replay_accept(&keypair->replay, SSW_PACKET_CB(skb)->nonce)))
 		goto drop;
 
-	ssw_socket_update_endpoint(peer, skb);
+	if (ssw_socket_update_endpoint(peer, skb))
+		ssw_netlink_endpoint_changed(peer);
 	ssw_timers_packet_received(peer, plain_len);
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */

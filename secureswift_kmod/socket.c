@@ -158,20 +158,24 @@ void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,
 	}
 }
 
-void ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb)
+bool ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb)
 {
 	union ssw_endpoint from;
+	bool changed;
 
 	ssw_socket_endpoint_from_skb(&from, skb);
 	read_lock_bh(&peer->endpoint_lock);
 	if (!memcmp(&from, &peer->endpoint, sizeof(from))) {
 		read_unlock_bh(&peer->endpoint_lock);
-		return;
+		return false;
 	}
 	read_unlock_bh(&peer->endpoint_lock);
 	write_lock_bh(&peer->endpoint_lock);
+	/* Two CPUs may race here with the same new address: tell only once. */
+	changed = memcmp(&from, &peer->endpoint, sizeof(from));
 	peer->endpoint = from;
 	write_unlock_bh(&peer->endpoint_lock);
+	return changed;
 }
 
 static void sock_free(struct sock *sock)

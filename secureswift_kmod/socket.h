@@ -23,7 +23,10 @@ int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb);
 /* The outer source address and port of a received datagram. */
 void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,
 				  const struct sk_buff *skb);
-/* Roaming: an authentic packet from @peer came from the outer source of @skb. */
-void ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb);
+/*
+ * Roaming: an authentic packet from @peer came from the outer source of @skb.
+ * True when that changed the peer's endpoint.
+ */
+bool ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb);
 
 #endif /* _SSW_SOCKET_H */

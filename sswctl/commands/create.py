@@ -1,9 +1,11 @@
 """``sswctl create IFACE [--backend userspace|kernel|auto]``, and backend lookup.
 
-``kernel`` adds a link of type ``secureswift`` (the module's rtnl_link_ops);
-``userspace`` starts ``sswctl daemon IFACE`` in the background and returns
-once its UAPI socket is up; ``auto`` is the userspace daemon for now (see
-``KERNEL_CARRIES_TRAFFIC``).
+``kernel`` adds a link of type ``secureswift`` (the module's rtnl_link_ops)
+and starts the handshake daemon's kernel backend for it in the background,
+returning once the daemon is subscribed to the module's notifications;
+``userspace`` starts ``sswctl daemon IFACE`` (TUN) in the background and
+returns once its UAPI socket is up; ``auto`` is the kernel backend when
+secureswift.ko is loaded or loads (``modprobe``), else userspace.
 
 The helpers here (``backend_for``, ``all_devices``, ``ipc_errors``) are how
 every other command finds the one control transport serving an interface.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import subprocess
 
 from ..errors import RuntimeFailure, UsageError
 from ..ipc import ControlBackend, IPCError
@@ -22,29 +25,38 @@ from . import Command, Param
 
 BACKENDS = ("auto", "kernel", "userspace")
 
-# The module configures links but does not yet carry packets with keys from
-# the handshake daemon (issue 6: kernel data path + the daemon's kernel
-# backend). Until it does, ``auto`` must not hand a user a link that passes no
-# traffic just because DKMS loaded the module: it means the userspace daemon.
-# Set to True in the change that makes a kernel tunnel work end to end.
-KERNEL_CARRIES_TRAFFIC = False
+# ``auto`` picks the module when it is there: it carries traffic end to end
+# with the daemon's kernel backend installing keys (issue 6).
+KERNEL_CARRIES_TRAFFIC = True
+MODULE = "secureswift"
 
 
-def kernel_backend() -> ControlBackend | None:
-    """The generic-netlink backend if its module is importable and the family exists."""
+def kernel_backend(load: bool = False) -> ControlBackend | None:
+    """The generic-netlink backend if secureswift.ko's family is registered; with
+    ``load``, try ``modprobe secureswift`` first when it is not."""
+    from ..ipc.genl import GenlBackend
+
+    backend = GenlBackend()
     try:
-        from ..ipc import genl
-    except ImportError:
-        return None
-    for obj in vars(genl).values():
-        if isinstance(obj, type) and issubclass(obj, ControlBackend) and obj.kind == "kernel":
-            try:
-                backend = obj()
-                backend.list_devices()
-            except Exception:  # family not registered: the module is not loaded
-                return None
-            return backend
-    return None
+        backend.family_id()
+    except IPCError as e:
+        if e.errno != errno.ENOENT:  # the controller answered something else: a real failure
+            raise
+        if load and _modprobe():
+            return kernel_backend()
+        return None  # family not registered: the module is not loaded
+    except OSError as e:
+        if e.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+            return None  # no generic netlink at all (a sandbox): no module either
+        raise
+    return backend
+
+
+def _modprobe() -> bool:
+    try:
+        return subprocess.run(["modprobe", "-q", MODULE], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def backends() -> list[ControlBackend]:
@@ -97,6 +109,30 @@ def _create_kernel(name: str) -> None:
         raise RuntimeFailure(f"cannot create {name} with the kernel backend: {e.args[1]}") from None
 
 
+def _configure_kernel(name: str, protocol: str | None, cipher: str | None, listen_port: int) -> None:
+    settings = {}
+    if protocol:
+        settings["protocol"] = Protocol(protocol)
+    if cipher:
+        settings["cipher"] = Cipher(cipher)
+    if settings or listen_port:
+        from ..model import Device
+
+        with ipc_errors((errno.EINVAL,)):
+            backend_for(name).set_device(Device(name=name, listen_port=listen_port or None, **settings))
+
+
+def _delete_kernel(name: str) -> None:
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        with IPRoute() as ipr:
+            ipr.link("del", ifname=name)
+    except NetlinkError as e:
+        raise RuntimeFailure(f"cannot delete {name}: {e.args[1]}") from None
+
+
 def create(
     name: str,
     backend: str = "auto",
@@ -114,23 +150,21 @@ def create(
         raise UsageError(e.strerror) from None
     if name in dict(all_devices()):
         raise RuntimeFailure(f"{name} already exists")
-    if backend == "kernel" or (backend == "auto" and KERNEL_CARRIES_TRAFFIC):
+    if backend == "kernel" or (backend == "auto" and KERNEL_CARRIES_TRAFFIC and kernel_backend(load=True)):
         try:
             _create_kernel(name)
         except RuntimeFailure:
             if backend == "kernel":
                 raise
         else:
-            settings = {}
-            if protocol:
-                settings["protocol"] = Protocol(protocol)
-            if cipher:
-                settings["cipher"] = Cipher(cipher)
-            if settings or listen_port:
-                from ..model import Device
-
-                with ipc_errors((errno.EINVAL,)):
-                    backend_for(name).set_device(Device(name=name, listen_port=listen_port or None, **settings))
+            try:
+                _configure_kernel(name, protocol, cipher, listen_port)
+                daemon.run(name, backend="kernel", background=True)
+            except BaseException as e:
+                _delete_kernel(name)
+                if isinstance(e, daemon.DaemonError):
+                    raise RuntimeFailure(str(e)) from None
+                raise
             return None
     try:
         daemon.run(name, background=True, wg_socket=wg_socket, listen_port=listen_port,
@@ -149,7 +183,8 @@ COMMAND = Command(
     params=(
         Param("name", metavar="IFACE"),
         Param("backend", flags=("--backend",), choices=BACKENDS, default="auto", required=False,
-              help="kernel, userspace, or auto (userspace until the kernel data path lands)."),
+              help="kernel (secureswift.ko plus the handshake daemon), userspace (TUN daemon), or auto "
+                   "(kernel when the module loads)."),
         Param("protocol", flags=("--protocol",), choices=("secureswift", "wireguard"), required=False,
               help="Wire protocol (default secureswift)."),
         Param("cipher", flags=("--cipher",), choices=("chacha20-poly1305", "aes-256-gcm"), required=False,

@@ -1,7 +1,9 @@
 """``sswctl destroy IFACE``: remove an interface, whichever backend serves it.
 
 Userspace: SIGTERM to the daemon whose pid its lock file records; the
-daemon removes its TUN device and sockets itself. Kernel: delete the link.
+daemon removes its TUN device and sockets itself. Kernel: delete the link;
+its handshake daemon sees the link go and exits by itself, which destroy
+waits for (so a create of the same name right after finds no daemon).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from ..errors import RuntimeFailure
 from ..ipc.uapi import SSW_SOCK_DIR
 from . import Command, Param
-from .create import backend_for
+from .create import _delete_kernel, backend_for
 
 
 def _daemon_pid(name: str) -> int:
@@ -26,29 +28,39 @@ def _daemon_pid(name: str) -> int:
 
 def destroy(name: str, timeout: float = 10.0) -> None:
     backend = backend_for(name)
-    if backend.kind == "kernel":
-        from pyroute2 import IPRoute
-        from pyroute2.netlink.exceptions import NetlinkError
-
-        try:
-            with IPRoute() as ipr:
-                ipr.link("del", ifname=name)
-        except NetlinkError as e:
-            raise RuntimeFailure(f"cannot delete {name}: {e.args[1]}") from None
-        return
     pid = _daemon_pid(name)
-    if pid <= 0:
+    if backend.kind == "kernel":
+        _delete_kernel(name)
+    elif pid <= 0:
         raise RuntimeFailure(f"{name}: no daemon pid recorded in {SSW_SOCK_DIR}/{name}.lock")
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+    else:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+    if pid > 0:
+        _wait_gone(name, pid, timeout)
+
+
+def _wait_gone(name: str, pid: int, timeout: float) -> None:
     sock = os.path.join(SSW_SOCK_DIR, f"{name}.sock")
     deadline = time.monotonic() + timeout
     while os.path.exists(sock) or _daemon_pid(name) == pid:
+        if not _alive(pid):
+            return  # died without cleaning up (SIGKILL): nothing left to wait for
         if time.monotonic() > deadline:
             raise RuntimeFailure(f"{name}: daemon (pid {pid}) did not stop within {timeout:g} s")
         time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 COMMAND = Command(

@@ -1,10 +1,18 @@
-"""``sswctl daemon IFACE``: the userspace backend (TUN + UDP + UAPI).
+"""``sswctl daemon IFACE``: the handshake daemon, with one of two backends.
+
+``userspace`` (core.Daemon): TUN device, UDP sockets, data plane and UAPI
+socket in this process. ``kernel`` (kernel.KernelDaemon): secureswift.ko
+carries the packets and holds the configuration; the daemon negotiates
+keys over the module's generic netlink family. Both drive one protocol
+engine through driver.EngineDriver.
 
 Foreground by default, as systemd wants it; tells systemd it is ready
-(``READY=1`` on $NOTIFY_SOCKET) once the TUN device, the UDP sockets and
-the UAPI socket exist. ``background=True`` forks, and the parent returns
-only when the child is ready (or has failed, with its error), so
-``sswctl create`` can configure the interface right after.
+(``READY=1`` on $NOTIFY_SOCKET) once it serves: for userspace, once the TUN
+device, the UDP sockets and the UAPI socket exist; for kernel, once it is
+subscribed to the module's notifications and has read the device.
+``background=True`` forks, and the parent returns only when the child is
+ready (or has failed, with its error), so ``sswctl create`` can configure
+the interface right after.
 """
 
 from __future__ import annotations
@@ -14,12 +22,14 @@ import os
 import socket
 import sys
 
+from ..ipc import IPCError
 from ..model import Cipher, Protocol
 from ..tun import DEFAULT_MTU
 from .core import Daemon
+from .kernel import KernelDaemon
 from .lock import AlreadyRunning
 
-__all__ = ["AlreadyRunning", "Daemon", "DaemonError", "run"]
+__all__ = ["AlreadyRunning", "Daemon", "DaemonError", "KernelDaemon", "run"]
 
 log = logging.getLogger("sswctl.daemon")
 
@@ -65,12 +75,14 @@ def _setup_logging(level: str, syslog: bool = False) -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-def _start(name: str, **kw) -> Daemon:
-    d = Daemon(name, **kw)
+def _start(name: str, backend: str, **kw) -> Daemon | KernelDaemon:
+    d = KernelDaemon(name, **kw) if backend == "kernel" else Daemon(name, **kw)
     try:
         d.start()
     except AlreadyRunning as e:
         raise DaemonError(str(e)) from None
+    except IPCError as e:
+        raise DaemonError(f"cannot start {name}: {e}") from None
     except OSError as e:
         raise DaemonError(f"cannot start {name}: {e.strerror or e}") from None
     return d
@@ -79,6 +91,7 @@ def _start(name: str, **kw) -> Daemon:
 def run(
     name: str,
     *,
+    backend: str = "userspace",
     background: bool = False,
     wg_socket: bool = False,
     listen_port: int = 0,
@@ -90,17 +103,23 @@ def run(
     tun_offload: bool = True,
     native: bool = True,
 ) -> int | None:
-    """Run the daemon; in background mode return the child's pid once ready."""
-    kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload, native=native,
-              protocol=Protocol(protocol), cipher=Cipher(cipher))
+    """Run the daemon (``backend`` "userspace" or "kernel"; the device options are the
+    userspace backend's, a kernel device has them in the kernel); in background mode
+    return the child's pid once ready."""
+    if backend == "kernel":
+        kw: dict = {}
+    else:
+        kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload, native=native,
+                  protocol=Protocol(protocol), cipher=Cipher(cipher))
     if sock_dir:
         kw["sock_dir"] = sock_dir
     if background:
-        return _background(name, log_level, kw)
+        return _background(name, backend, log_level, kw)
     _setup_logging(log_level)
-    d = _start(name, **kw)
+    d = _start(name, backend, **kw)
     d.install_signal_handlers()
-    sd_notify(f"READY=1\nSTATUS=serving {name} on UDP port {d.config.listen_port}\nMAINPID={os.getpid()}")
+    what = "handshakes (kernel module) for" if backend == "kernel" else "serving"
+    sd_notify(f"READY=1\nSTATUS={what} {name} on UDP port {d.config.listen_port}\nMAINPID={os.getpid()}")
     try:
         d.run()
     finally:
@@ -109,7 +128,7 @@ def run(
     return None
 
 
-def _background(name: str, log_level: str, kw: dict) -> int:
+def _background(name: str, backend: str, log_level: str, kw: dict) -> int:
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: detach, start, report, serve
@@ -125,7 +144,7 @@ def _background(name: str, log_level: str, kw: dict) -> int:
             os.close(devnull)
             _setup_logging(log_level, syslog=True)
             try:
-                d = _start(name, **kw)
+                d = _start(name, backend, **kw)
             except DaemonError as e:
                 os.write(w, f"E{e}".encode())
                 os._exit(1)

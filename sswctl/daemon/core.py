@@ -25,7 +25,6 @@ import errno
 import logging
 import os
 import selectors
-import signal
 import socket
 import struct
 import time
@@ -34,20 +33,14 @@ from .. import datapath
 from ..allowedips import AllowedIPs, packet_addresses
 from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
-from ..protocol import (
-    Engine,
-    HandshakeCompleted,
-    HandshakeGaveUp,
-    KeypairCreated,
-    KeysZeroed,
-    ProtocolError,
-    Transmit,
-)
+from ..protocol import Engine, ProtocolError, Transmit
 from ..protocol.constants import MAX_STAGED_PACKETS
+from ..protocol.keypair import Keypair
 from ..protocol.modes import mode_for
 from ..tun import DEFAULT_MTU, Tun
 from ..uapi import UAPIError, encode_get
 from . import net, offload
+from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
 from .state import apply_set
 from .uapi_server import UAPIServer
@@ -60,20 +53,9 @@ TUN_READ = 65536 + offload.VNET_HDR_LEN
 # one coalesced TUN write's worth, so batching never delays a packet by more
 # than ~64 packets of work.
 FLUSH_AT = 64
-TICK = 0.25  # seconds between engine timer runs
-# Handshake messages per second above which the engine answers with cookies
-# (WireGuard: when its handshake queue is an eighth full).
-UNDER_LOAD_HANDSHAKES = 200
 # Above this many peers the daemon leaves the native data plane (its control
 # calls are O(peers) each: ~1 s to configure 1000 peers, minutes for 10k).
 NATIVE_MAX_PEERS = 1000
-
-
-def _short(key: bytes) -> str:
-    """A public key abbreviated for logs (public keys only, never secrets)."""
-    import base64
-
-    return base64.b64encode(key).decode()[:8] + "..."
 
 
 class PeerRuntime:
@@ -89,7 +71,7 @@ class PeerRuntime:
         self.confirmed: float | None = None  # wall time a responder keypair was confirmed
 
 
-class Daemon:
+class Daemon(EngineDriver):
     def __init__(
         self,
         name: str,
@@ -126,9 +108,6 @@ class Daemon:
         self.server = UAPIServer(self.sel, self._uapi_get, self._uapi_set)
         self.lock: InterfaceLock | None = None
         self.running = False
-        self._wake_r = self._wake_w = -1
-        self._hs_window_start = 0.0
-        self._hs_count = 0
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
 
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
@@ -146,8 +125,7 @@ class Daemon:
             self.server.listen(socket_path(self.name, self.sock_dir))
             if self.wg_socket:
                 self.server.listen(socket_path(self.name, WG_SOCK_DIR))
-            self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            self.sel.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+            self.open_wake_pipe()
             self._rebuild_engine()
         except BaseException:
             self.close()
@@ -169,50 +147,12 @@ class Daemon:
             self._unregister(self.tun.fd)
             self.tun.close()
             self.tun = None
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                if fd == self._wake_r:
-                    self._unregister(fd)
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
-        if self.engine is not None:
-            for sess in self.engine.peers():
-                self.engine.remove_peer(sess.public_key)  # overwrites their keys
-            self.engine = None
+        self.close_wake_pipe()
+        self.drop_engine()
         if self.lock is not None:
             self.lock.release()
             self.lock = None
         log.info("%s: down", self.name)
-
-    def stop(self) -> None:
-        """Ask the loop to finish (safe from a signal handler)."""
-        self.running = False
-        if self._wake_w >= 0:
-            try:
-                os.write(self._wake_w, b"\0")
-            except OSError:
-                pass
-
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
-
-    def run(self) -> None:
-        # Engine timers fire from here every TICK. Every deadline the engine
-        # sets is at least a second away (keepalive, retransmit, rekey), so a
-        # 250 ms granularity costs nothing, and the loop never scans all peers
-        # per packet (next_deadline() is O(peers)).
-        next_tick = 0.0
-        while self.running:
-            now = time.monotonic()
-            if now >= next_tick:
-                if self.engine is not None:
-                    self._events(self.engine.tick(now))
-                next_tick = now + TICK
-            for key, mask in self.sel.select(max(0.0, next_tick - time.monotonic())):
-                key.data(key.fileobj, mask)
-                if not self.running:
-                    break
 
     # ------------------------------------------------------------------ data
 
@@ -274,7 +214,7 @@ class Daemon:
                 # The engine's staged queue is bounded and drops its oldest packet.
                 rt.drops["staged_overflow"] += 1
             if events:
-                self._events(events)
+                self.handle(events)
                 endpoint = sess.endpoint or endpoint
 
     def _send_batch(self, out: list) -> None:
@@ -362,7 +302,7 @@ class Daemon:
             self.drops["no_private_key"] += 1
             return
         if data[:1] in self._handshake_types:
-            self._note_handshake(now)
+            self.note_handshake(now)
         try:
             r = engine.receive(data, src, now)
         except ProtocolError as e:
@@ -372,7 +312,7 @@ class Daemon:
         if r.kind == "data":
             self._deliver(r.peer, r.packet)
         if r.events:
-            self._events(r.events)
+            self.handle(r.events)
 
     def _deliver(self, key: bytes, packet: bytes) -> None:
         rt = self.peers.get(key)
@@ -386,44 +326,36 @@ class Daemon:
         self._rx_pending.append(packet)
         rt.rx_packets += 1
 
-    def _events(self, events) -> None:
-        for ev in events:
-            if isinstance(ev, Transmit):
-                dest = ev.dest
-                if dest is None and ev.peer is not None:
-                    dest = self.engine.peer(ev.peer).endpoint
-                rt = self.peers.get(ev.peer) if ev.peer is not None else None
-                if dest is None or not self._send_addr(dest, ev.data):
-                    if rt is not None:
-                        rt.drops["no_endpoint" if dest is None else "send_error"] += 1
-                elif rt is not None and ev.kind == "data":
-                    rt.tx_packets += 1
-            elif isinstance(ev, KeypairCreated):
-                if self.dp is not None and ev.peer in self._dp_sent:
-                    self.dp.install_keypair(ev.peer, ev.keypair)  # an initiator's also confirms it
-                    rt = self.peers.get(ev.peer)
-                    if ev.keypair.is_initiator and rt is not None:
-                        self._release_held(ev.peer, rt)
-            elif isinstance(ev, KeysZeroed):
-                if self.dp is not None and ev.peer in self._dp_sent:
-                    self.dp.remove_keypair(ev.peer)
-            elif isinstance(ev, HandshakeCompleted):
-                log.info("%s: handshake completed with peer %s", self.name, _short(ev.peer))
-            elif isinstance(ev, HandshakeGaveUp):
-                rt = self.peers.get(ev.peer)
-                if rt is not None:
-                    dropped = ev.dropped_packets + len(rt.held)
-                    rt.held.clear()
-                    if dropped:
-                        rt.drops["handshake_timeout"] += dropped
-                log.info("%s: no handshake response from peer %s", self.name, _short(ev.peer))
+    # EngineDriver hooks
+    def transmit(self, ev: Transmit) -> None:
+        dest = ev.dest
+        if dest is None and ev.peer is not None:
+            dest = self.engine.peer(ev.peer).endpoint
+        rt = self.peers.get(ev.peer) if ev.peer is not None else None
+        if dest is None or not self._send_addr(dest, ev.data):
+            if rt is not None:
+                rt.drops["no_endpoint" if dest is None else "send_error"] += 1
+        elif rt is not None and ev.kind == "data":
+            rt.tx_packets += 1
 
-    def _note_handshake(self, now: float) -> None:
-        """Switch the engine to cookie replies while handshakes arrive in bulk."""
-        if now - self._hs_window_start >= 1.0:
-            self._hs_window_start, self._hs_count = now, 0
-        self._hs_count += 1
-        self.engine.under_load = self._hs_count > UNDER_LOAD_HANDSHAKES
+    def install_keypair(self, peer: bytes, keypair: Keypair) -> None:
+        if self.dp is not None and peer in self._dp_sent:
+            self.dp.install_keypair(peer, keypair)  # an initiator's also confirms it
+            rt = self.peers.get(peer)
+            if keypair.is_initiator and rt is not None:
+                self._release_held(peer, rt)
+
+    def keys_zeroed(self, peer: bytes) -> None:
+        if self.dp is not None and peer in self._dp_sent:
+            self.dp.remove_keypair(peer)
+
+    def gave_up(self, peer: bytes, dropped: int) -> None:
+        rt = self.peers.get(peer)
+        if rt is not None:
+            dropped += len(rt.held)
+            rt.held.clear()
+            if dropped:
+                rt.drops["handshake_timeout"] += dropped
 
     def _send_addr(self, addr: tuple, datagram) -> bool:
         sock = self.udp6 if len(addr) == 4 else self.udp4
@@ -434,12 +366,6 @@ class Daemon:
         except OSError:
             return False
         return True
-
-    def _on_wake(self, fd, _mask) -> None:
-        try:
-            os.read(fd, 64)
-        except BlockingIOError:
-            pass
 
     # ------------------------------------------------------------------ control
 
@@ -558,7 +484,7 @@ class Daemon:
             if before.persistent_keepalive != p.persistent_keepalive:
                 changes["persistent_keepalive"] = p.persistent_keepalive or 0
             if changes:
-                self._events(engine.update_peer(p.public_key, now=now, **changes))
+                self.handle(engine.update_peer(p.public_key, now=now, **changes))
         self._rebuild_table()
         self._sync_dp()
 
@@ -566,10 +492,7 @@ class Daemon:
         """New mode or suite (or no key): every session restarts from scratch."""
         old = self.engine
         endpoints = {s.public_key: s.endpoint for s in old.peers()} if old is not None else {}
-        self.engine = None
-        if old is not None:
-            for s in old.peers():
-                old.remove_peer(s.public_key)
+        self.drop_engine()
         if self.config.private_key is not None:
             self.engine = Engine(
                 self.config.private_key, self.config.protocol, self.config.cipher,
@@ -591,10 +514,10 @@ class Daemon:
             try:
                 addr = net.resolve_endpoint(p.endpoint)
             except OSError:
-                log.warning("%s: cannot resolve endpoint of peer %s", self.name, _short(p.public_key))
+                log.warning("%s: cannot resolve endpoint of peer %s", self.name, short_key(p.public_key))
         self.peers[p.public_key] = rt or PeerRuntime()
         if self.engine is not None:
-            self._events(self.engine.add_peer(
+            self.handle(self.engine.add_peer(
                 p.public_key, preshared_key=p.preshared_key,
                 persistent_keepalive=p.persistent_keepalive or 0, endpoint=addr, now=now,
             ))
@@ -708,11 +631,10 @@ class Daemon:
                     rt.held.popleft()
                     rt.drops["staged_overflow"] += 1
                 rt.held.append(ev.data)
-                if self.engine is not None:
-                    self._events(self.engine.initiate(ev.peer, now))
+                self.need_handshake(ev.peer, now)
             elif kind == "rekey":
-                if self.engine is not None and ev.peer in self.peers:
-                    self._events(self.engine.initiate(ev.peer, now))
+                if ev.peer in self.peers:
+                    self.need_handshake(ev.peer, now)
             elif kind == "endpoint":
                 if self.engine is not None and ev.peer in self.peers:
                     self.engine.update_peer(ev.peer, endpoint=ev.addr)
@@ -723,7 +645,7 @@ class Daemon:
                 rt = self.peers.get(ev.peer)
                 if rt is not None:
                     rt.confirmed = time.time()
-                    log.info("%s: handshake completed with peer %s (confirmed)", self.name, _short(ev.peer))
+                    log.info("%s: handshake completed with peer %s (confirmed)", self.name, short_key(ev.peer))
                     self._release_held(ev.peer, rt)
 
     def _release_held(self, key: bytes, rt: PeerRuntime) -> None:

@@ -54,7 +54,8 @@ Engine API (stable):
 - ``add_peer(pub, *, preshared_key=None, persistent_keepalive=0, endpoint=None, now=None) -> events``
 - ``update_peer(pub, *, preshared_key=..., persistent_keepalive=..., endpoint=..., now=None) -> events``
   (only the given fields change; ``preshared_key=None`` clears the PSK)
-- ``remove_peer(pub)``; ``set_private_key(key)`` (drops all sessions)
+- ``remove_peer(pub)``; ``set_private_key(key)`` (drops all sessions);
+  ``forget_keypairs(pub)`` (the kernel zeroed that peer's keys; a handshake in flight stays)
 - ``receive(datagram, src, now) -> Received`` (``kind``, ``peer``, ``packet``,
   ``events``) or raises a ``ProtocolError`` subclass: ``reason`` is a short
   token for drop counters, ``peer`` the public key it was attributed to (or

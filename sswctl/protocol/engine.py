@@ -290,6 +290,18 @@ class Engine:
         p.staged.clear()
         del self._peers[p.public_key]
 
+    def forget_keypairs(self, public_key: bytes) -> None:
+        """Overwrite and drop the peer's keypairs, keeping a handshake in flight.
+
+        The kernel backend calls it when the module reports that it zeroed the
+        peer's keys (KEYS_EXPIRED): the engine's copies go too, and its own
+        zeroing timer has nothing left to do."""
+        p = self._peer(public_key)
+        for kp in (p.current, p.previous, p.next):
+            self._drop_keypair(kp)
+        p.current = p.previous = p.next = None
+        p.t_zero_keys = None
+
     def peer(self, public_key: bytes) -> PeerSession:
         return self._peer(public_key)
 

@@ -223,3 +223,21 @@ def test_cookie_secret_rotates_after_its_max_age():
     a2.receive(transmits(b2.receive(init, A_ADDR, T0).events)[0].data, B_ADDR, T0)
     retry = transmits(a2.initiate(b2.public_key, T0 + 10), "initiation")[0].data
     assert b2.receive(retry, A_ADDR, T0 + COOKIE_SECRET_MAX_AGE - 1).kind == "initiation"
+
+
+def test_forget_keypairs_zeroes_every_slot_but_keeps_a_handshake_in_flight(session):
+    a, b = session
+    handshake(b, a, T0 + 1)  # B initiates too: A now has a current and a previous keypair
+    pa = a.peer(b.public_key)
+    slots = [kp for kp in (pa.current, pa.previous, pa.next) if kp is not None]
+    assert len(slots) >= 2
+    init = transmits(a.initiate(b.public_key, T0 + 10), "initiation")[0].data
+    a.forget_keypairs(b.public_key)
+    assert a.keypairs(b.public_key) == {"current": None, "previous": None, "next": None}
+    for kp in slots:
+        assert not kp.valid and kp.send_key == bytearray(32) and kp.receive_key == bytearray(32)
+    assert pa.t_zero_keys is None  # nothing left for the zeroing timer
+    # the initiation sent before still completes
+    resp = transmits(b.receive(init, A_ADDR, T0 + 11).events, "response")[0].data
+    a.receive(resp, B_ADDR, T0 + 11)
+    assert a.peer(b.public_key).current is not None and a.peer(b.public_key).current.valid
