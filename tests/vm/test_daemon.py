@@ -288,6 +288,32 @@ def test_daemon_killed_and_restarted_traffic_continues_and_a_peer_added_later_wo
         stop_all(daemons)
 
 
+def test_rekey_under_traffic_with_a_shortened_rekey_time(netns, tmp_path):
+    """The kernel asks for a rekey when the initiator's keys pass REKEY_AFTER_TIME (shortened
+    to 3 s through the module's test-only parameter, docs/kernel-module.md); the daemons
+    negotiate new keys while a ping runs, and not one ping is lost."""
+    from test_timers import knobs
+
+    p = Pair(netns, psk=True)
+    daemons = []
+    try:
+        daemons = p.daemons(tmp_path)
+        ping(p.ns[0], "10.243.0.2")  # side 0 initiates the first session
+        first = [p.device(i).peers[0].last_handshake for i in (0, 1)]
+        with knobs(rekey_after_time=3):
+            cp = run("ping", "-c", "60", "-i", "0.25", "-W", "2", "10.243.0.2", netns=p.ns[0])
+        assert " 0% packet loss" in cp.stdout, cp.stdout
+        later = [p.device(i).peers[0].last_handshake for i in (0, 1)]
+        for i in (0, 1):
+            assert first[i] is not None and later[i] is not None and later[i] > first[i], (first, later)
+        sessions = [d.output().count("new session with peer") for d in daemons]
+        assert min(sessions) >= 2, sessions
+        for d in daemons:
+            assert d.poll() is None, d.output()
+    finally:
+        stop_all(daemons)
+
+
 def test_peer_configured_after_the_daemon_started_gets_a_tunnel(netns, tmp_path):
     p = Pair(netns, protocol="wireguard", peers=(False, True))
     daemons = []
