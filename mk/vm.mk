@@ -3,7 +3,8 @@
 #   make module   [KERNEL=6.1|6.12]   build secureswift.ko, W=1, warnings fail
 #                                     (no KERNEL: every supported kernel)
 #   make test-vm  [KERNEL=6.1|6.12]   boot that kernel under QEMU, run tests/vm
-#                                     (no KERNEL: one boot per supported kernel;
+#                                     (no KERNEL: one boot per supported kernel,
+#                                     all at once, tests/vm/run-kernels.sh;
 #                                     this is what `make test` runs)
 #   make vm-deps  [KERNEL=...]        install QEMU, the kernel + headers, virtme-ng
 #   make module-check [KERNEL=...]    checkpatch.pl (--no-tree) and sparse (C=2)
@@ -37,7 +38,7 @@ module: vm-deps
 		tests/vm/build-module.sh "$$(tests/vm/kver.sh $$k)" || exit 1; done
 
 test-vm: vm-deps
-	@for k in $(or $(KERNEL),$(VM_KERNELS)); do tests/vm/run-vm.sh $$k || exit 1; done
+	@tests/vm/run-kernels.sh $(or $(KERNEL),$(VM_KERNELS))
 
 module-check: vm-deps
 	@tools/apt-ensure $(vm_pkgs_check)

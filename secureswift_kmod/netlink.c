@@ -674,7 +674,11 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 	skb_reset_network_header(out);
 	skb_reset_inner_headers(out);
 	skb_put_data(out, nla_data(attrs[SSWHANDSHAKE_A_PACKET]), len);
-	ret = ssw_socket_send_to(ssw, out, &to);
+	/*
+	 * Not on the device's counters: they count transport data messages,
+	 * as the peers' do, so that `ip -s link` equals the peers' sum.
+	 */
+	ret = ssw_socket_send_to(ssw, out, &to, false);
 out:
 	dev_put(ssw->dev);
 	return ret;

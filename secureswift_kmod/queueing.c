@@ -78,7 +78,7 @@ int ssw_queue_packet(struct ssw_device *ssw, struct ssw_crypt_queue *queue,
 	spin_unlock_bh(&peer_queue->lock);
 
 	if (unlikely(ptr_ring_produce_bh(&queue->ring, skb))) {
-		atomic_set_release(&cb->state, SSW_PACKET_DEAD);
+		atomic_set_release(&cb->state, SSW_PACKET_OVERFLOW);
 		return -EPIPE;
 	}
 	cpu = next_cpu(&queue->last_cpu);

@@ -27,7 +27,8 @@ struct ssw_peer;
 enum ssw_packet_state {
 	SSW_PACKET_UNCRYPTED,
 	SSW_PACKET_CRYPTED,
-	SSW_PACKET_DEAD,	/* failed or never reached a worker: dropped in order */
+	SSW_PACKET_DEAD,	/* crypto failed: dropped in order */
+	SSW_PACKET_OVERFLOW,	/* the ring was full, no worker saw it: dropped in order */
 };
 
 /* Lives in skb->cb while the packet is on a peer queue. */

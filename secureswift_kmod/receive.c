@@ -96,9 +96,19 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 	ret = ssw_queue_packet(ssw, &ssw->decrypt_queue, &peer->rx_queue, skb, NULL);
 	if (unlikely(ret == -EPIPE))	/* on the peer queue, dead: dropped in order */
 		napi_schedule(&peer->napi);
+	else if (unlikely(ret == -ENOBUFS))
+		goto err_full;
 	else if (unlikely(ret))
 		goto err_keypair;
 	rcu_read_unlock_bh();
+	return;
+
+err_full:
+	/* Back-pressure, not a bad packet: counted apart (`ip -s -s link`: missed). */
+	DEV_STATS_INC(ssw->dev, rx_missed_errors);
+	ssw_keypair_put(keypair);
+	rcu_read_unlock_bh();
+	kfree_skb(skb);
 	return;
 
 err_keypair:
@@ -255,6 +265,7 @@ int ssw_receive_poll(struct napi_struct *napi, int budget)
 	struct ssw_keypair *keypair;
 	struct sk_buff *skb;
 	int work_done = 0;
+	int state;
 
 	if (unlikely(budget <= 0))
 		return 0;
@@ -262,11 +273,14 @@ int ssw_receive_poll(struct napi_struct *napi, int budget)
 	while (work_done < budget &&
 	       (skb = ssw_queue_dequeue_done(&peer->rx_queue)) != NULL) {
 		keypair = SSW_PACKET_CB(skb)->keypair;
-		if (likely(atomic_read(&SSW_PACKET_CB(skb)->state) ==
-			   SSW_PACKET_CRYPTED)) {
+		state = atomic_read(&SSW_PACKET_CB(skb)->state);
+		if (likely(state == SSW_PACKET_CRYPTED)) {
 			consume_data(peer, keypair, skb);
 		} else {
-			rx_dropped(peer->device);
+			if (state == SSW_PACKET_OVERFLOW)
+				DEV_STATS_INC(peer->device->dev, rx_missed_errors);
+			else
+				rx_dropped(peer->device);
 			kfree_skb(skb);
 		}
 		ssw_keypair_put(keypair);

@@ -116,10 +116,11 @@ err_free:
 }
 
 int ssw_socket_send_to(struct ssw_device *ssw, struct sk_buff *skb,
-		       const union ssw_endpoint *to)
+		       const union ssw_endpoint *to, bool counted)
 {
 	skb_mark_not_on_list(skb);
-	skb->dev = ssw->dev;
+	/* The tunnel transmit adds to the stats of skb->dev when there is one. */
+	skb->dev = counted ? ssw->dev : NULL;
 	skb->mark = ssw->fwmark;
 	if (to->addr.sa_family == AF_INET)
 		return send4(ssw, skb, &to->addr4);
@@ -136,7 +137,7 @@ int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb)
 	read_lock_bh(&peer->endpoint_lock);
 	to = peer->endpoint;
 	read_unlock_bh(&peer->endpoint_lock);
-	return ssw_socket_send_to(peer->device, skb, &to);
+	return ssw_socket_send_to(peer->device, skb, &to, true);
 }
 
 void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,

@@ -16,9 +16,12 @@ struct ssw_device;
  */
 int ssw_socket_init(struct ssw_device *ssw, u16 port);
 void ssw_socket_close(struct ssw_device *ssw);
-/* Send a UDP payload (skb data) to @to / @peer's endpoint; consumes @skb. */
+/*
+ * Send a UDP payload (skb data) to @to / @peer's endpoint; consumes @skb.
+ * @counted: add it to the device's tx counters (transport data only).
+ */
 int ssw_socket_send_to(struct ssw_device *ssw, struct sk_buff *skb,
-		       const union ssw_endpoint *to);
+		       const union ssw_endpoint *to, bool counted);
 int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb);
 /* The outer source address and port of a received datagram. */
 void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,

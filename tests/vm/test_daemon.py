@@ -198,6 +198,20 @@ def stop_all(daemons) -> None:
         d.kill()
 
 
+def quiet_counters(p: Pair, i: int, timeout: float = 15.0):
+    """Side i's peer and `ip -s link` counters, read once no packet moves between the two
+    reads (the last ACKs of a transfer, a keepalive, can pass between them)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        (peer,) = p.device(i).peers
+        stats = link_stats(p.ns[i], p.dev[i])
+        (again,) = p.device(i).peers
+        if (peer.tx_packets, peer.rx_packets) == (again.tx_packets, again.rx_packets) \
+                or time.monotonic() > deadline:
+            return peer, stats
+        time.sleep(0.5)
+
+
 def iperf3(pair: Pair, reverse: bool) -> float:
     """iperf3 TCP for 2 s from side 0 to side 1 (reverse: 1 to 0); bits per second received."""
     server = subprocess.Popen(["ip", "netns", "exec", pair.ns[1], "iperf3", "-s", "-1", "-B", "10.243.0.2"],
@@ -237,10 +251,8 @@ def test_daemons_negotiate_and_the_module_carries_ping_and_iperf3(netns, tmp_pat
         print(f"[iperf3 {protocol} {cipher}: {up / 1e6:.0f} / {down / 1e6:.0f} Mbit/s]")
         assert up > 0 and down > 0
         for i in (0, 1):
-            dev = p.device(i)
-            (peer,) = dev.peers
+            peer, stats = quiet_counters(p, i)
             assert peer.last_handshake is not None
-            stats = link_stats(p.ns[i], p.dev[i])
             assert (peer.rx_bytes, peer.tx_bytes) == (stats["rx"]["bytes"], stats["tx"]["bytes"])
             assert peer.rx_bytes > 1_000_000 and peer.tx_bytes > 1_000_000
         for d in daemons:

@@ -58,9 +58,53 @@ def iperf_json(out: str) -> dict:
     return json.loads(out)["end"]
 
 
+def underlay_drops(p: Pair) -> int:
+    """Packets dropped below the tunnel: by either veth, or by a CPU's backlog queue
+    (/proc/net/softnet_stat, second column, for the whole VM)."""
+    total = 0
+    for ns in (p.ns1, p.ns2):
+        for link in json.loads(run("ip", "-n", ns, "-s", "-j", "link", "show", "type", "veth").stdout):
+            total += link["stats64"]["rx"]["dropped"] + link["stats64"]["tx"]["dropped"]
+    with open("/proc/net/softnet_stat") as f:
+        total += sum(int(line.split()[1], 16) for line in f)
+    for ns in (p.ns1, p.ns2):
+        udp = udp_snmp(ns)
+        total += udp["InErrors"] + udp["RcvbufErrors"] + udp["InCsumErrors"]
+    return total
+
+
+def missed(ns: str) -> int:
+    """Datagrams the device's receive queues had no room for (rx_missed_errors): dropped
+    for back-pressure, apart from rx_dropped (authentication, replay, unknown keys)."""
+    info = json.loads(run("ip", "-n", ns, "-s", "-s", "-j", "link", "show", "dev", "ssw").stdout)[0]
+    return info["stats64"]["rx"]["missed_errors"]
+
+
+def udp_snmp(ns: str) -> dict:
+    """The namespace's UDP counters (/proc/net/snmp)."""
+    lines = [line.split() for line in run("cat", "/proc/net/snmp", netns=ns).stdout.splitlines()
+             if line.startswith("Udp:")]
+    return dict(zip(lines[0][1:], map(int, lines[1][1:]), strict=True))
+
+
+def settled_peers(p: Pair, timeout: float = 15.0):
+    """Both sides' peers once their counters stop moving (the last ACKs and keepalives
+    can still sit in the crypto queues of an emulated CPU when iperf3 returns)."""
+    last = None
+    deadline = time.monotonic() + timeout
+    while True:
+        pa, pb = p.peer_of(p.ns1, p.b.public_key), p.peer_of(p.ns2, p.a.public_key)
+        now = (pa.tx_packets, pa.rx_packets, pb.tx_packets, pb.rx_packets)
+        if now == last or time.monotonic() > deadline:
+            return pa, pb
+        last = now
+        time.sleep(1)
+
+
 def test_parallel_flows_both_directions_keep_order_and_counters(netns):
     p = Pair(netns, "secureswift", 4)
     p.install_keys()
+    drops_before = underlay_drops(p)
     servers = [subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", "5202"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                for ns in (p.ns1, p.ns2)]
@@ -75,12 +119,7 @@ def test_parallel_flows_both_directions_keep_order_and_counters(netns):
         # Eight TCP flows at once, both ways: every one moved data.
         assert all(s["receiver"]["bytes"] > 0 for s in end["streams"])
         assert end["sum_received"]["bytes"] > 1 << 20
-    time.sleep(1)  # the last ACKs
-    pa = p.peer_of(p.ns1, p.b.public_key)
-    pb = p.peer_of(p.ns2, p.a.public_key)
-    # Datagram for datagram, byte for byte: what one side sent, the other accepted.
-    assert (pa.tx_packets, pa.tx_bytes) == (pb.rx_packets, pb.rx_bytes)
-    assert (pb.tx_packets, pb.tx_bytes) == (pa.rx_packets, pa.rx_bytes)
+    pa, pb = settled_peers(p)
     for ns, peer in ((p.ns1, pa), (p.ns2, pb)):
         s = link_stats(ns, "ssw")
         assert (s["tx"]["bytes"], s["tx"]["packets"]) == (peer.tx_bytes, peer.tx_packets)
@@ -88,3 +127,13 @@ def test_parallel_flows_both_directions_keep_order_and_counters(netns):
         # No replay-window or authentication drops: order survived the workers.
         assert s["rx"]["dropped"] == 0 and s["rx"]["errors"] == 0, s
         assert s["tx"]["dropped"] == 0, s
+    # Datagram for datagram: what one side sent, the other accepted, except what the
+    # underlay (veth, the backlog queues, UDP) dropped on the way, or the receiver's
+    # queues had no room for (counted as missed): UDP may lose datagrams, the tunnel
+    # may not lose one silently.
+    lost = (pa.tx_packets - pb.rx_packets) + (pb.tx_packets - pa.rx_packets)
+    dropped = underlay_drops(p) - drops_before + missed(p.ns1) + missed(p.ns2)
+    assert pa.tx_packets >= pb.rx_packets and pb.tx_packets >= pa.rx_packets
+    assert lost <= dropped, (lost, dropped, [udp_snmp(ns) for ns in (p.ns1, p.ns2)])
+    if not lost:  # and byte for byte
+        assert (pa.tx_bytes, pb.tx_bytes) == (pb.rx_bytes, pa.rx_bytes)
