@@ -13,8 +13,9 @@ writes JSON; the host writes the table to docs/performance.md.
 
 The module's keys come from the test harness (tests/vm/test_datapath.py: a
 real in-memory handshake of the Python engine, installed with
-INSTALL_KEYPAIR), not from daemons: ``module_keys`` is the one place to
-switch to ``sswctl daemon`` on each side once its kernel backend exists.
+INSTALL_KEYPAIR), not from daemons (what is measured is the data path, and
+no Python process starts per variant under emulation): ``module_keys`` is
+the one place to switch to ``sswctl daemon`` on each side.
 
 A benchmark, not a test: the CPU is emulated, so only ratios mean anything.
 """
@@ -102,8 +103,8 @@ def gcm_driver() -> str:
 
 def module_keys(lab, protocol: str, cipher: str):
     """Transport keys for both module devices: the harness's real handshake of the
-    Python engine, installed with INSTALL_KEYPAIR (to be replaced by `sswctl daemon`
-    on each side when the daemon's kernel backend lands)."""
+    Python engine, installed with INSTALL_KEYPAIR (what the daemon's kernel backend
+    does; tests/vm/test_daemon.py measures through real daemons)."""
     from test_datapath import handshake, install
 
     from sswctl.ipc.genl import GenlBackend
@@ -230,10 +231,10 @@ def write_doc(out: dict, load: tuple[float, float]) -> str:
     lines += [
         "",
         "The module's transport keys come from the test harness (a real in-memory handshake of the Python "
-        "engine, installed with INSTALL_KEYPAIR), not from `sswctl daemon`, whose kernel backend is not merged "
-        "yet; `module_keys()` in bench/vm.py is where that switches. The module's data path measured here is "
-        "the inline one (encryption in `ndo_start_xmit`, decryption in `encap_rcv`, see docs/kernel-module.md); "
-        "re-run after the per-CPU crypto workers are merged. The userspace backend runs its native data "
+        "engine, installed with INSTALL_KEYPAIR, as the daemon's kernel backend does), not from `sswctl "
+        "daemon` processes; `module_keys()` in bench/vm.py is where that switches. The module's data path is "
+        "the parallel one (per-CPU crypto workers, per-peer ordered queues, NAPI/GRO; docs/kernel-module.md). "
+        "The userspace backend runs its native data "
         "plane on TUN in the guest. Host load average (1 min) at start and end: "
         f"{load[0]:.1f} / {load[1]:.1f}, on a 2-core machine shared with other work.",
         "",

@@ -66,9 +66,11 @@ class Lab:
         return p
 
     def start_daemon(self, side: Side, *extra: str, wait: bool = True) -> subprocess.Popen:
-        """``python -m sswctl.daemon`` in ``side``'s namespace, foreground."""
+        """``python -m sswctl.daemon --backend userspace`` in ``side``'s namespace, foreground
+        (explicit: with secureswift.ko loaded, ``auto`` would pick the module)."""
         log = open(f"/tmp/{side.iface}.daemon.log", "w")
-        p = self.popen(side, PY, "-m", "sswctl.daemon", side.iface, "--log-level", "debug", *extra,
+        p = self.popen(side, PY, "-m", "sswctl.daemon", side.iface, "--backend", "userspace",
+                       "--log-level", "debug", *extra,
                        stdout=log, stderr=subprocess.STDOUT)
         side.proc = p
         if wait:
