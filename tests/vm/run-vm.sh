@@ -37,17 +37,35 @@ pytest_args=""
 
 # The guest writes its results into $results (a read-write mount); all the
 # rest of the host's root is read-only or a throwaway overlay in the guest.
-t0=$(date +%s.%N)
-set +e
-PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
-	--run "/boot/vmlinuz-$kver" --disable-kvm \
-	--memory "$VM_MEM" --cpus "$VM_CPUS" \
-	--cwd "$ROOT" --rwdir "$results" \
-	--exec "$ROOT/tests/vm/guest.sh $results $ko $pytest_args" \
-	</dev/null >"$results/console.log" 2>&1
-vng_rc=$?
-set -e
-t1=$(date +%s.%N)
+# The guest kernel's console goes to console.log at warning level (-v with
+# loglevel=4): a panic during boot is otherwise invisible, since qemu just
+# exits (vng exit 255) before the guest has written anything.
+boot() {
+	rm -f "$results"/pytest.* "$results"/t_start "$results"/t_end "$results"/dmesg.txt
+	t0=$(date +%s.%N)
+	set +e
+	PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
+		--run "/boot/vmlinuz-$kver" --disable-kvm \
+		--memory "$VM_MEM" --cpus "$VM_CPUS" \
+		--verbose --append loglevel=4 \
+		--cwd "$ROOT" --rwdir "$results" \
+		--exec "$ROOT/tests/vm/guest.sh $results $ko $pytest_args" \
+		</dev/null >"$results/console.log" 2>&1
+	vng_rc=$?
+	set -e
+	t1=$(date +%s.%N)
+}
+boot
+# A guest that died before its first line of work (guest.sh writes t_start
+# first) never ran the module: boot once more rather than fail the suite on
+# an emulator hiccup, and say so. A failure after that point is never retried.
+if [ ! -s "$results/t_start" ]; then
+	echo "!! guest died during boot (vng exit $vng_rc); console:"
+	tail -n 60 "$results/console.log"
+	mv "$results/console.log" "$results/console-boot1.log"
+	echo "!! booting once more"
+	boot
+fi
 
 cat "$results/pytest.log" 2>/dev/null || true
 
