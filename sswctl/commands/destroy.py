@@ -13,14 +13,14 @@ import signal
 import time
 
 from ..errors import RuntimeFailure
-from ..ipc.uapi import SSW_SOCK_DIR
+from ..ipc.uapi import SSW_SOCK_DIR, lock_path
 from . import Command, Param
 from .create import _delete_kernel, backend_for
 
 
-def _daemon_pid(name: str) -> int:
+def _daemon_pid(name: str, per_netns: bool = False) -> int:
     try:
-        with open(os.path.join(SSW_SOCK_DIR, f"{name}.lock")) as f:
+        with open(lock_path(SSW_SOCK_DIR, name, per_netns)) as f:
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
@@ -28,8 +28,9 @@ def _daemon_pid(name: str) -> int:
 
 def destroy(name: str, timeout: float = 10.0) -> None:
     backend = backend_for(name)
-    pid = _daemon_pid(name)
-    if backend.kind == "kernel":
+    kernel = backend.kind == "kernel"
+    pid = _daemon_pid(name, per_netns=kernel)
+    if kernel:
         _delete_kernel(name)
     elif pid <= 0:
         raise RuntimeFailure(f"{name}: no daemon pid recorded in {SSW_SOCK_DIR}/{name}.lock")
@@ -39,13 +40,13 @@ def destroy(name: str, timeout: float = 10.0) -> None:
         except ProcessLookupError:
             return
     if pid > 0:
-        _wait_gone(name, pid, timeout)
+        _wait_gone(name, pid, timeout, per_netns=kernel)
 
 
-def _wait_gone(name: str, pid: int, timeout: float) -> None:
+def _wait_gone(name: str, pid: int, timeout: float, per_netns: bool) -> None:
     sock = os.path.join(SSW_SOCK_DIR, f"{name}.sock")
     deadline = time.monotonic() + timeout
-    while os.path.exists(sock) or _daemon_pid(name) == pid:
+    while (not per_netns and os.path.exists(sock)) or _daemon_pid(name, per_netns) == pid:
         if not _alive(pid):
             return  # died without cleaning up (SIGKILL): nothing left to wait for
         if time.monotonic() > deadline:

@@ -86,7 +86,7 @@ class KernelDaemon(EngineDriver):
 
     def start(self) -> None:
         """Take the interface, subscribe, then read the configuration."""
-        self.lock = InterfaceLock(self.sock_dir, self.name)
+        self.lock = InterfaceLock(self.sock_dir, self.name, per_netns=True)
         try:
             try:
                 self.ifindex = socket.if_nametoindex(self.name)

@@ -1,10 +1,21 @@
-"""One daemon per interface: an flock'd pid file next to the UAPI socket."""
+"""One daemon per interface: an flock'd pid file next to the UAPI socket.
+
+A userspace daemon's interface is a name in the lock directory (its UAPI
+socket, like wireguard-go's, is a path every namespace sees), so its lock is
+``IFACE.lock`` wherever it runs. A kernel device is a name in its network
+namespace: two namespaces may each have their own ``wg0`` with its own
+daemon. Outside the namespace of pid 1 (the host's, or the container's own)
+the kernel backend's lock is ``IFACE@net-INODE.lock``, INODE being that of
+the namespace (``stat -L /proc/self/ns/net`` or ``/run/netns/NAME``).
+"""
 
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
+
+from ..ipc.uapi import lock_path
 
 
 class AlreadyRunning(RuntimeError):
@@ -14,8 +25,8 @@ class AlreadyRunning(RuntimeError):
 class InterfaceLock:
     """Held for the daemon's lifetime; the kernel drops it if the process dies."""
 
-    def __init__(self, directory: str, name: str):
-        self.path = os.path.join(directory, name + ".lock")
+    def __init__(self, directory: str, name: str, per_netns: bool = False):
+        self.path = lock_path(directory, name, per_netns)
         os.makedirs(directory, mode=0o700, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:

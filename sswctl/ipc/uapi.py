@@ -22,8 +22,31 @@ from . import ControlBackend, IPCError
 
 SSW_SOCK_DIR = "/var/run/secureswift"
 WG_SOCK_DIR = "/var/run/wireguard"
+
+
+def netns_inode(path: str = "/proc/self/ns/net") -> int:
+    return os.stat(path).st_ino
+
+
+def lock_path(directory: str, name: str, per_netns: bool = False) -> str:
+    """Where the daemon serving ``name`` records its pid: per namespace for a kernel
+    device outside the namespace of pid 1 (sswctl/daemon/lock.py says why)."""
+    if per_netns:
+        own = netns_inode()
+        try:
+            first = netns_inode("/proc/1/ns/net")
+        except OSError:  # pid 1 not ours to inspect: name the namespace always
+            first = 0
+        if own != first:
+            return os.path.join(directory, f"{name}@net-{own}.lock")
+    return os.path.join(directory, name + ".lock")
+
+
 SOCK_SUFFIX = ".sock"
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # to connect: a live daemon accepts at once
+# Then to answer: a daemon applies a set (or formats a get) whole before it replies, and
+# 10,000 peers take it seconds on a loaded machine; wg(8) waits without a limit.
+ANSWER_TIMEOUT = 300.0
 MAX_REPLY = 64 << 20
 
 
@@ -121,6 +144,7 @@ class UAPIBackend(ControlBackend):
             s.settimeout(TIMEOUT)
             try:
                 s.connect(path)
+                s.settimeout(ANSWER_TIMEOUT)
                 s.sendall(request.encode())
                 buf = bytearray()
                 while not _complete(buf):
@@ -132,6 +156,9 @@ class UAPIBackend(ControlBackend):
                         raise IPCError(f"{path}: reply too large", errno.EMSGSIZE)
             except ConnectionRefusedError:
                 raise IPCError(f"{path}: daemon is not running (stale socket)", errno.ENODEV) from None
+            except TimeoutError:
+                raise IPCError(f"{path}: the daemon did not answer in time (a set may still be applied)",
+                               errno.ETIMEDOUT) from None
             except OSError as e:
                 raise IPCError(f"{path}: {e.strerror or e}", e.errno or errno.EIO) from None
         return bytes(buf)

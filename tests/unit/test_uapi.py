@@ -245,3 +245,54 @@ def test_error_messages_never_echo_what_could_be_a_key(line):
     with pytest.raises(UAPIError) as e:
         decode_set(split_lines(line + "\n\n"))
     assert "abab" not in str(e.value)
+
+
+def _slow_daemon(path: str, delay: float, reply: bytes):
+    """A real UNIX socket that accepts at once and answers one request after ``delay``."""
+    import socket
+    import threading
+    import time
+
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            while not conn.recv(4096).endswith(b"\n\n"):
+                pass
+            time.sleep(delay)
+            try:
+                conn.sendall(reply)
+            except BrokenPipeError:  # the client gave up first
+                pass
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_daemon_busy_applying_a_large_set_is_waited_for(tmp_path, monkeypatch):
+    """Connecting is quick or fails fast; the answer may take as long as applying 10,000
+    peers takes (wg waits without a limit). A 0.3 s connect limit must not cut a 1 s answer."""
+    from sswctl.ipc import uapi
+
+    monkeypatch.setattr(uapi, "TIMEOUT", 0.3)
+    path = str(tmp_path / "slow.sock")
+    t = _slow_daemon(path, 1.0, b"errno=0\n\n")
+    assert uapi.UAPIBackend._transact(path, "set=1\nlisten_port=1\n\n") == b"errno=0\n\n"
+    t.join()
+
+
+def test_a_daemon_that_never_answers_is_a_clear_timeout(tmp_path, monkeypatch):
+    from sswctl.ipc import IPCError, uapi
+
+    monkeypatch.setattr(uapi, "ANSWER_TIMEOUT", 0.3)
+    path = str(tmp_path / "mute.sock")
+    t = _slow_daemon(path, 1.0, b"errno=0\n\n")
+    with pytest.raises(IPCError, match="did not answer in time") as e:
+        uapi.UAPIBackend._transact(path, "set=1\nlisten_port=1\n\n")
+    assert e.value.errno == errno.ETIMEDOUT
+    t.join()

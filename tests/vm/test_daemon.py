@@ -25,6 +25,7 @@ from conftest import in_netns, link_exists, load_module, run, unique
 
 import sswctl.commands.daemon  # noqa: F401  (imported once here, not in every forked daemon)
 from sswctl import cli, keys
+from sswctl.commands.destroy import destroy
 from sswctl.ipc.genl import GenlBackend
 from sswctl.ipc.uapi import UAPIBackend
 from sswctl.model import Device, Endpoint, Peer
@@ -191,6 +192,11 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+def lock_file(ns: str, name: str) -> Path:
+    """The pid file of the kernel-backend daemon for ``name`` in namespace ``ns``."""
+    return Path(f"/var/run/secureswift/{name}@net-{os.stat(f'/run/netns/{ns}').st_ino}.lock")
 
 
 def stop_all(daemons) -> None:
@@ -380,7 +386,7 @@ def test_sswctl_create_auto_picks_the_module_and_starts_the_daemon(netns, tmp_pa
         run("ip", "-n", p.ns[0], "link", "del", p.dev[0])
         run(SSWCTL, "create", name, netns=p.ns[0])
         assert "secureswift" in run("ip", "-n", p.ns[0], "-d", "link", "show", "dev", name).stdout
-        pid = int(Path(f"/var/run/secureswift/{name}.lock").read_text())
+        pid = int(lock_file(p.ns[0], name).read_text())
         assert running(pid)
         conf = tmp_path / "c.conf"
         conf.write_text(f"[Interface]\nPrivateKey = {keys.to_base64(p.priv[0])}\nListenPort = 52001\n\n"
@@ -396,6 +402,32 @@ def test_sswctl_create_auto_picks_the_module_and_starts_the_daemon(netns, tmp_pa
         while running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not running(pid), "the daemon outlived its link"
-        assert not Path(f"/var/run/secureswift/{name}.lock").exists()
+        assert not lock_file(p.ns[0], name).exists()
+    finally:
+        stop_all(daemons)
+
+
+def test_the_same_interface_name_in_two_namespaces_gets_a_daemon_each(netns, tmp_path):
+    """A kernel device is a name in its namespace (containers each with their own wg0):
+    each gets its own daemon and lock, and destroying one leaves the other serving."""
+    p = Pair(netns)
+    name = unique("sdn")
+    for i in (0, 1):
+        run("ip", "-n", p.ns[i], "link", "set", p.dev[i], "down")
+        run("ip", "-n", p.ns[i], "link", "set", p.dev[i], "name", name)
+        run("ip", "-n", p.ns[i], "link", "set", name, "up")
+    p.dev = (name, name)
+    daemons = []
+    try:
+        daemons = p.daemons(tmp_path)
+        locks = [lock_file(p.ns[i], name) for i in (0, 1)]
+        assert [int(lock.read_text()) for lock in locks] == [d.pid for d in daemons]
+        ping(p.ns[0], "10.243.0.2")
+        ping(p.ns[1], "10.243.0.1")  # (taking the link down to rename it flushed its IPv6 addresses)
+        with in_netns(p.ns[0]):  # what `sswctl destroy` runs, without a process start under emulation
+            destroy(name)
+        assert daemons[0].wait() == 0 and not locks[0].exists()
+        assert daemons[1].poll() is None and locks[1].exists()
+        assert p.device(1).peers[0].last_handshake is not None
     finally:
         stop_all(daemons)
