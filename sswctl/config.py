@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 from . import keys
 from .errors import ConfigError, KeyFormatError, UsageError
-from .model import KEY_LEN, Cipher, Device, Endpoint, IPInterface, IPNetwork, Peer, Protocol
+from .model import KEY_LEN, Cipher, Device, Endpoint, IPInterface, IPNetwork, Peer, Protocol, network, parse_address
 
 SETCONF = "setconf"  # only what `wg setconf` accepts, plus Protocol/Cipher/# Name
 QUICK = "quick"  # also the wg-quick keys
@@ -101,8 +101,8 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if "%" in text:
         raise ValueProblem(f"scoped address not allowed here: {text!r}")
     try:
-        return ipaddress.ip_address(text)
-    except ValueError:
+        return parse_address(text)
+    except ValueError:  # also NUL or non-ASCII in the text
         raise ValueProblem(f"invalid IP address {text!r}") from None
 
 
@@ -130,8 +130,7 @@ def parse_allowed_ips(value: str) -> list[IPNetwork]:
     """Comma list of ``ip[/cidr]``; host bits are cleared as the kernel does."""
     nets: list[IPNetwork] = []
     for item in _split_list(value, "AllowedIPs"):
-        addr, prefix = _parse_cidr(item)
-        nets.append(ipaddress.ip_network((addr, prefix), strict=False))
+        nets.append(network(*_parse_cidr(item)))
     return nets
 
 

@@ -18,12 +18,32 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 KEY_LEN = 32
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IP address as wg(8) and the kernel read one (inet_pton; IPv6 when there is a
+    colon). ValueError when it is not one. Several times faster than ipaddress's own
+    parser, which a 10,000-peer configuration feels."""
+    try:
+        if ":" in text:
+            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+    except OSError:
+        raise ValueError(f"invalid IP address {text!r}") from None
+
+
+def network(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) -> IPNetwork:
+    """The prefix ``addr/prefix`` with its host bits cleared (as the kernel stores it)."""
+    shift = addr.max_prefixlen - prefix
+    cls = ipaddress.IPv4Network if addr.version == 4 else ipaddress.IPv6Network
+    return cls((int(addr) >> shift << shift, prefix))
 
 
 class Protocol(str, enum.Enum):

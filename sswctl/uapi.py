@@ -37,7 +37,7 @@ import re
 
 from .ipc import IPCError
 from .keys import public_key
-from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol
+from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, network, parse_address
 
 EXTENSIONS_LINE = "ssw_extensions=1"
 
@@ -117,9 +117,12 @@ def parse_allowed_ip(value: str):
     if not sep or not _UINT.match(length):
         raise UAPIError("allowed_ip must be address/cidr")
     try:
-        return ipaddress.ip_network(f"{addr}/{int(length)}", strict=False)
+        ip = parse_address(addr)
     except ValueError:
         raise UAPIError("allowed_ip is not a valid prefix") from None
+    if int(length) > ip.max_prefixlen:
+        raise UAPIError("allowed_ip is not a valid prefix")
+    return network(ip, int(length))
 
 
 def _enum(cls, value: str, what: str):
