@@ -62,7 +62,8 @@ def main() -> int:
         "data plane uses these same OpenSSL AEADs; a tunnelled byte is sealed on one side and opened on "
         "the other, so the 1420-byte column is roughly what one core of each side could carry if the "
         "tunnel did nothing but crypto. "
-        f"Machine load average (1 min) at start: {load:.1f}.",
+        "openssl divides by CPU user time (no `-elapsed`), so other load on the machine "
+        f"(1-min load average at start: {load:.1f}) moves these figures little.",
         "",
         "| AEAD | " + " | ".join(f"{s}-byte messages" for s in SIZES) + " |",
         "|---|" + "---|" * len(SIZES),
