@@ -69,6 +69,19 @@ static int check_endpoint(const struct nlattr *attr, struct netlink_ext_ack *ext
 	return 0;
 }
 
+/* A checked endpoint attribute into @ep. */
+static int get_endpoint(const struct nlattr *attr, union ssw_endpoint *ep,
+			struct netlink_ext_ack *extack)
+{
+	int ret = check_endpoint(attr, extack);
+
+	if (ret < 0)
+		return ret;
+	memset(ep, 0, sizeof(*ep));
+	memcpy(ep, nla_data(attr), nla_len(attr));
+	return 0;
+}
+
 /* Dump helpers */
 
 /*
@@ -447,11 +460,11 @@ static int set_peer(struct ssw_device *ssw, struct nlattr *attr)
 	if (tb[SSWPEER_A_PRESHARED_KEY])
 		ssw_peer_set_preshared_key(peer, nla_data(tb[SSWPEER_A_PRESHARED_KEY]));
 	if (tb[SSWPEER_A_ENDPOINT]) {
-		write_lock_bh(&peer->endpoint_lock);
-		memset(&peer->endpoint, 0, sizeof(peer->endpoint));
-		memcpy(&peer->endpoint, nla_data(tb[SSWPEER_A_ENDPOINT]),
-		       nla_len(tb[SSWPEER_A_ENDPOINT]));
-		write_unlock_bh(&peer->endpoint_lock);
+		union ssw_endpoint ep;
+
+		/* validate_peer() checked it. */
+		if (!get_endpoint(tb[SSWPEER_A_ENDPOINT], &ep, NULL))
+			ssw_peer_set_endpoint(peer, &ep);
 	}
 	if (tb[SSWPEER_A_PERSISTENT_KEEPALIVE_INTERVAL])
 		ssw_timers_set_persistent_keepalive(peer,
@@ -559,6 +572,7 @@ out:
 static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
+	union ssw_endpoint from = { };
 	struct ssw_device *ssw;
 	struct ssw_peer *peer;
 	bool initiator;
@@ -570,6 +584,11 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	    !attrs[SSWKEYPAIR_A_SEND_KEY] || !attrs[SSWKEYPAIR_A_RECEIVE_KEY]) {
 		ret = -EINVAL;
 		goto out_wipe;
+	}
+	if (attrs[SSWKEYPAIR_A_ENDPOINT]) {
+		ret = get_endpoint(attrs[SSWKEYPAIR_A_ENDPOINT], &from, info->extack);
+		if (ret < 0)
+			goto out_wipe;
 	}
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWKEYPAIR_A_IFINDEX])));
@@ -598,6 +617,13 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 		ret = -ENETDOWN;
 		goto out;
 	}
+	/*
+	 * The daemon authenticated the handshake that made these keys: its
+	 * sender is the peer, so roam there before the keys go live and the
+	 * confirming keepalive and staged packets follow the peer.
+	 */
+	if (from.addr.sa_family)
+		ssw_peer_set_endpoint(peer, &from);
 	ret = ssw_keypair_install(peer, nla_get_u32(attrs[SSWKEYPAIR_A_LOCAL_INDEX]),
 				  nla_get_u32(attrs[SSWKEYPAIR_A_REMOTE_INDEX]),
 				  nla_data(attrs[SSWKEYPAIR_A_SEND_KEY]),
@@ -623,6 +649,21 @@ out_wipe:
 	return ret;
 }
 
+/* A retransmit: WireGuard forgets the peer's source address before it. */
+static int clear_peer_src(struct ssw_device *ssw, const struct nlattr *public_key)
+{
+	struct ssw_peer *peer;
+
+	if (!public_key)
+		return -EINVAL;
+	mutex_lock(&ssw->device_update_lock);
+	peer = ssw_peer_lookup(ssw, nla_data(public_key));
+	if (peer)
+		ssw_socket_clear_src(peer);
+	mutex_unlock(&ssw->device_update_lock);
+	return peer ? 0 : -ENOENT;
+}
+
 static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
@@ -637,11 +678,9 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 	    (!attrs[SSWHANDSHAKE_A_ENDPOINT] && !attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]))
 		return -EINVAL;
 	if (attrs[SSWHANDSHAKE_A_ENDPOINT]) {
-		ret = check_endpoint(attrs[SSWHANDSHAKE_A_ENDPOINT], info->extack);
+		ret = get_endpoint(attrs[SSWHANDSHAKE_A_ENDPOINT], &to, info->extack);
 		if (ret < 0)
 			return ret;
-		memcpy(&to, nla_data(attrs[SSWHANDSHAKE_A_ENDPOINT]),
-		       nla_len(attrs[SSWHANDSHAKE_A_ENDPOINT]));
 	}
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
@@ -664,6 +703,13 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 		}
 	}
 
+	if (attrs[SSWHANDSHAKE_A_FLAGS] &&
+	    (nla_get_u32(attrs[SSWHANDSHAKE_A_FLAGS]) & SSWHANDSHAKE_F_RETRANSMIT)) {
+		ret = clear_peer_src(ssw, attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]);
+		if (ret < 0)
+			goto out;
+	}
+
 	len = nla_len(attrs[SSWHANDSHAKE_A_PACKET]);
 	out = alloc_skb(SSW_TX_HEADROOM + len, GFP_KERNEL);
 	if (!out) {
@@ -680,6 +726,30 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 	 */
 	ret = ssw_socket_send_to(ssw, out, &to, false);
 out:
+	dev_put(ssw->dev);
+	return ret;
+}
+
+static int ssw_drop_staged(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	struct ssw_device *ssw;
+	struct ssw_peer *peer;
+	int ret = 0;
+
+	if (!attrs[SSWHANDSHAKE_A_IFINDEX] || !attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY])
+		return -EINVAL;
+	ssw = ours(dev_get_by_index(sock_net(skb->sk),
+				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
+	if (IS_ERR(ssw))
+		return PTR_ERR(ssw);
+	mutex_lock(&ssw->device_update_lock);
+	peer = ssw_peer_lookup(ssw, nla_data(attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]));
+	if (peer)
+		ssw_peer_purge_staged(peer);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&ssw->device_update_lock);
 	dev_put(ssw->dev);
 	return ret;
 }
@@ -799,6 +869,12 @@ static const struct genl_ops genl_ops[] = {
 	}, {
 		.cmd = SSW_CMD_XMIT_HANDSHAKE,
 		.doit = ssw_xmit_handshake,
+		.policy = ssw_handshake_policy,
+		.maxattr = SSWHANDSHAKE_A_MAX,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = SSW_CMD_DROP_STAGED,
+		.doit = ssw_drop_staged,
 		.policy = ssw_handshake_policy,
 		.maxattr = SSWHANDSHAKE_A_MAX,
 		.flags = GENL_UNS_ADMIN_PERM,

@@ -9,6 +9,7 @@
 #include "allowedips.h"
 #include "netlink.h"
 #include "queueing.h"
+#include "socket.h"
 #include "timers.h"
 
 #include <linux/rculist.h>
@@ -179,6 +180,37 @@ void ssw_peer_want_handshake(struct ssw_peer *peer)
 	spin_unlock_bh(&peer->staged_packets.lock);
 	if (ask)
 		ssw_netlink_need_handshake(peer);
+}
+
+bool ssw_peer_set_endpoint(struct ssw_peer *peer, const union ssw_endpoint *ep)
+{
+	bool changed;
+
+	write_lock_bh(&peer->endpoint_lock);
+	changed = memcmp(&peer->endpoint, ep, sizeof(*ep));
+	peer->endpoint = *ep;
+	write_unlock_bh(&peer->endpoint_lock);
+	/* What was cached about reaching the old address is wrong now. */
+	if (changed)
+		ssw_socket_clear_src(peer);
+	return changed;
+}
+
+unsigned int ssw_peer_purge_staged(struct ssw_peer *peer)
+{
+	struct sk_buff_head packets;
+	unsigned int dropped;
+
+	__skb_queue_head_init(&packets);
+	spin_lock_bh(&peer->staged_packets.lock);
+	skb_queue_splice_init(&peer->staged_packets, &packets);
+	/* The next packet asks for a fresh handshake at once. */
+	peer->last_need_handshake_ns = 0;
+	spin_unlock_bh(&peer->staged_packets.lock);
+	dropped = skb_queue_len(&packets);
+	DEV_STATS_ADD(peer->device->dev, tx_dropped, dropped);
+	__skb_queue_purge(&packets);
+	return dropped;
 }
 
 int __init ssw_peer_hash_init(void)

@@ -80,6 +80,17 @@ void ssw_peer_set_preshared_key(struct ssw_peer *peer, const u8 *key);
 /* NEED_HANDSHAKE for @peer, at most once per REKEY_TIMEOUT (any context). */
 void ssw_peer_want_handshake(struct ssw_peer *peer);
 
+/*
+ * Move the peer's endpoint to @ep (SET_DEVICE, or a handshake the daemon
+ * authenticated). True when that changed it.
+ */
+bool ssw_peer_set_endpoint(struct ssw_peer *peer, const union ssw_endpoint *ep);
+/*
+ * The daemon gave up on a handshake: drop the staged packets, counted in
+ * tx_dropped as WireGuard does. Returns how many went.
+ */
+unsigned int ssw_peer_purge_staged(struct ssw_peer *peer);
+
 int ssw_peer_hash_init(void);
 
 #endif /* _SSW_PEER_H */

@@ -179,6 +179,15 @@ bool ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb
 	return changed;
 }
 
+void ssw_socket_clear_src(struct ssw_peer *peer)
+{
+	/*
+	 * Nothing is cached yet: send4() and send6() route every datagram
+	 * afresh and let the route pick the source. A per-peer route cache
+	 * is reset here.
+	 */
+}
+
 static void sock_free(struct sock *sock)
 {
 	if (sock)

@@ -31,5 +31,11 @@ void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,
  * True when that changed the peer's endpoint.
  */
 bool ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb);
+/*
+ * Forget what is cached about reaching @peer's endpoint (outer source
+ * address, route), so the next datagram looks it up afresh: on each
+ * handshake retransmit and whenever the endpoint moves.
+ */
+void ssw_socket_clear_src(struct ssw_peer *peer);
 
 #endif /* _SSW_SOCKET_H */

@@ -196,6 +196,15 @@ FLAGSETS: tuple[FlagSet, ...] = (
         "SSWALLOWEDIP_A_FLAGS of one allowed IP in SSW_CMD_SET_DEVICE.",
         (("REMOVE_ME", "Remove this prefix from the peer instead of adding it."),),
     ),
+    FlagSet(
+        "handshake",
+        "SSWHANDSHAKE_F_",
+        "SSWHANDSHAKE_A_FLAGS of SSW_CMD_XMIT_HANDSHAKE.",
+        (("RETRANSMIT", "A retransmitted initiation (the last one went unanswered): forget "
+          "whatever the kernel caches about how to reach the peer (source address, route) "
+          "before sending, so a changed local address is picked up, as WireGuard does on "
+          "each retransmit."),),
+    ),
 )
 
 # --------------------------------------------------------------------------
@@ -274,6 +283,10 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("INITIATOR", T.U8, "1 if we initiated the handshake."),
             Attr("CIPHER", T.U8, "enum ssw_cipher of the session; default: the device's. "
                  "AES-256-GCM only in secureswift mode.", enum="ssw_cipher"),
+            Attr("ENDPOINT", T.BINARY, "Optional: the sockaddr the authenticated handshake "
+                 "message came from. The peer's endpoint becomes this before the keys go live "
+                 "(roaming on handshakes, as WireGuard); only the daemon, having authenticated "
+                 "the message, may say so.", min_len=16, max_len=28),
         ),
     ),
     AttrSet(
@@ -287,6 +300,7 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("ENDPOINT", T.BINARY, "Source or destination sockaddr.", min_len=16, max_len=28),
             Attr("PACKET", T.BINARY, "The handshake datagram's UDP payload.",
                  min_len=1, max_len=MAX_HANDSHAKE_LEN),
+            Attr("FLAGS", T.U32, "SSWHANDSHAKE_F_* flags (XMIT_HANDSHAKE only).", flags="handshake"),
         ),
     ),
 )
@@ -330,6 +344,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("DEVICE_CHANGED", 8,
             "A SET_DEVICE changed the device's configuration: the daemon re-reads it with "
             "GET_DEVICE. IFINDEX only. Same multicast group.", "handshake", "notify"),
+    Command("DROP_STAGED", 9,
+            "The daemon gave up on a handshake with a peer (no answer for REKEY_ATTEMPT_TIME, "
+            "90 s): drop the packets staged for it, counted in the device's tx_dropped, as "
+            "WireGuard does. IFINDEX and PEER_PUBLIC_KEY; ENOENT: no such peer.",
+            "handshake", "do"),
 )
 
 MULTICAST_GROUPS: tuple[str, ...] = ("handshake",)

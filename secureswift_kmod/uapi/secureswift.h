@@ -91,6 +91,13 @@ enum ssw_cmd {
 	 * SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_DEVICE_CHANGED = 8,
+	/*
+	 * do: The daemon gave up on a handshake with a peer (no answer for
+	 * REKEY_ATTEMPT_TIME, 90 s): drop the packets staged for it, counted in the
+	 * device's tx_dropped, as WireGuard does. IFINDEX and PEER_PUBLIC_KEY;
+	 * ENOENT: no such peer. Attributes: SSWHANDSHAKE_A_*.
+	 */
+	SSW_CMD_DROP_STAGED = 9,
 	__SSW_CMD_MAX
 };
 #define SSW_CMD_MAX (__SSW_CMD_MAX - 1)
@@ -154,6 +161,18 @@ enum sswallowedip_flag {
 	/* Remove this prefix from the peer instead of adding it. */
 	SSWALLOWEDIP_F_REMOVE_ME = 1U << 0,
 	__SSWALLOWEDIP_F_ALL = SSWALLOWEDIP_F_REMOVE_ME
+};
+
+/* SSWHANDSHAKE_A_FLAGS of SSW_CMD_XMIT_HANDSHAKE. */
+enum sswhandshake_flag {
+	/*
+	 * A retransmitted initiation (the last one went unanswered): forget
+	 * whatever the kernel caches about how to reach the peer (source address,
+	 * route) before sending, so a changed local address is picked up, as
+	 * WireGuard does on each retransmit.
+	 */
+	SSWHANDSHAKE_F_RETRANSMIT = 1U << 0,
+	__SSWHANDSHAKE_F_ALL = SSWHANDSHAKE_F_RETRANSMIT
 };
 
 /*
@@ -270,6 +289,13 @@ enum sswkeypair_attribute {
 	 * only in secureswift mode.
 	 */
 	SSWKEYPAIR_A_CIPHER,
+	/*
+	 * binary[16..28]: Optional: the sockaddr the authenticated handshake
+	 * message came from. The peer's endpoint becomes this before the keys go
+	 * live (roaming on handshakes, as WireGuard); only the daemon, having
+	 * authenticated the message, may say so.
+	 */
+	SSWKEYPAIR_A_ENDPOINT,
 	__SSWKEYPAIR_A_LAST
 };
 #define SSWKEYPAIR_A_MAX (__SSWKEYPAIR_A_LAST - 1)
@@ -288,6 +314,8 @@ enum sswhandshake_attribute {
 	SSWHANDSHAKE_A_ENDPOINT,
 	/* binary[1..1472]: The handshake datagram's UDP payload. */
 	SSWHANDSHAKE_A_PACKET,
+	/* u32: SSWHANDSHAKE_F_* flags (XMIT_HANDSHAKE only). */
+	SSWHANDSHAKE_A_FLAGS,
 	__SSWHANDSHAKE_A_LAST
 };
 #define SSWHANDSHAKE_A_MAX (__SSWHANDSHAKE_A_LAST - 1)

@@ -81,6 +81,9 @@ class KernelDaemon(EngineDriver):
         # Refused handshake messages by reason, failed kernel calls: never key material.
         self.errors: collections.Counter = collections.Counter()
         self._changed_at: float | None = None  # last DEVICE_CHANGED not yet re-read
+        # Sender of the handshake message whose events are being handled (set only
+        # once the engine accepted it): keypairs installed then move the endpoint.
+        self._authenticated_from: Endpoint | None = None
 
     # ------------------------------------------------------------------ life
 
@@ -179,7 +182,13 @@ class KernelDaemon(EngineDriver):
                 self.errors[e.reason] += 1
                 log.debug("%s: handshake message from %s refused: %s", self.name, up.endpoint, e.reason)
                 return
-            self.handle(r.events)
+            # The engine accepted the message: a keypair it yields comes from an
+            # authenticated handshake, whose sender is where the peer now is.
+            self._authenticated_from = up.endpoint
+            try:
+                self.handle(r.events)
+            finally:
+                self._authenticated_from = None
         elif kind == "need_handshake":
             if self._changed_at is not None:
                 self._resync()  # the peer may be one that was just added
@@ -300,20 +309,31 @@ class KernelDaemon(EngineDriver):
         # endpoint the engine knows (kept equal to the kernel's by
         # ENDPOINT_CHANGED and re-reads); with none, the kernel's own for the peer.
         dest = Endpoint(*ev.dest[:2]) if ev.dest is not None else None
+        # A retried initiation (WireGuard's retransmit) lets the kernel forget the
+        # source address it cached for the peer, in case that is what failed.
+        retransmit = (ev.kind == "initiation" and ev.peer is not None and self.engine is not None
+                      and self._retrying(ev.peer))
         try:
             self.kb.xmit_handshake(self.name, bytes(ev.data), endpoint=dest,
-                                   peer_public_key=None if dest is not None else ev.peer)
+                                   peer_public_key=ev.peer if dest is None or retransmit else None,
+                                   retransmit=retransmit)
         except IPCError as e:
             self.errors["send_error"] += 1
             log.warning("%s: cannot send a handshake %s%s: %s", self.name, ev.kind,
                         f" to peer {short_key(ev.peer)}" if ev.peer else "", os.strerror(e.errno or errno.EIO))
+
+    def _retrying(self, peer: bytes) -> bool:
+        try:
+            return self.engine.peer(peer).handshake_attempts > 0
+        except ConfigError:
+            return False
 
     def install_keypair(self, peer: bytes, keypair: Keypair) -> None:
         try:
             self.kb.install_keypair(self.name, peer, local_index=keypair.local_index,
                                     remote_index=keypair.remote_index, send_key=bytes(keypair.send_key),
                                     receive_key=bytes(keypair.receive_key), initiator=keypair.is_initiator,
-                                    cipher=keypair.cipher)
+                                    cipher=keypair.cipher, endpoint=self._authenticated_from)
         except IPCError as e:
             self.errors["install_error"] += 1
             log.warning("%s: cannot install keys for peer %s: %s", self.name, short_key(peer),
@@ -321,3 +341,12 @@ class KernelDaemon(EngineDriver):
             return
         log.info("%s: new session with peer %s (%s)", self.name, short_key(peer),
                  "initiator" if keypair.is_initiator else "responder")
+
+    def gave_up(self, peer: bytes, dropped: int) -> None:
+        # The engine stages nothing here (handshake_only): the packets wait in the kernel.
+        try:
+            self.kb.drop_staged(self.name, peer)
+        except IPCError as e:
+            self.errors["drop_staged_error"] += 1
+            log.warning("%s: cannot drop the packets staged for peer %s: %s", self.name, short_key(peer),
+                        os.strerror(e.errno or errno.EIO))

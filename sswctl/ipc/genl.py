@@ -512,12 +512,14 @@ class GenlBackend(ControlBackend):
 
     def install_keypair(self, name: str, peer_public_key: bytes, *, local_index: int, remote_index: int,
                         send_key: bytes, receive_key: bytes, initiator: bool,
-                        cipher: Cipher | str | None = None) -> None:
+                        cipher: Cipher | str | None = None, endpoint: Endpoint | None = None) -> None:
         """Hand the module a session's transport keys (SSW_CMD_INSTALL_KEYPAIR).
 
         ``name`` is looked up in the caller's network namespace; ``cipher``
-        defaults to the device's suite. The daemon's kernel backend calls this
-        for every ``KeypairCreated`` event.
+        defaults to the device's suite. ``endpoint``: where the authenticated
+        handshake came from; the peer's endpoint moves there before the keys go
+        live (never pass an address from an unauthenticated message). The
+        daemon's kernel backend calls this for every ``KeypairCreated`` event.
         """
         payload = (encode("keypair", "IFINDEX", _ifindex(name)) + encode("keypair", "PEER_PUBLIC_KEY", peer_public_key)
                    + encode("keypair", "LOCAL_INDEX", local_index) + encode("keypair", "REMOTE_INDEX", remote_index)
@@ -525,18 +527,31 @@ class GenlBackend(ControlBackend):
                    + encode("keypair", "INITIATOR", int(initiator)))
         if cipher is not None:
             payload += encode("keypair", "CIPHER", CIPHER_TO_WIRE[Cipher(cipher)])
+        if endpoint is not None:
+            payload += encode("keypair", "ENDPOINT", sockaddr(endpoint))
         self._request(CMD["INSTALL_KEYPAIR"], payload, 0)
 
     def xmit_handshake(self, name: str, packet: bytes, *, endpoint: Endpoint | None = None,
-                       peer_public_key: bytes | None = None) -> None:
+                       peer_public_key: bytes | None = None, retransmit: bool = False) -> None:
         """Send a handshake message from the device's UDP socket (SSW_CMD_XMIT_HANDSHAKE),
-        to ``endpoint``, or else to the current endpoint of the peer ``peer_public_key``."""
+        to ``endpoint``, or else to the current endpoint of the peer ``peer_public_key``.
+        ``retransmit`` (needs ``peer_public_key``): the last initiation went
+        unanswered, so the kernel forgets its cached source for the peer first."""
         payload = encode("handshake", "IFINDEX", _ifindex(name)) + encode("handshake", "PACKET", packet)
         if endpoint is not None:
             payload += encode("handshake", "ENDPOINT", sockaddr(endpoint))
         if peer_public_key is not None:
             payload += encode("handshake", "PEER_PUBLIC_KEY", peer_public_key)
+        if retransmit:
+            payload += encode("handshake", "FLAGS", S.flagset("handshake").value("RETRANSMIT"))
         self._request(CMD["XMIT_HANDSHAKE"], payload, 0)
+
+    def drop_staged(self, name: str, peer_public_key: bytes) -> None:
+        """The handshake with the peer failed for good: the kernel drops the packets
+        staged for it, counted in the device's tx_dropped (SSW_CMD_DROP_STAGED)."""
+        payload = (encode("handshake", "IFINDEX", _ifindex(name))
+                   + encode("handshake", "PEER_PUBLIC_KEY", peer_public_key))
+        self._request(CMD["DROP_STAGED"], payload, 0)
 
     def multicast_group(self, name: str) -> int:
         """The id of one of the family's multicast groups (genetlink controller)."""
