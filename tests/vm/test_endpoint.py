@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from conftest import in_netns, link_exists, load_module, run, unique
-from test_daemon import SSWCTL, Daemon, Pair, link_stats, ping, running, stop_all
+from test_daemon import SSWCTL, Daemon, Pair, link_stats, lock_file, ping, running, stop_all
 
 from sswctl import keys
 from sswctl.ipc.genl import GenlBackend
@@ -234,7 +234,7 @@ def test_sswctl_up_and_down_a_config_file_on_the_module(netns, tmp_path):
         assert "secureswift" in link and ",UP" in link, link
         assert "10.243.0.1/32" in run("ip", "-n", p.ns[0], "addr", "show", "dev", name).stdout
         assert "10.243.0.2 " in run("ip", "-n", p.ns[0], "route", "show", "dev", name).stdout
-        pid = int(Path(f"/var/run/secureswift/{name}.lock").read_text())
+        pid = int(lock_file(p.ns[0], name).read_text())
         assert running(pid)
         ping(p.ns[0], "10.243.0.2")
         ping(p.ns[1], "10.243.0.1", count=2)
@@ -247,7 +247,7 @@ def test_sswctl_up_and_down_a_config_file_on_the_module(netns, tmp_path):
         while running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not running(pid), "the daemon outlived `sswctl down`"
-        assert not Path(f"/var/run/secureswift/{name}.lock").exists()
+        assert not lock_file(p.ns[0], name).exists()
         assert list(state.iterdir()) == [], "a journal was left behind"
     finally:
         stop_all(daemons)
