@@ -40,6 +40,10 @@ struct ssw_peer *ssw_peer_create(struct ssw_device *ssw,
 	peer = kzalloc(sizeof(*peer), GFP_KERNEL);
 	if (!peer)
 		return ERR_PTR(-ENOMEM);
+	if (dst_cache_init(&peer->route_cache.cache, GFP_KERNEL)) {
+		kfree(peer);
+		return ERR_PTR(-ENOMEM);
+	}
 	peer->device = ssw;
 	memcpy(peer->public_key, public_key, SSW_KEY_LEN);
 	INIT_LIST_HEAD(&peer->allowedips_list);
@@ -88,6 +92,7 @@ static void peer_free_rcu(struct rcu_head *rcu)
 	struct ssw_peer *peer = container_of(rcu, struct ssw_peer, rcu);
 
 	memzero_explicit(peer->preshared_key, sizeof(peer->preshared_key));
+	dst_cache_destroy(&peer->route_cache.cache);
 	kfree(peer);
 }
 

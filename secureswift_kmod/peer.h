@@ -12,6 +12,7 @@
 #include <linux/time64.h>
 #include <linux/timer.h>
 #include <linux/types.h>
+#include <net/dst_cache.h>
 
 #include "uapi/secureswift.h"
 #include "keypair.h"
@@ -38,6 +39,15 @@ struct ssw_peer {
 
 	rwlock_t endpoint_lock;
 	union ssw_endpoint endpoint;		/* family AF_UNSPEC: none */
+	/* The outer route to the endpoint; the tx work item's alone (socket.c). */
+	struct ssw_route_cache {
+		struct dst_cache cache;
+		union ssw_endpoint endpoint;	/* what it was filled for */
+		u32 fwmark;
+		u16 port;
+		u32 flushed;			/* ->flushes when last reset */
+		atomic_t flushes;		/* ssw_socket_clear_src() */
+	} route_cache;
 
 	u16 persistent_keepalive_interval;	/* seconds, 0: off; timers.c */
 	char name[SSW_PEER_NAME_MAX + 1];

@@ -59,20 +59,27 @@ int ssw_queue_packet(struct ssw_device *ssw, struct ssw_crypt_queue *queue,
 		     atomic64_t *send_counter)
 {
 	struct ssw_packet_cb *cb = SSW_PACKET_CB(skb);
+	struct sk_buff *seg;
+	unsigned int segs = 0;
+	u64 nonce;
 	int cpu;
 
 	atomic_set(&cb->state, SSW_PACKET_UNCRYPTED);
+	ssw_for_each_segment(skb, seg)
+		++segs;
 	spin_lock_bh(&peer_queue->lock);
 	if (unlikely(skb_queue_len(peer_queue) >= SSW_MAX_QUEUED_PACKETS)) {
 		spin_unlock_bh(&peer_queue->lock);
 		return -ENOBUFS;
 	}
 	if (send_counter) {
-		cb->nonce = atomic64_inc_return(send_counter) - 1;
-		if (unlikely(cb->nonce >= SSW_REJECT_AFTER_MESSAGES)) {
+		nonce = atomic64_add_return(segs, send_counter) - segs;
+		if (unlikely(nonce + segs > SSW_REJECT_AFTER_MESSAGES)) {
 			spin_unlock_bh(&peer_queue->lock);
 			return -EKEYEXPIRED;
 		}
+		ssw_for_each_segment(skb, seg)
+			SSW_PACKET_CB(seg)->nonce = nonce++;
 	}
 	__skb_queue_tail(peer_queue, skb);
 	spin_unlock_bh(&peer_queue->lock);
@@ -98,6 +105,8 @@ struct sk_buff *ssw_queue_dequeue_done(struct sk_buff_head *peer_queue)
 	else
 		skb = NULL;
 	spin_unlock_bh(&peer_queue->lock);
+	if (skb)
+		skb->next = SSW_PACKET_CB(skb)->more;
 	return skb;
 }
 
@@ -108,7 +117,8 @@ static void purge(struct sk_buff_head *peer_queue)
 
 	while ((skb = skb_dequeue(peer_queue)) != NULL) {
 		ssw_keypair_put(SSW_PACKET_CB(skb)->keypair);
-		kfree_skb(skb);
+		skb->next = SSW_PACKET_CB(skb)->more;
+		kfree_skb_list(skb);
 	}
 }
 

@@ -31,14 +31,27 @@ enum ssw_packet_state {
 	SSW_PACKET_OVERFLOW,	/* the ring was full, no worker saw it: dropped in order */
 };
 
-/* Lives in skb->cb while the packet is on a peer queue. */
+/*
+ * Lives in skb->cb while the packet is on a peer queue. On transmit, one
+ * queue entry is a whole GSO super-packet, as in WireGuard: the first
+ * segment is queued and carries the rest in @more (linked by ->next, which
+ * the peer queue needs for itself while the entry is queued), so one ring
+ * slot, one worker and one state flip serve all of its segments. Every
+ * segment has its own nonce; keypair and state are the first segment's.
+ */
 struct ssw_packet_cb {
 	u64 nonce;
 	struct ssw_keypair *keypair;	/* a reference, put by the consumer */
+	struct sk_buff *more;		/* the entry's other segments, or NULL */
 	atomic_t state;
 };
 
 #define SSW_PACKET_CB(skb) ((struct ssw_packet_cb *)((skb)->cb))
+
+/* Every segment of the queue entry @skb, in order (not for freeing them). */
+#define ssw_for_each_segment(skb, seg) \
+	for (seg = (skb); seg; \
+	     seg = seg == (skb) ? SSW_PACKET_CB(skb)->more : seg->next)
 
 struct ssw_crypt_worker {
 	struct work_struct work;
@@ -56,17 +69,20 @@ int ssw_crypt_queue_init(struct ssw_crypt_queue *queue, work_func_t function);
 void ssw_crypt_queue_free(struct ssw_crypt_queue *queue);
 
 /*
- * Put @skb (SSW_PACKET_CB(skb)->keypair set and referenced) on @peer_queue
- * and @queue's ring. With @send_counter, the nonce is taken from it under
- * the peer queue's lock, so that queue order is nonce order. Returns 0;
- * -EPIPE when the ring was full (the packet is on the peer queue, DEAD:
- * the caller kicks the consumer); another error when it is on neither
- * (the caller still owns it).
+ * Put the entry @skb (SSW_PACKET_CB(skb)->keypair set and referenced,
+ * ->more set) on @peer_queue and @queue's ring. With @send_counter, one
+ * nonce per segment is taken from it under the peer queue's lock, so that
+ * queue order is nonce order. Returns 0; -EPIPE when the ring was full (the
+ * entry is on the peer queue, DEAD: the caller kicks the consumer); another
+ * error when it is on neither (the caller still owns it).
  */
 int ssw_queue_packet(struct ssw_device *ssw, struct ssw_crypt_queue *queue,
 		     struct sk_buff_head *peer_queue, struct sk_buff *skb,
 		     atomic64_t *send_counter);
-/* The head of @peer_queue once a worker is done with it; NULL otherwise. */
+/*
+ * The head entry of @peer_queue once a worker is done with it, NULL
+ * otherwise; its segments are linked from it again by ->next.
+ */
 struct sk_buff *ssw_queue_dequeue_done(struct sk_buff_head *peer_queue);
 
 /* Per-peer queues, tx work and NAPI; stop flushes and frees what is queued. */

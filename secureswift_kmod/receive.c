@@ -93,6 +93,7 @@ static void receive_data(struct ssw_device *ssw, struct sk_buff *skb)
 		goto err_keypair;
 	SSW_PACKET_CB(skb)->keypair = keypair;
 	SSW_PACKET_CB(skb)->nonce = le64_to_cpu(hdr->counter);
+	SSW_PACKET_CB(skb)->more = NULL;	/* one datagram per entry */
 	ret = ssw_queue_packet(ssw, &ssw->decrypt_queue, &peer->rx_queue, skb, NULL);
 	if (unlikely(ret == -EPIPE))	/* on the peer queue, dead: dropped in order */
 		napi_schedule(&peer->napi);

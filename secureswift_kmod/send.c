@@ -98,17 +98,24 @@ void ssw_send_encrypt_worker(struct work_struct *work)
 	struct ssw_crypt_queue *queue =
 		container_of(work, struct ssw_crypt_worker, work)->queue;
 	struct ssw_keypair *keypair;
+	struct sk_buff *skb, *seg;
 	struct ssw_peer *peer;
-	struct sk_buff *skb;
+	unsigned int mtu;
 	bool ok;
 
 	while ((skb = ptr_ring_consume_bh(&queue->ring)) != NULL) {
 		keypair = SSW_PACKET_CB(skb)->keypair;
 		/* Alive until every worker has finished (ssw_peer_queues_stop). */
 		peer = keypair->peer;
-		ok = encrypt_packet(skb, keypair, READ_ONCE(peer->device->dev->mtu));
-		if (likely(ok))
-			ssw_reset_packet(skb, true);
+		mtu = READ_ONCE(peer->device->dev->mtu);
+		ok = true;
+		/* One bad segment and the entry is dropped whole, as WireGuard does. */
+		ssw_for_each_segment(skb, seg) {
+			ok = encrypt_packet(seg, keypair, mtu);
+			if (unlikely(!ok))
+				break;
+			ssw_reset_packet(seg, true);
+		}
 		/* From here on the sender may take and free the packet. */
 		atomic_set_release(&SSW_PACKET_CB(skb)->state,
 				   ok ? SSW_PACKET_CRYPTED : SSW_PACKET_DEAD);
@@ -117,60 +124,86 @@ void ssw_send_encrypt_worker(struct work_struct *work)
 	}
 }
 
+/* Drop a list of datagrams (linked by ->next) that will not be sent. */
+static void drop_list(struct net_device *dev, struct sk_buff *skb)
+{
+	struct sk_buff *next;
+
+	skb_list_walk_safe(skb, skb, next) {
+		skb_mark_not_on_list(skb);
+		DEV_STATS_INC(dev, tx_dropped);
+		kfree_skb(skb);
+	}
+}
+
 void ssw_send_tx_worker(struct work_struct *work)
 {
 	struct ssw_peer *peer = container_of(work, struct ssw_peer, tx_work);
 	struct net_device *dev = peer->device->dev;
 	struct ssw_keypair *keypair;
-	struct sk_buff *skb;
+	struct sk_buff *skb, *seg, *next;
 	unsigned int len;
+	bool sent, data;
 
 	while ((skb = ssw_queue_dequeue_done(&peer->tx_queue)) != NULL) {
 		keypair = SSW_PACKET_CB(skb)->keypair;
-		if (likely(atomic_read(&SSW_PACKET_CB(skb)->state) ==
-			   SSW_PACKET_CRYPTED)) {
-			len = skb->len;
+		if (unlikely(atomic_read(&SSW_PACKET_CB(skb)->state) !=
+			     SSW_PACKET_CRYPTED)) {
+			drop_list(dev, skb);
+			goto next;
+		}
+		sent = data = false;
+		skb_list_walk_safe(skb, seg, next) {
+			skb_mark_not_on_list(seg);
+			len = seg->len;
 			/*
 			 * The tunnel transmit counts from the inner network
 			 * header on: at the message, device tx bytes are
 			 * message bytes, as the peer's (and WireGuard's).
 			 */
-			if (likely(!ssw_socket_send_to_peer(peer, skb))) {
+			if (likely(!ssw_socket_send_to_peer(peer, seg))) {
 				atomic64_add(len, &peer->tx_bytes);
 				atomic64_inc(&peer->tx_packets);
+				sent = true;
 				/* A keepalive is a message with nothing sealed. */
-				ssw_timers_packet_sent(peer, len > SSW_DATA_MIN_LEN);
+				data |= len > SSW_DATA_MIN_LEN;
 			} else {
 				DEV_STATS_INC(dev, tx_dropped);
 			}
-		} else {
-			DEV_STATS_INC(dev, tx_dropped);
-			kfree_skb(skb);
 		}
+		/* Once per entry, as WireGuard: timers are not touched per segment. */
+		if (sent)
+			ssw_timers_packet_sent(peer, data);
+next:
 		ssw_keypair_put(keypair);
 		cond_resched();
 	}
 }
 
 /*
- * Hand @skb (one packet, no GSO) to the crypto workers under @keypair, in
- * the peer's order; consumes it. Caller holds rcu_read_lock_bh().
+ * Hand @skb, a list of packets (GSO segments, linked by ->next, no GSO
+ * left) to the crypto workers as one entry under @keypair, in the peer's
+ * order; consumes them. Caller holds rcu_read_lock_bh().
  */
 static void queue_for_encryption(struct ssw_peer *peer,
 				 struct ssw_keypair *keypair,
 				 struct sk_buff *skb)
 {
 	struct ssw_device *ssw = peer->device;
+	struct sk_buff *seg;
 	int ret;
 
 	/* Only the inner route's ICMP needed it, and that is behind us. */
-	skb_dst_drop(skb);
+	for (seg = skb; seg; seg = seg->next)
+		skb_dst_drop(seg);
 	if (unlikely(READ_ONCE(peer->is_dead)))
 		goto err;
 	keypair = ssw_keypair_get(keypair);
 	if (unlikely(!keypair))
 		goto err;
 	SSW_PACKET_CB(skb)->keypair = keypair;
+	SSW_PACKET_CB(skb)->more = skb->next;
+	skb->next = NULL;
 	ret = ssw_queue_packet(ssw, &ssw->encrypt_queue, &peer->tx_queue, skb,
 			       &keypair->send_counter);
 	if (likely(!ret))
@@ -179,10 +212,10 @@ static void queue_for_encryption(struct ssw_peer *peer,
 		kick_tx(peer);
 		return;
 	}
+	skb->next = SSW_PACKET_CB(skb)->more;
 	ssw_keypair_put(keypair);
 err:
-	DEV_STATS_INC(ssw->dev, tx_dropped);
-	kfree_skb(skb);
+	drop_list(ssw->dev, skb);
 }
 
 void ssw_send_keepalive(struct ssw_peer *peer)
@@ -225,7 +258,7 @@ static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 			struct sk_buff *skb)
 {
 	struct net_device *dev = peer->device->dev;
-	struct sk_buff *segs, *seg, *next;
+	struct sk_buff *segs;
 
 	if (skb_is_gso(skb)) {
 		segs = skb_gso_segment(skb, 0);
@@ -239,10 +272,8 @@ static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 		segs = skb;
 		skb_mark_not_on_list(segs);
 	}
-	skb_list_walk_safe(segs, seg, next) {
-		skb_mark_not_on_list(seg);
-		queue_for_encryption(peer, keypair, seg);
-	}
+	/* All segments of one super-packet: one entry, one worker (queueing.h). */
+	queue_for_encryption(peer, keypair, segs);
 }
 
 /*

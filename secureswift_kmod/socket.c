@@ -14,6 +14,7 @@
 #include <linux/inetdevice.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <net/dst_cache.h>
 #include <net/inet_common.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
@@ -22,8 +23,12 @@
 #include <net/udp.h>
 #include <net/udp_tunnel.h>
 
+/*
+ * @cache: the peer's cached route (and the source address it chose), or
+ * NULL; a route from the cache is still checked (dst_check) on every use.
+ */
 static int send4(struct ssw_device *ssw, struct sk_buff *skb,
-		 const struct sockaddr_in *to)
+		 const struct sockaddr_in *to, struct dst_cache *cache)
 {
 	struct flowi4 fl = {
 		.daddr = to->sin_addr.s_addr,
@@ -31,7 +36,7 @@ static int send4(struct ssw_device *ssw, struct sk_buff *skb,
 		.flowi4_mark = ssw->fwmark,
 		.flowi4_proto = IPPROTO_UDP,
 	};
-	struct rtable *rt;
+	struct rtable *rt = NULL;
 	struct sock *sock;
 	int ret = 0;
 
@@ -42,10 +47,16 @@ static int send4(struct ssw_device *ssw, struct sk_buff *skb,
 		goto err;
 	}
 	fl.fl4_sport = inet_sk(sock)->inet_sport;
-	rt = ip_route_output_flow(sock_net(sock), &fl, sock);
-	if (IS_ERR(rt)) {
-		ret = PTR_ERR(rt);
-		goto err;
+	if (cache)
+		rt = dst_cache_get_ip4(cache, &fl.saddr);
+	if (!rt) {
+		rt = ip_route_output_flow(sock_net(sock), &fl, sock);
+		if (IS_ERR(rt)) {
+			ret = PTR_ERR(rt);
+			goto err;
+		}
+		if (cache)
+			dst_cache_set_ip4(cache, &rt->dst, fl.saddr);
 	}
 	if (unlikely(rt->dst.dev == ssw->dev)) {
 		/* The tunnel's own traffic routed into the tunnel. */
@@ -67,7 +78,7 @@ err:
 }
 
 static int send6(struct ssw_device *ssw, struct sk_buff *skb,
-		 const struct sockaddr_in6 *to)
+		 const struct sockaddr_in6 *to, struct dst_cache *cache)
 {
 	struct flowi6 fl = {
 		.daddr = to->sin6_addr,
@@ -76,7 +87,7 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 		.flowi6_oif = to->sin6_scope_id,
 		.flowi6_proto = IPPROTO_UDP,
 	};
-	struct dst_entry *dst;
+	struct dst_entry *dst = NULL;
 	struct sock *sock;
 	int ret = 0;
 
@@ -91,10 +102,17 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 		goto err;
 	}
 	fl.fl6_sport = inet_sk(sock)->inet_sport;
-	dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sock), sock, &fl, NULL);
-	if (IS_ERR(dst)) {
-		ret = PTR_ERR(dst);
-		goto err;
+	if (cache)
+		dst = dst_cache_get_ip6(cache, &fl.saddr);
+	if (!dst) {
+		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sock), sock, &fl,
+						      NULL);
+		if (IS_ERR(dst)) {
+			ret = PTR_ERR(dst);
+			goto err;
+		}
+		if (cache)
+			dst_cache_set_ip6(cache, dst, &fl.saddr);
 	}
 	if (unlikely(dst->dev == ssw->dev)) {
 		dst_release(dst);
@@ -115,21 +133,56 @@ err_free:
 	return ret;
 }
 
-int ssw_socket_send_to(struct ssw_device *ssw, struct sk_buff *skb,
-		       const union ssw_endpoint *to, bool counted)
+static int send_to(struct ssw_device *ssw, struct sk_buff *skb,
+		   const union ssw_endpoint *to, struct dst_cache *cache)
 {
 	skb_mark_not_on_list(skb);
-	/* The tunnel transmit adds to the stats of skb->dev when there is one. */
-	skb->dev = counted ? ssw->dev : NULL;
 	skb->mark = ssw->fwmark;
 	if (to->addr.sa_family == AF_INET)
-		return send4(ssw, skb, &to->addr4);
+		return send4(ssw, skb, &to->addr4, cache);
 	if (to->addr.sa_family == AF_INET6)
-		return send6(ssw, skb, &to->addr6);
+		return send6(ssw, skb, &to->addr6, cache);
 	kfree_skb(skb);
 	return -EDESTADDRREQ;
 }
 
+int ssw_socket_send_to(struct ssw_device *ssw, struct sk_buff *skb,
+		       const union ssw_endpoint *to, bool counted)
+{
+	/* The tunnel transmit adds to the stats of skb->dev when there is one. */
+	skb->dev = counted ? ssw->dev : NULL;
+	return send_to(ssw, skb, to, NULL);
+}
+
+/*
+ * The route cached for @peer is good for one destination, fwmark and
+ * source port: whoever changes any of them (SET_DEVICE, roaming, a rebind)
+ * only writes the new value, and the peer's sender, the one user of the
+ * cache, notices here and starts a fresh one. ssw_socket_clear_src() asks
+ * for a fresh one without a change (a handshake retransmit: the host's
+ * addresses may have moved under an unchanged endpoint).
+ */
+static void route_cache_check(struct ssw_peer *peer,
+			      const union ssw_endpoint *to)
+{
+	struct ssw_device *ssw = peer->device;
+	struct ssw_route_cache *rc = &peer->route_cache;
+	u32 fwmark = READ_ONCE(ssw->fwmark);
+	u16 port = READ_ONCE(ssw->incoming_port);
+	u32 flushes = atomic_read(&rc->flushes);
+
+	if (likely(!memcmp(&rc->endpoint, to, sizeof(*to)) &&
+		   rc->fwmark == fwmark && rc->port == port &&
+		   rc->flushed == flushes))
+		return;
+	dst_cache_reset(&rc->cache);
+	rc->endpoint = *to;
+	rc->fwmark = fwmark;
+	rc->port = port;
+	rc->flushed = flushes;
+}
+
+/* Only from the peer's tx work item (one at a time): it owns the cache. */
 int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb)
 {
 	union ssw_endpoint to;
@@ -137,7 +190,9 @@ int ssw_socket_send_to_peer(struct ssw_peer *peer, struct sk_buff *skb)
 	read_lock_bh(&peer->endpoint_lock);
 	to = peer->endpoint;
 	read_unlock_bh(&peer->endpoint_lock);
-	return ssw_socket_send_to(peer->device, skb, &to, true);
+	route_cache_check(peer, &to);
+	skb->dev = peer->device->dev;
+	return send_to(peer->device, skb, &to, &peer->route_cache.cache);
 }
 
 void ssw_socket_endpoint_from_skb(union ssw_endpoint *from,
@@ -182,10 +237,11 @@ bool ssw_socket_update_endpoint(struct ssw_peer *peer, const struct sk_buff *skb
 void ssw_socket_clear_src(struct ssw_peer *peer)
 {
 	/*
-	 * Nothing is cached yet: send4() and send6() route every datagram
-	 * afresh and let the route pick the source. A per-peer route cache
-	 * is reset here.
+	 * Any context: only the peer's sender may touch the dst_cache, so
+	 * this just tells it to drop the cached route (and with it the source
+	 * address the route chose) before its next datagram.
 	 */
+	atomic_inc(&peer->route_cache.flushes);
 }
 
 static void sock_free(struct sock *sock)

@@ -257,6 +257,16 @@ def flood_datagrams(p: Pair) -> list[tuple[str, bytes]]:
     return out
 
 
+def link_and_peer_rx(p: Pair) -> tuple[dict, int]:
+    """ns2's link counters and its peer's rx packets, read at one moment: a keepalive
+    can land between two reads (the passive one comes 10 s after the last ping)."""
+    while True:
+        st = link_stats(p.ns2, "ssw")
+        rx = p.peer_of(p.ns2, p.a.public_key).rx_packets
+        if link_stats(p.ns2, "ssw")["rx"]["packets"] == st["rx"]["packets"]:
+            return st, rx
+
+
 def test_flood_at_the_port_while_iperf3_runs(netns):
     p = tunnel(netns, "secureswift", "chacha20-poly1305")
     va = run("ip", "-n", p.ns1, "-o", "link", "show", "type", "veth").stdout.split(":")[1].strip().split("@")[0]
@@ -292,8 +302,7 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
         except Exception as e:  # noqa: BLE001 - reported by the test's thread below
             failures.append(repr(e))
 
-    st0 = link_stats(p.ns2, "ssw")
-    rx0 = p.peer_of(p.ns2, p.a.public_key).rx_packets
+    st0, rx0 = link_and_peer_rx(p)
     reader = threading.Thread(target=read_upcalls)
     with iperf_server_in(p.ns2):
         traffic = threading.Thread(target=keep_iperf_running)
@@ -317,7 +326,7 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
             for s in socks:
                 s.close()
     assert module_loaded()
-    st = link_stats(p.ns2, "ssw")
+    st, rx = link_and_peer_rx(p)
     n_up = len(upcalls)
     bad = sum(sent.values()) - sent["good_mac1"]
     # Everything the flood sent was dropped, except the good-mac1 initiations the rate
@@ -329,7 +338,7 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
           f"iperf3 during the flood {[round(r / 1e6) for r in rates]} Mbit/s")
     assert expected * 0.97 <= dropped <= expected + 200
     assert st["rx"]["errors"] - st0["rx"]["errors"] <= 10  # no authentic-but-refused datagrams were sent
-    assert p.peer_of(p.ns2, p.a.public_key).rx_packets - rx0 == st["rx"]["packets"] - st0["rx"]["packets"]
+    assert rx - rx0 == st["rx"]["packets"] - st0["rx"]["packets"]
     # The rate limit: 20/s per source after a burst of 5, whatever the port.
     limit = len(FLOOD_SOURCES) * (5 + 20 * (elapsed + 2.5))
     assert 1 <= n_up <= limit, (n_up, limit)
