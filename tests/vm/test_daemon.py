@@ -431,3 +431,57 @@ def test_the_same_interface_name_in_two_namespaces_gets_a_daemon_each(netns, tmp
         assert p.device(1).peers[0].last_handshake is not None
     finally:
         stop_all(daemons)
+
+
+def test_a_more_specific_allowed_ip_of_another_peer_wins_both_ways(netns, tmp_path):
+    """Cryptokey routing with three real daemons: A's peer B holds 10.243.0.0/24 and its
+    peer C (behind a second veth) the more specific 10.243.0.3/32. A's traffic to .3 goes to
+    C alone; a packet B sends from .3 (C's address) is dropped by A's inner-source check."""
+    p = Pair(netns)
+    nsc, devc = netns(), unique("sdc")
+    privc = keys.clamp(os.urandom(32))
+    pubc = keys.public_key(privc)
+    va, vc = unique("va"), unique("vc")
+    run("ip", "link", "add", va, "netns", p.ns[0], "type", "veth", "peer", "name", vc, "netns", nsc)
+    for ns, veth, addr in ((p.ns[0], va, "192.168.244.1/24"), (nsc, vc, "192.168.244.3/24")):
+        run("ip", "-n", ns, "addr", "add", addr, "dev", veth)
+        run("ip", "-n", ns, "link", "set", veth, "up")
+    run("ip", "-n", nsc, "link", "set", "lo", "up")
+    run("ip", "-n", nsc, "link", "add", devc, "type", "secureswift")
+    run("ip", "-n", nsc, "addr", "add", "10.243.0.3/24", "dev", devc)
+    with in_netns(nsc):
+        p.kb.set_device(Device(name=devc, private_key=privc, listen_port=52003, peers=[
+            Peer(public_key=p.pub[0], endpoint=Endpoint("192.168.244.1", 52001),
+                 allowed_ips=[net("10.243.0.1/32")])]))
+    run("ip", "-n", nsc, "link", "set", devc, "up")
+    # A: B gets the whole /24, C the /32 inside it.
+    p.set(0, Device(name=p.dev[0], peers=[
+        Peer(public_key=p.pub[1], allowed_ips=[net("10.243.0.0/24")], replace_allowed_ips=True),
+        Peer(public_key=pubc, endpoint=Endpoint("192.168.244.3", 52003), allowed_ips=[net("10.243.0.3/32")])]))
+    daemons = []
+    try:
+        daemons = p.daemons(tmp_path) + [Daemon(nsc, devc, tmp_path, "--backend", "kernel")]
+
+        def peers_of_a():
+            return {peer.public_key: peer for peer in p.device(0).peers}
+
+        ping(p.ns[0], "10.243.0.2")  # B still answers for its own address
+        before = peers_of_a()
+        ping(p.ns[0], "10.243.0.3", count=5)  # answered only if it reached C
+        after = peers_of_a()
+        assert after[pubc].tx_packets >= before[pubc].tx_packets + 5
+        assert after[pubc].rx_packets >= before[pubc].rx_packets + 5
+        # Nothing for .3 went to B (B's keepalives may pass; a ping would be 5 or more).
+        assert after[p.pub[1]].tx_packets - before[p.pub[1]].tx_packets < 5
+
+        # B sends from C's address: A's table gives 10.243.0.3 to C, so A refuses what B
+        # sends from there (authentic but dishonest: rx_errors, as WireGuard counts it).
+        run("ip", "-n", p.ns[1], "addr", "add", "10.243.0.3/32", "dev", p.dev[1])
+        errors = link_stats(p.ns[0], p.dev[0])["rx"]["errors"]
+        spoofed = run("ping", "-c", "4", "-i", "0.3", "-W", "2", "-I", "10.243.0.3", "10.243.0.1",
+                      check=False, netns=p.ns[1])
+        assert spoofed.returncode != 0 and " 0 received" in spoofed.stdout, spoofed.stdout
+        assert link_stats(p.ns[0], p.dev[0])["rx"]["errors"] >= errors + 4
+        ping(p.ns[1], "10.243.0.1")  # from B's own address: still delivered
+    finally:
+        stop_all(daemons)
