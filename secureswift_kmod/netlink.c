@@ -617,13 +617,6 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 		ret = -ENETDOWN;
 		goto out;
 	}
-	/*
-	 * The daemon authenticated the handshake that made these keys: its
-	 * sender is the peer, so roam there before the keys go live and the
-	 * confirming keepalive and staged packets follow the peer.
-	 */
-	if (from.addr.sa_family)
-		ssw_peer_set_endpoint(peer, &from);
 	ret = ssw_keypair_install(peer, nla_get_u32(attrs[SSWKEYPAIR_A_LOCAL_INDEX]),
 				  nla_get_u32(attrs[SSWKEYPAIR_A_REMOTE_INDEX]),
 				  nla_data(attrs[SSWKEYPAIR_A_SEND_KEY]),
@@ -631,6 +624,14 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 				  initiator, cipher);
 	if (ret < 0)
 		goto out;
+	/*
+	 * The daemon authenticated the handshake that made these keys: its
+	 * sender is the peer, so roam there (only once the keys are in: a
+	 * refused install moves nothing) before the confirming keepalive and
+	 * the staged packets go out.
+	 */
+	if (from.addr.sa_family)
+		ssw_peer_set_endpoint(peer, &from);
 	ktime_get_real_ts64(&peer->walltime_last_handshake);
 	++ssw->generation;
 	/* The initiator confirms the session: the responder promotes its keys. */

@@ -195,9 +195,7 @@ bool ssw_peer_set_endpoint(struct ssw_peer *peer, const union ssw_endpoint *ep)
 	changed = memcmp(&peer->endpoint, ep, sizeof(*ep));
 	peer->endpoint = *ep;
 	write_unlock_bh(&peer->endpoint_lock);
-	/* What was cached about reaching the old address is wrong now. */
-	if (changed)
-		ssw_socket_clear_src(peer);
+	/* The sender's route cache notices the new address by itself. */
 	return changed;
 }
 

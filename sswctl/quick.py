@@ -6,7 +6,8 @@ config, adds the addresses, sets the MTU and brings the link up, installs DNS,
 adds a route per AllowedIPs prefix (longest first), and runs PostUp.
 
 Every change is recorded as its undo step in a journal, persisted after each
-step in ``/var/run/secureswift/IFACE.quick`` (0600). ``down`` replays that
+step in ``/var/run/secureswift/IFACE.quick`` (0600; ``IFACE@net-INODE.quick``
+outside the network namespace of pid 1, as sswctl/daemon/lock.py names locks). ``down`` replays that
 journal backwards, so it removes exactly what ``up`` added and nothing else;
 a failure in the middle of ``up`` replays it at once (rollback). If a PostUp
 command fails, PreDown and PostDown run too (errors ignored), because those
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from . import config
 from .commands.strip import CONFIG_DIR
 from .errors import RuntimeFailure, UsageError
-from .ipc.uapi import SSW_SOCK_DIR
+from .ipc.uapi import SSW_SOCK_DIR, lock_path
 from .model import Device, IPNetwork, Protocol
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
 
@@ -120,7 +121,9 @@ class Journal:
 
     @property
     def path(self) -> str:
-        return os.path.join(state_dir(), f"{self.iface}.quick")
+        # Per network namespace, as the kernel backend's daemon lock: two namespaces
+        # may each bring up their own wg0, and each `down` must find its own journal.
+        return lock_path(state_dir(), self.iface, per_netns=True, suffix=".quick")
 
     def add(self, step: dict) -> None:
         self.steps.append(step)

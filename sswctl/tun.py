@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
     from typing import Self
 
-from pyroute2 import IPRoute
+# pyroute2 is imported where a TUN device is made: importing it costs more than the
+# rest of the daemon, and the kernel backend (which imports this module) never needs it.
 
 TUNSETIFF = 0x400454CA
 TUNSETOFFLOAD = 0x400454D0
@@ -72,6 +73,8 @@ class Tun:
                         continue
                     self.offloads = want
                     break
+            from pyroute2 import IPRoute
+
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=name)
                 if not idx:
@@ -97,6 +100,8 @@ class Tun:
         return os.write(self.fd, packet)
 
     def set_mtu(self, mtu: int) -> None:
+        from pyroute2 import IPRoute
+
         with IPRoute() as ipr:
             ipr.link("set", index=self.ifindex, mtu=mtu)
         self.mtu = mtu

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import subprocess
 
 from ..errors import RuntimeFailure, UsageError
@@ -99,14 +100,12 @@ def ipc_errors(usage_errnos: tuple[int, ...] = ()):
 
 
 def _create_kernel(name: str) -> None:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    from ..ipc.genl import create_link
 
     try:
-        with IPRoute() as ipr:
-            ipr.link("add", ifname=name, kind="secureswift")
-    except NetlinkError as e:
-        raise RuntimeFailure(f"cannot create {name} with the kernel backend: {e.args[1]}") from None
+        create_link(name)
+    except IPCError as e:
+        raise RuntimeFailure(f"cannot create {name} with the kernel backend: {os.strerror(e.errno)}") from None
 
 
 def _configure_kernel(name: str, protocol: str | None, cipher: str | None, listen_port: int) -> None:
@@ -123,14 +122,12 @@ def _configure_kernel(name: str, protocol: str | None, cipher: str | None, liste
 
 
 def _delete_kernel(name: str) -> None:
-    from pyroute2 import IPRoute
-    from pyroute2.netlink.exceptions import NetlinkError
+    from ..ipc.genl import delete_link
 
     try:
-        with IPRoute() as ipr:
-            ipr.link("del", ifname=name)
-    except NetlinkError as e:
-        raise RuntimeFailure(f"cannot delete {name}: {e.args[1]}") from None
+        delete_link(name)
+    except IPCError as e:
+        raise RuntimeFailure(f"cannot delete {name}: {os.strerror(e.errno)}") from None
 
 
 def create(

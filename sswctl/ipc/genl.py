@@ -289,7 +289,8 @@ def set_messages(dev: Device, removals: dict[bytes, list[IPNetwork]] | None = No
 
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY = 0x10, 3
 CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS = 1, 2, 7
-NETLINK_ROUTE, RTM_GETLINK = 0, 18
+NETLINK_ROUTE, RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 0, 16, 17, 18
+NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
 IFINFOMSG = struct.Struct("=BxHiII")
 IFLA_IFNAME, IFLA_LINKINFO, IFLA_INFO_KIND = 3, 18, 1
 
@@ -325,6 +326,22 @@ def _transact(proto: int, mtype: int, flags: int, body: bytes, seq: int) -> list
                     # A dump's ACK follows DONE; DONE is the end for us.
                     return replies
                 replies.append((rflags, chunk))
+
+
+def create_link(name: str, kind: str = S.FAMILY_NAME) -> None:
+    """``ip link add NAME type secureswift`` (RTM_NEWLINK, NLM_F_EXCL): IPCError with the
+    kernel's errno (EEXIST, EOPNOTSUPP when the module is not loaded, EPERM...)."""
+    body = (IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
+            + nest(IFLA_LINKINFO, nla(IFLA_INFO_KIND, kind.encode())))
+    _transact(NETLINK_ROUTE, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, 1)
+
+
+def delete_link(name: str) -> None:
+    """``ip link del NAME`` (RTM_DELLINK by name): IPCError ENODEV when there is none."""
+    body = IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
+    _transact(NETLINK_ROUTE, RTM_DELLINK, 0, body, 1)
+
+
 CTRL_ATTR_MCAST_GRP_NAME, CTRL_ATTR_MCAST_GRP_ID = 1, 2
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
 

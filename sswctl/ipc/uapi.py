@@ -28,9 +28,10 @@ def netns_inode(path: str = "/proc/self/ns/net") -> int:
     return os.stat(path).st_ino
 
 
-def lock_path(directory: str, name: str, per_netns: bool = False) -> str:
+def lock_path(directory: str, name: str, per_netns: bool = False, suffix: str = ".lock") -> str:
     """Where the daemon serving ``name`` records its pid: per namespace for a kernel
-    device outside the namespace of pid 1 (sswctl/daemon/lock.py says why)."""
+    device outside the namespace of pid 1 (sswctl/daemon/lock.py says why). Other
+    per-device state files (``sswctl up``'s journal) are named the same way."""
     if per_netns:
         own = netns_inode()
         try:
@@ -38,8 +39,8 @@ def lock_path(directory: str, name: str, per_netns: bool = False) -> str:
         except OSError:  # pid 1 not ours to inspect: name the namespace always
             first = 0
         if own != first:
-            return os.path.join(directory, f"{name}@net-{own}.lock")
-    return os.path.join(directory, name + ".lock")
+            return os.path.join(directory, f"{name}@net-{own}{suffix}")
+    return os.path.join(directory, name + suffix)
 
 
 SOCK_SUFFIX = ".sock"

@@ -58,6 +58,11 @@ class Namespace:
         (self.etc / "resolv.conf").write_text("nameserver 192.0.2.53\n")
         (self.etc / "resolvconf.conf").write_text(f"resolv_conf=/etc/resolv.conf\nstate_dir={self.rc_state}\n")
 
+    def journal(self, iface: str) -> Path:
+        """Where `sswctl up` run in this namespace keeps its undo journal."""
+        inode = os.stat(f"/run/netns/{self.name}").st_ino
+        return Path(SSW_SOCK_DIR, f"{iface}@net-{inode}.quick")
+
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "-n", self.name, *args, check=check)
 
@@ -162,9 +167,9 @@ class Lab:
             while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
                 time.sleep(0.05)
         for ns in self.ns:
+            for i in self.ifaces:
+                ns.journal(i).unlink(missing_ok=True)
             ns.close()
-        for i in self.ifaces:
-            Path(SSW_SOCK_DIR, f"{i}.quick").unlink(missing_ok=True)
 
 
 @pytest.fixture(name="lab")
@@ -234,6 +239,10 @@ def test_up_then_down_leaves_the_namespace_exactly_as_before(lab: Lab):
     assert r.returncode == 0, r.stderr
     during = lab.client.snapshot()
     assert iface in during["links"]
+    # The journal is named after the namespace: another namespace's `up` of the same name has its own.
+    journal = lab.client.journal(iface)
+    assert journal.exists() and journal.stat().st_mode & 0o777 == 0o600
+    assert not Path(SSW_SOCK_DIR, f"{iface}.quick").exists()
     assert "not from all fwmark 0xca6c lookup 51820" in during["rule-4"]
     assert "from all lookup main suppress_prefixlength 0" in during["rule-6"]
     assert f"table ip secureswift-{iface}" in during["nft"]
@@ -246,7 +255,7 @@ def test_up_then_down_leaves_the_namespace_exactly_as_before(lab: Lab):
     assert r.returncode == 0, r.stderr
     assert lab.client.snapshot() == before
     assert _daemon_pid(iface) == 0
-    assert not Path(SSW_SOCK_DIR, f"{iface}.quick").exists()
+    assert not journal.exists()
 
 
 def test_full_tunnel_reaches_remote_only_through_the_tunnel(lab: Lab):

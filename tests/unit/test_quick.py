@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 from sswctl.errors import RuntimeFailure
+from sswctl.ipc.uapi import netns_inode
 from sswctl.quick import Journal, run, run_hooks
+
+
+def journal_path(state_dir: Path, iface: str) -> Path:
+    """`ssw9.quick` in pid 1's network namespace, `ssw9@net-INODE.quick` elsewhere (or where
+    pid 1's namespace cannot be read, as in some containers)."""
+    try:
+        if netns_inode("/proc/1/ns/net") == netns_inode():
+            return state_dir / f"{iface}.quick"
+    except OSError:
+        pass
+    return state_dir / f"{iface}@net-{netns_inode()}.quick"
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +33,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_journal_is_persisted_0600_after_every_step(state_dir: Path):
     j = Journal("ssw9", "/etc/secureswift/ssw9.conf")
     j.add({"kind": "cmd", "argv": ["true"]})
-    path = state_dir / "ssw9.quick"
+    path = journal_path(state_dir, "ssw9")
+    assert Path(j.path) == path
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(state_dir).st_mode & 0o777 == 0o700
     again = Journal.load("ssw9")
@@ -37,7 +50,7 @@ def test_undo_runs_newest_first_past_failures_then_forgets(tmp_path: Path, state
     j.undo()
     assert log.read_text().split() == ["2", "1", "0"]
     assert "warning" in capsys.readouterr().err
-    assert not (state_dir / "ssw9.quick").exists() and Journal.load("ssw9") is None
+    assert not journal_path(state_dir, "ssw9").exists() and Journal.load("ssw9") is None
 
 
 def test_hooks_replace_percent_i_and_fail_loudly(tmp_path: Path):

@@ -4,7 +4,8 @@
 set -u
 results=$1
 ko=$2
-shift 2
+budget=$3	# seconds pytest may take: the host kills the whole VM a little later
+shift 3
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 date +%s.%N >"$results/t_start"
@@ -15,9 +16,16 @@ rc=0
 "$root/tests/vm/load-module.sh" "$ko" selftest=1 >"$results/pytest.log" 2>&1 || rc=100
 if [ "$rc" = 0 ]; then
 	cd "$root"
-	"$root/.venv/bin/python" -m pytest -p no:cacheprovider -q -rfEs \
-		--durations=5 --tb=short tests/vm "$@" >>"$results/pytest.log" 2>&1
+	# Out of time, pytest gets SIGINT: it prints where it was and what passed so
+	# far, and this script still unloads the module and saves the kernel log.
+	timeout -s INT -k 30 "$budget" "$root/.venv/bin/python" -m pytest -p no:cacheprovider \
+		-q -rfEs --durations=15 --tb=short tests/vm "$@" >>"$results/pytest.log" 2>&1
 	rc=$?
+	if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		echo "!! pytest ran out of its $budget s (timeout exit $rc)" >>"$results/pytest.log"
+	elif [ "$rc" = 2 ] && grep -q KeyboardInterrupt "$results/pytest.log"; then
+		echo "!! pytest ran out of its $budget s and was interrupted" >>"$results/pytest.log"
+	fi
 fi
 # Unload with whatever devices the tests left behind: must be clean too.
 if [ "$rc" != 100 ] && lsmod | grep -q '^secureswift '; then

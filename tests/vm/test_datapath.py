@@ -41,11 +41,11 @@ def handshake(protocol: str, cipher: str, key_a: bytes, key_b: bytes):
     return a, b, kp_a, kp_b
 
 
-def install(kb: GenlBackend, ns: str, dev: str, peer_pub: bytes, kp) -> None:
+def install(kb: GenlBackend, ns: str, dev: str, peer_pub: bytes, kp, endpoint: Endpoint | None = None) -> None:
     with in_netns(ns):
         kb.install_keypair(dev, peer_pub, local_index=kp.local_index, remote_index=kp.remote_index,
                            send_key=bytes(kp.send_key), receive_key=bytes(kp.receive_key),
-                           initiator=kp.is_initiator, cipher=kp.cipher)
+                           initiator=kp.is_initiator, cipher=kp.cipher, endpoint=endpoint)
 
 
 def link_stats(ns: str, dev: str) -> dict:
@@ -128,9 +128,12 @@ def test_ping_through_module_tunnel_both_directions(netns, protocol, outer, ciph
 def test_install_keypair_refusals(netns):
     p = Pair(netns, "wireguard", 4)
     p.install_keys()
+    endpoint = p.peer_of(p.ns2, p.a.public_key).endpoint
     with pytest.raises(IPCError) as e:  # the local index is taken
-        install(p.kb, p.ns2, "ssw", p.a.public_key, p.kp_b)
+        install(p.kb, p.ns2, "ssw", p.a.public_key, p.kp_b, endpoint=Endpoint("192.168.241.77", 4242))
     assert e.value.errno == errno.EEXIST
+    # A refused install moves nothing, not even the endpoint the handshake came from.
+    assert p.peer_of(p.ns2, p.a.public_key).endpoint == endpoint
     stranger = Engine(os.urandom(32), "secureswift", wall_offset=0.0)
     with pytest.raises(IPCError) as e:
         install(p.kb, p.ns2, "ssw", stranger.public_key, p.kp_b)
