@@ -31,7 +31,7 @@ vm-deps:
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do case "$$k" in 6.1|6.12) ;; \
 		*) echo "KERNEL must be 6.1 or 6.12, not '$$k'" >&2; exit 2;; esac; done
 	@tools/apt-ensure $(vm_pkgs_common) $(foreach k,$(or $(KERNEL),$(VM_KERNELS)),$(vm_pkgs_$(k)))
-	@[ -x $(SSW_VENV)/bin/vng ] || $(SSW_VENV)/bin/pip install -q -e '.[vm]'
+	@[ -x $(SSW_VENV)/bin/vng ] || $(SSW_VENV)/bin/pip install -q -e '.[vm]' $(EDITABLE)
 
 module: vm-deps
 	@for k in $(or $(KERNEL),$(VM_KERNELS)); do \

@@ -14,9 +14,6 @@ import os
 import re
 import stat
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from .errors import KeyFormatError, UsageError
 from .model import KEY_LEN
 
@@ -45,6 +42,11 @@ def public_key(private_key: bytes) -> bytes:
     """X25519 public key; the private key is clamped first, as wg does."""
     if len(private_key) != KEY_LEN:
         raise KeyFormatError(f"a private key is {KEY_LEN} bytes, got {len(private_key)}")
+    # Imported here: most sswctl commands never derive a public key, and loading
+    # cryptography's bindings is a large part of a command's start-up.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     pub = X25519PrivateKey.from_private_bytes(private_key).public_key()
     return pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
 

@@ -21,15 +21,33 @@ import logging
 import os
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from ..ipc import IPCError
 from ..model import Cipher, Protocol
 from ..tun import DEFAULT_MTU
-from .core import Daemon
-from .kernel import KernelDaemon
 from .lock import AlreadyRunning
 
+if TYPE_CHECKING:
+    from .core import Daemon
+    from .kernel import KernelDaemon
+
 __all__ = ["AlreadyRunning", "Daemon", "DaemonError", "KernelDaemon", "run"]
+
+
+def __getattr__(name: str):
+    # Each backend is imported only when asked for: a kernel-backend daemon never
+    # loads the userspace data plane, and every module counts at start-up in the
+    # emulated test VMs.
+    if name == "Daemon":
+        from .core import Daemon
+
+        return Daemon
+    if name == "KernelDaemon":
+        from .kernel import KernelDaemon
+
+        return KernelDaemon
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger("sswctl.daemon")
 
@@ -76,7 +94,14 @@ def _setup_logging(level: str, syslog: bool = False) -> None:
 
 
 def _start(name: str, backend: str, **kw) -> Daemon | KernelDaemon:
-    d = KernelDaemon(name, **kw) if backend == "kernel" else Daemon(name, **kw)
+    if backend == "kernel":
+        from .kernel import KernelDaemon
+
+        d: Daemon | KernelDaemon = KernelDaemon(name, **kw)
+    else:
+        from .core import Daemon
+
+        d = Daemon(name, **kw)
     try:
         d.start()
     except AlreadyRunning as e:
