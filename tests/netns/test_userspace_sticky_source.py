@@ -145,3 +145,34 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
     dev = lab.backend.get_device(lab.b.iface)  # the refused source cost no packet
     assert dev.drops.get("send_error", 0) == 0
     assert dev.peer(lab.a.public_key).drops.get("send_error", 0) == 0
+
+
+@pytest.mark.parametrize("plane", ["native", "python"])
+def test_a_handshake_retransmit_clears_the_source(lab, plane):
+    """WireGuard clears the source on every handshake retransmit, in case it
+    is the trouble. Here it is: A starts dropping UDP from B2 (and lets B1
+    through). B's data gets no answer, so after KEEPALIVE_TIMEOUT +
+    REKEY_TIMEOUT B initiates, from B2 (dropped); the retransmit REKEY_TIMEOUT
+    later leaves from B1, gets through, and A's endpoint roams to B1. Kept
+    sticky, every retransmit would leave from B2 and be dropped."""
+    if plane == "native" and datapath.native is None:
+        pytest.fail("sswctl._datapath is not built (pip install -e . builds it; needs libssl-dev)")
+    extra = ["--no-native"] if plane == "python" else []
+    _a_addr, b1, b2 = multihome(lab, 4)
+    lab.start_daemon(lab.a, *extra)
+    lab.start_daemon(lab.b, *extra)
+    configure(lab, b2)
+    assert ping(lab.a, lab.b.tun4).returncode == 0
+    assert endpoint_of_b(lab) == Endpoint(b2, PORT_B)
+    lab.a.run("nft", "flush", "chain", "inet", TABLE, "input")
+    lab.a.run("nft", "add", "rule", "inet", TABLE, "input", "ip", "saddr", b2, "meta", "l4proto", "udp", "drop")
+    # B sends into the void (a ping every second) until its handshake gets through.
+    pinger = lab.popen(lab.b, "ping", "-4", "-i", "1", "-W", "1", lab.a.tun4,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: endpoint_of_b(lab) == Endpoint(b1, PORT_B), 60, "a retransmit from B1")
+    finally:
+        pinger.terminate()
+        pinger.wait(timeout=10)
+    assert ping(lab.b, lab.a.tun4).returncode == 0
+    assert ping(lab.a, lab.b.tun4).returncode == 0
