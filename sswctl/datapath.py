@@ -64,7 +64,12 @@ class Event(NamedTuple):
         KEEPALIVE_TIMEOUT + REKEY_TIMEOUT: call ``engine.initiate``.
       - ``"confirmed"``: a responder keypair (``index``) became current on
         its first data packet.
-      - ``"endpoint"``: ``peer`` roamed; ``addr`` is its new endpoint.
+      - ``"endpoint"``: ``peer`` roamed; ``addr`` is its new endpoint and
+        ``source`` the local address it wrote to (its sticky source).
+
+    ``source`` (handshake, endpoint): the local address the datagram was
+    sent to (IP_PKTINFO / IPV6_PKTINFO), a string, or None if unknown;
+    replies should leave from it.
     """
 
     kind: str
@@ -72,6 +77,7 @@ class Event(NamedTuple):
     index: int
     data: bytes | None
     addr: tuple | None
+    source: str | None = None
 
 
 class Datapath:
@@ -111,8 +117,8 @@ class Datapath:
         return self._dp.event_fd()
 
     def poll_events(self) -> list[Event]:
-        return [Event(k, None if p is None else self._names.get(p), i, d, a)
-                for k, p, i, d, a in self._dp.poll_events()]
+        return [Event(k, None if p is None else self._names.get(p), i, d, a, s)
+                for k, p, i, d, a, s in self._dp.poll_events()]
 
     # --- configuration ------------------------------------------------------
     def _id(self, peer: Hashable) -> int:
@@ -131,6 +137,20 @@ class Datapath:
                           persistent_keepalive)
         self._ids[peer] = pid
         self._names[pid] = peer
+
+    def set_endpoint(self, peer: Hashable, endpoint: tuple, source: str | None = None) -> None:
+        """Move ``peer``'s endpoint (e.g. to where an authenticated handshake
+        came from) with ``source``, the local address it wrote to: every
+        send to the peer leaves from it (IP_PKTINFO / IPV6_PKTINFO) until
+        the kernel refuses it (the address is gone: it is forgotten and the
+        send repeated from what routing picks) or ``clear_source``.
+        ``set_peer`` starts an endpoint without a source."""
+        self._dp.set_endpoint(self._id(peer), (str(endpoint[0]), *endpoint[1:]), source)
+
+    def clear_source(self, peer: Hashable) -> None:
+        """Forget ``peer``'s sticky source (WireGuard does so on a handshake
+        retransmit); it is learned again from the next authenticated datagram."""
+        self._dp.clear_source(self._id(peer))
 
     def remove_peer(self, peer: Hashable) -> None:
         """Forget ``peer``, its allowed IPs and (zeroed) keypairs."""
@@ -183,7 +203,8 @@ class Datapath:
         GRO, UDP GSO and UDP GRO batch them).
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
-        ``endpoint``, ``last_tx``/``last_rx`` (any authenticated/sent datagram)
+        ``endpoint``, ``source`` (its sticky source address or None),
+        ``last_tx``/``last_rx`` (any authenticated/sent datagram)
         and ``last_tx_data``/``last_rx_data`` (non-keepalive), as
         ``time.monotonic()`` seconds (0.0 = never), ``current`` (local index
         of the current keypair or None), ``previous``/``next`` (bools).

@@ -135,15 +135,34 @@ struct ssw_counters {
 	_Atomic uint64_t tx_data_unanswered_ns, rx_data_unanswered_ns;
 };
 
+/* A sticky source (WireGuard's endpoint src4/src6, wireguard-go's
+ * StdNetEndpoint src): the local address the peer last wrote to, learned
+ * from IP_PKTINFO / IPV6_PKTINFO on receive and put back on every send so
+ * the reply leaves from it. family 0: none, routing picks. */
+struct ssw_src {
+	sa_family_t family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+/* room for a source (IP_PKTINFO or IPV6_PKTINFO) and a UDP_SEGMENT size */
+#define SSW_CTRL_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
+union ssw_ctrl {
+	char buf[SSW_CTRL_SPACE];
+	struct cmsghdr align;
+};
+
 struct ssw_peer {
 	uint64_t id;
 	/* Slots (WireGuard's key confirmation). Written by control with the
 	 * device lock held for writing, or by the receive thread (the only
 	 * worker that rotates) with it held for reading; read atomically. */
 	struct ssw_keypair *_Atomic current, *_Atomic previous, *_Atomic next;
-	pthread_spinlock_t ep_lock;
+	pthread_spinlock_t ep_lock; /* endpoint and src */
 	struct sockaddr_storage endpoint;
 	socklen_t endpoint_len; /* 0: none */
+	struct ssw_src src;
 	struct ssw_aip *aips;
 	size_t n_aips;
 	_Atomic uint32_t persistent_keepalive; /* seconds, 0 = off */
@@ -166,6 +185,7 @@ struct ssw_event {
 	size_t len;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	struct ssw_src local; /* handshake, endpoint: the address it arrived on */
 };
 
 struct ssw_dev {
@@ -199,8 +219,15 @@ uint64_t ssw_now_ns(void);
 struct ssw_peer *ssw_peer_find(struct ssw_dev *d, uint64_t id);
 struct ssw_peer *ssw_peer_add(struct ssw_dev *d, uint64_t id);
 void ssw_peer_remove(struct ssw_dev *d, struct ssw_peer *p);
-int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen_t len);
-bool ssw_peer_get_endpoint(struct ssw_peer *p, struct sockaddr_storage *out, socklen_t *len);
+/* src NULL: none (a configured endpoint starts without one, as WireGuard's) */
+int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen_t len, const struct ssw_src *src);
+/* src may be NULL */
+bool ssw_peer_get_endpoint(struct ssw_peer *p, struct sockaddr_storage *out, socklen_t *len, struct ssw_src *src);
+void ssw_peer_clear_src(struct ssw_peer *p);
+/* The kernel refused src (the address is gone): every peer forgets it.
+ * Device lock held (either way). */
+void ssw_dev_forget_src(struct ssw_dev *d, const struct ssw_src *src);
+bool ssw_same_src(const struct ssw_src *a, const struct ssw_src *b);
 int ssw_peer_set_aips(struct ssw_dev *d, struct ssw_peer *p, const struct ssw_aip *a, size_t n);
 int ssw_rebuild_tries(struct ssw_dev *d);
 struct ssw_keypair *ssw_keypair_new(uint32_t local_index, uint32_t remote_index, const uint8_t *send_key,
@@ -222,7 +249,7 @@ static inline void ssw_count(_Atomic uint64_t *c, uint64_t n)
 
 /* events.c */
 bool ssw_event_push(struct ssw_dev *d, int kind, uint64_t peer, uint32_t index, const uint8_t *data,
-		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len);
+		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len, const struct ssw_src *local);
 size_t ssw_events_take(struct ssw_dev *d, struct ssw_event **out);
 void ssw_events_free(struct ssw_event *ev, size_t n);
 
@@ -234,6 +261,7 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
 			  size_t len);
 int ssw_socket_for(struct ssw_dev *d, int family);
+void ssw_set_ctrl(struct msghdr *h, union ssw_ctrl *ctrl, const struct ssw_src *src, uint16_t seg);
 void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data);
 
 /* --- offload.c: IFF_VNET_HDR reads ---------------------------------------- */

@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 
 bool ssw_event_push(struct ssw_dev *d, int kind, uint64_t peer, uint32_t index, const uint8_t *data,
-		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len)
+		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len, const struct ssw_src *local)
 {
 	struct ssw_event *ev;
 	uint8_t *copy = NULL;
@@ -47,6 +47,8 @@ bool ssw_event_push(struct ssw_dev *d, int kind, uint64_t peer, uint32_t index, 
 		ev->addr = *addr;
 		ev->addr_len = addr_len;
 	}
+	if (local)
+		ev->local = *local;
 	if (kind == SSW_EV_STAGED)
 		d->n_staged++;
 	wake = d->n_events == 1;

@@ -99,6 +99,39 @@ static PyObject *addr_to_py(const struct sockaddr_storage *ss, socklen_t len)
 	return Py_BuildValue("(si)", host, ntohs(((const struct sockaddr_in *)ss)->sin_port));
 }
 
+/* A sticky source <-> its address as a string (None: none) */
+static PyObject *src_to_py(const struct ssw_src *src)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (!src->family)
+		Py_RETURN_NONE;
+	inet_ntop(src->family, src->family == AF_INET6 ? (const void *)&src->v6 : (const void *)&src->v4, host,
+		  sizeof(host));
+	return PyUnicode_FromString(host);
+}
+
+static int src_from_py(PyObject *o, struct ssw_src *src)
+{
+	const char *host;
+
+	memset(src, 0, sizeof(*src));
+	if (o == Py_None)
+		return 0;
+	host = PyUnicode_AsUTF8(o);
+	if (!host)
+		return -1;
+	if (inet_pton(AF_INET6, host, &src->v6) == 1) {
+		src->family = AF_INET6;
+	} else if (inet_pton(AF_INET, host, &src->v4) == 1) {
+		src->family = AF_INET;
+	} else {
+		PyErr_Format(PyExc_ValueError, "not an IP address: %s", host);
+		return -1;
+	}
+	return 0;
+}
+
 static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = { "type_data", "mtu", "keepalive_timeout", "rekey_timeout", NULL };
@@ -207,6 +240,10 @@ static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 			/* fine: one datagram per message */
 		}
 	}
+	/* the local address each datagram arrived on (sticky sources) */
+	if ((u4 >= 0 && setsockopt(u4, IPPROTO_IP, IP_PKTINFO, &(int){ 1 }, sizeof(int))) ||
+	    (u6 >= 0 && setsockopt(u6, IPPROTO_IPV6, IPV6_RECVPKTINFO, &(int){ 1 }, sizeof(int))))
+		return PyErr_SetFromErrno(PyExc_OSError);
 	self->dev.tun_fd = tun;
 	self->dev.udp4_fd = u4;
 	self->dev.udp6_fd = u6;
@@ -282,7 +319,7 @@ static PyObject *Datapath_set_peer(DatapathObject *self, PyObject *args)
 	if (!p)
 		p = ssw_peer_add(&self->dev, id);
 	if (p) {
-		ssw_peer_set_endpoint(p, ep == Py_None ? NULL : (struct sockaddr *)&ss, len);
+		ssw_peer_set_endpoint(p, ep == Py_None ? NULL : (struct sockaddr *)&ss, len, NULL);
 		p->persistent_keepalive = keepalive;
 	}
 	unlock(&self->dev);
@@ -300,7 +337,33 @@ static struct ssw_peer *find_or_raise(DatapathObject *self, unsigned long long i
 	return p;
 }
 
-static PyObject *Datapath_remove_peer(DatapathObject *self, PyObject *args)
+/* set_endpoint(id, endpoint, source=None): where the peer is and the local
+ * address it wrote to (a handshake's, learned by the daemon) */
+static PyObject *Datapath_set_endpoint(DatapathObject *self, PyObject *args)
+{
+	unsigned long long id;
+	PyObject *ep, *srcobj = Py_None;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct ssw_src src;
+	struct ssw_peer *p;
+
+	if (check(self) || !PyArg_ParseTuple(args, "KO|O", &id, &ep, &srcobj))
+		return NULL;
+	if (addr_from_py(ep, &ss, &len) || src_from_py(srcobj, &src))
+		return NULL;
+	wrlock(&self->dev);
+	p = find_or_raise(self, id);
+	if (p)
+		ssw_peer_set_endpoint(p, (struct sockaddr *)&ss, len, &src);
+	unlock(&self->dev);
+	if (!p)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* id -> op(dev, peer) under the write lock; KeyError for an unknown id */
+static PyObject *peer_op(DatapathObject *self, PyObject *args, void (*op)(struct ssw_dev *, struct ssw_peer *))
 {
 	unsigned long long id;
 	struct ssw_peer *p;
@@ -310,11 +373,28 @@ static PyObject *Datapath_remove_peer(DatapathObject *self, PyObject *args)
 	wrlock(&self->dev);
 	p = find_or_raise(self, id);
 	if (p)
-		ssw_peer_remove(&self->dev, p);
+		op(&self->dev, p);
 	unlock(&self->dev);
 	if (!p)
 		return NULL;
 	Py_RETURN_NONE;
+}
+
+static void clear_src(struct ssw_dev *d, struct ssw_peer *p)
+{
+	ssw_peer_clear_src(p);
+}
+
+/* clear_source(id): sends to the peer leave from what routing picks until
+ * it writes to us again (WireGuard does this on a handshake retransmit) */
+static PyObject *Datapath_clear_source(DatapathObject *self, PyObject *args)
+{
+	return peer_op(self, args, clear_src);
+}
+
+static PyObject *Datapath_remove_peer(DatapathObject *self, PyObject *args)
+{
+	return peer_op(self, args, ssw_peer_remove);
 }
 
 /* set_allowed_ips(peer, [(4|6, packed address, cidr), ...]) */
@@ -530,7 +610,7 @@ static const char *const event_names[] = {
 	[SSW_EV_CONFIRMED] = "confirmed", [SSW_EV_ENDPOINT] = "endpoint",
 };
 
-/* [(kind, peer | None, index, data | None, addr | None), ...] */
+/* [(kind, peer | None, index, data | None, addr | None, local | None), ...] */
 static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
 {
 	struct ssw_event *ev;
@@ -546,13 +626,16 @@ static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
 		PyObject *data = ev[i].data ? PyBytes_FromStringAndSize((char *)ev[i].data, (Py_ssize_t)ev[i].len)
 					    : Py_NewRef(Py_None);
 		PyObject *addr = addr_to_py(&ev[i].addr, ev[i].addr_len);
-		PyObject *t = (peer && data && addr)
-				      ? Py_BuildValue("(sOIOO)", event_names[ev[i].kind], peer, ev[i].index, data, addr)
+		PyObject *local = src_to_py(&ev[i].local);
+		PyObject *t = (peer && data && addr && local)
+				      ? Py_BuildValue("(sOIOOO)", event_names[ev[i].kind], peer, ev[i].index, data, addr,
+						      local)
 				      : NULL;
 
 		Py_XDECREF(peer);
 		Py_XDECREF(data);
 		Py_XDECREF(addr);
+		Py_XDECREF(local);
 		if (!t) {
 			Py_CLEAR(list);
 			break;
@@ -590,25 +673,29 @@ static PyObject *peer_stats(struct ssw_peer *p)
 	struct ssw_counters *c = &p->c;
 	struct sockaddr_storage ep;
 	socklen_t len;
+	struct ssw_src src;
 	struct ssw_keypair *cur = p->current;
-	PyObject *drops = drops_dict(c->drops), *addr;
+	PyObject *drops = drops_dict(c->drops), *addr, *source;
 
 	if (!drops)
 		return NULL;
-	ssw_peer_get_endpoint(p, &ep, &len);
+	ssw_peer_get_endpoint(p, &ep, &len, &src);
 	addr = addr_to_py(&ep, len);
-	if (!addr) {
+	source = src_to_py(&src);
+	if (!addr || !source) {
 		Py_DECREF(drops);
+		Py_XDECREF(addr);
+		Py_XDECREF(source);
 		return NULL;
 	}
 	return Py_BuildValue(
-		"{sKsKsKsKsdsdsdsdsNsNsOsOsO}", "rx_bytes", (unsigned long long)atomic_load(&c->rx_bytes),
+		"{sKsKsKsKsdsdsdsdsNsNsNsNsOsO}", "rx_bytes", (unsigned long long)atomic_load(&c->rx_bytes),
 		"tx_bytes", (unsigned long long)atomic_load(&c->tx_bytes), "rx_packets",
 		(unsigned long long)atomic_load(&c->rx_packets), "tx_packets",
 		(unsigned long long)atomic_load(&c->tx_packets), "last_tx", ns_to_s(atomic_load(&c->last_tx_ns)),
 		"last_rx", ns_to_s(atomic_load(&c->last_rx_ns)), "last_tx_data",
 		ns_to_s(atomic_load(&c->last_tx_data_ns)), "last_rx_data", ns_to_s(atomic_load(&c->last_rx_data_ns)),
-		"drops", drops, "endpoint", addr, "current",
+		"drops", drops, "endpoint", addr, "source", source, "current",
 		cur ? PyLong_FromUnsignedLong(cur->local_index) : Py_NewRef(Py_None), "previous",
 		p->previous ? Py_True : Py_False, "next", p->next ? Py_True : Py_False);
 }
@@ -657,6 +744,8 @@ static PyMethodDef Datapath_methods[] = {
 	{ "start", (PyCFunction)Datapath_start, METH_NOARGS, "start the worker threads" },
 	{ "stop", (PyCFunction)Datapath_stop, METH_NOARGS, "join the workers, zero all keypairs" },
 	{ "set_peer", (PyCFunction)Datapath_set_peer, METH_VARARGS, "set_peer(id, endpoint=None, persistent_keepalive=0)" },
+	{ "set_endpoint", (PyCFunction)Datapath_set_endpoint, METH_VARARGS, "set_endpoint(id, endpoint, source=None)" },
+	{ "clear_source", (PyCFunction)Datapath_clear_source, METH_VARARGS, "clear_source(id)" },
 	{ "remove_peer", (PyCFunction)Datapath_remove_peer, METH_VARARGS, "remove_peer(id)" },
 	{ "set_allowed_ips", (PyCFunction)Datapath_set_allowed_ips, METH_VARARGS,
 	  "set_allowed_ips(id, [(family, packed, cidr)])" },

@@ -116,7 +116,7 @@ void ssw_peer_remove(struct ssw_dev *d, struct ssw_peer *p)
 	free(p);
 }
 
-int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen_t len)
+int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen_t len, const struct ssw_src *src)
 {
 	if (len > sizeof(p->endpoint))
 		return -1;
@@ -125,17 +125,53 @@ int ssw_peer_set_endpoint(struct ssw_peer *p, const struct sockaddr *sa, socklen
 	if (sa)
 		memcpy(&p->endpoint, sa, len);
 	p->endpoint_len = sa ? len : 0;
+	if (sa && src && src->family == sa->sa_family)
+		p->src = *src;
+	else
+		memset(&p->src, 0, sizeof(p->src));
 	pthread_spin_unlock(&p->ep_lock);
 	return 0;
 }
 
-bool ssw_peer_get_endpoint(struct ssw_peer *p, struct sockaddr_storage *out, socklen_t *len)
+bool ssw_peer_get_endpoint(struct ssw_peer *p, struct sockaddr_storage *out, socklen_t *len, struct ssw_src *src)
 {
 	pthread_spin_lock(&p->ep_lock);
 	*out = p->endpoint;
 	*len = p->endpoint_len;
+	if (src)
+		*src = p->src;
 	pthread_spin_unlock(&p->ep_lock);
 	return *len != 0;
+}
+
+void ssw_peer_clear_src(struct ssw_peer *p)
+{
+	pthread_spin_lock(&p->ep_lock);
+	memset(&p->src, 0, sizeof(p->src));
+	pthread_spin_unlock(&p->ep_lock);
+}
+
+bool ssw_same_src(const struct ssw_src *a, const struct ssw_src *b)
+{
+	if (a->family != b->family)
+		return false;
+	if (a->family == AF_INET)
+		return a->v4.s_addr == b->v4.s_addr;
+	if (a->family == AF_INET6)
+		return !memcmp(&a->v6, &b->v6, sizeof(a->v6));
+	return true;
+}
+
+void ssw_dev_forget_src(struct ssw_dev *d, const struct ssw_src *src)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct ssw_peer *p = d->peers[i];
+
+		pthread_spin_lock(&p->ep_lock);
+		if (ssw_same_src(&p->src, src))
+			memset(&p->src, 0, sizeof(p->src));
+		pthread_spin_unlock(&p->ep_lock);
+	}
 }
 
 static bool aip_equal(const struct ssw_aip *a, const struct ssw_aip *b)

@@ -23,7 +23,9 @@ struct rx {
 	struct mmsghdr msg[SSW_BATCH];
 	struct iovec iov[SSW_BATCH];
 	struct sockaddr_storage src[SSW_BATCH];
-	char ctrl[SSW_BATCH][CMSG_SPACE(sizeof(int))];
+	/* UDP_GRO size, then IP_PKTINFO / IPV6_PKTINFO (the local address) */
+	char ctrl[SSW_BATCH][CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	struct ssw_src local[SSW_BATCH];
 	/* plaintexts to write to TUN once the lock is dropped */
 	uint8_t *w_ptr[RX_MAX_PKTS];
 	size_t w_len[RX_MAX_PKTS];
@@ -85,7 +87,7 @@ static void confirm(struct ssw_dev *d, struct rx *rx, struct ssw_peer *p, struct
 	p->current = kp;
 	if (old_prev)
 		rx->retired[rx->n_retired++] = old_prev;
-	ssw_event_push(d, SSW_EV_CONFIRMED, p->id, kp->local_index, NULL, 0, NULL, 0);
+	ssw_event_push(d, SSW_EV_CONFIRMED, p->id, kp->local_index, NULL, 0, NULL, 0, NULL);
 }
 
 /* The inner packet's own length (the rest is padding), or 0 if malformed. */
@@ -113,7 +115,8 @@ static size_t inner_len(const uint8_t *pkt, size_t len, const uint8_t **src, int
 }
 
 static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
-		      const struct sockaddr_storage *src_addr, socklen_t src_len, double now)
+		      const struct sockaddr_storage *src_addr, socklen_t src_len, const struct ssw_src *local,
+		      double now)
 {
 	struct ssw_keypair *kp;
 	struct ssw_peer *p, *owner;
@@ -123,6 +126,7 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 	int family;
 	struct sockaddr_storage ep;
 	socklen_t eplen;
+	struct ssw_src ep_src;
 
 	if (len < SSW_HEADER_LEN + SSW_TAG_LEN) {
 		ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
@@ -161,15 +165,16 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 	ssw_count(&p->c.rx_bytes, len);
 	atomic_store_explicit(&p->c.last_rx_ns, ssw_now_ns(), memory_order_relaxed);
 	atomic_store_explicit(&p->c.tx_data_unanswered_ns, 0, memory_order_relaxed);
-	ssw_peer_get_endpoint(p, &ep, &eplen);
-	if (!same_addr(&ep, eplen, src_addr, src_len)) {
-		ssw_peer_set_endpoint(p, (const struct sockaddr *)src_addr, src_len);
-		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, src_addr, src_len);
+	/* roaming: the endpoint, and the local address it wrote to (sticky source) */
+	ssw_peer_get_endpoint(p, &ep, &eplen, &ep_src);
+	if (!same_addr(&ep, eplen, src_addr, src_len) || !ssw_same_src(&ep_src, local)) {
+		ssw_peer_set_endpoint(p, (const struct sockaddr *)src_addr, src_len, local);
+		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, src_addr, src_len, local);
 	}
 	confirm(d, rx, p, kp);
 	if (kp == p->current && kp->is_initiator && now - kp->created >= SSW_REKEY_ON_RECV_AGE &&
 	    !atomic_exchange(&kp->rekey_asked, true))
-		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0);
+		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0, NULL);
 	if (!plen)
 		return; /* keepalive */
 	n = inner_len(dg + SSW_HEADER_LEN, plen, &src, &family);
@@ -220,19 +225,37 @@ static void write_coalesced(struct ssw_dev *d, struct rx *rx)
 	}
 }
 
-/* The datagram size when UDP GRO glued several into one message, else len. */
-static size_t gro_size(struct msghdr *h, size_t len)
+/* From a message's control data: the datagram size when UDP GRO glued
+ * several into one (else len), and the local address it was sent to. */
+static size_t parse_ctrl(struct msghdr *h, size_t len, struct ssw_src *local)
 {
+	size_t seg = len ? len : 1;
+
+	memset(local, 0, sizeof(*local));
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
 		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			int v;
 
 			memcpy(&v, CMSG_DATA(c), sizeof(v));
 			if (v > 0)
-				return (size_t)v;
+				seg = (size_t)v;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->family = AF_INET;
+			local->v4 = pi.ipi_spec_dst; /* as wireguard-go's sticky endpoint */
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			local->family = AF_INET6;
+			local->v6 = pi.ipi6_addr;
 		}
 	}
-	return len ? len : 1;
+	return seg;
 }
 
 /* With the read lock dropped: the plaintexts to TUN, then retired keypairs
@@ -265,7 +288,7 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 	rx->n_retired = 0;
 	pthread_rwlock_rdlock(&d->lock);
 	for (int i = 0; i < n; i++) {
-		size_t len = rx->msg[i].msg_len, seg = gro_size(&rx->msg[i].msg_hdr, len);
+		size_t len = rx->msg[i].msg_len, seg = parse_ctrl(&rx->msg[i].msg_hdr, len, &rx->local[i]);
 
 		if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
@@ -290,10 +313,11 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 			}
 			word = le32(dg);
 			if (word == d->type_data)
-				transport(d, rx, dg, dlen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen, now);
+				transport(d, rx, dg, dlen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen, &rx->local[i],
+					  now);
 			else if (is_handshake_type(word))
 				ssw_event_push(d, SSW_EV_HANDSHAKE, 0, 0, dg, dlen, &rx->src[i],
-					       rx->msg[i].msg_hdr.msg_namelen);
+					       rx->msg[i].msg_hdr.msg_namelen, &rx->local[i]);
 			else
 				ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
 		}

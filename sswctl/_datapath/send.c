@@ -19,6 +19,50 @@ int ssw_socket_for(struct ssw_dev *d, int family)
 	return family == AF_INET6 ? d->udp6_fd : d->udp4_fd;
 }
 
+/* h's control data: the sticky source as IP_PKTINFO / IPV6_PKTINFO (the
+ * kernel then sends from that address, or refuses it (src_refused) once it is
+ * no longer ours) and, when seg is set, UDP_SEGMENT.
+ * The interface is left to routing (index 0). */
+void ssw_set_ctrl(struct msghdr *h, union ssw_ctrl *ctrl, const struct ssw_src *src, uint16_t seg)
+{
+	struct cmsghdr *c;
+	size_t used = 0;
+
+	memset(ctrl, 0, sizeof(*ctrl));
+	if (src && src->family) {
+		struct in_pktinfo pi4 = { .ipi_spec_dst = src->v4 };
+		struct in6_pktinfo pi6 = { .ipi6_addr = src->v6 };
+		bool v6 = src->family == AF_INET6;
+		size_t n = v6 ? sizeof(pi6) : sizeof(pi4);
+
+		c = (struct cmsghdr *)ctrl->buf;
+		c->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+		c->cmsg_type = v6 ? IPV6_PKTINFO : IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(n);
+		memcpy(CMSG_DATA(c), v6 ? (const void *)&pi6 : (const void *)&pi4, n);
+		used = CMSG_SPACE(n);
+	}
+	if (seg) {
+		c = (struct cmsghdr *)(ctrl->buf + used);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(seg));
+		memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		used += CMSG_SPACE(sizeof(seg));
+	}
+	h->msg_control = used ? ctrl->buf : NULL;
+	h->msg_controllen = used;
+}
+
+/* How the kernel refuses a source address that is no longer ours: IPv6
+ * checks the IPV6_PKTINFO address (EINVAL), IPv4's output route lookup
+ * finds no device that has it (ENETUNREACH). Either way the send is
+ * repeated without it; if it was something else, it fails again. */
+static bool src_refused(int err)
+{
+	return err == EINVAL || err == ENETUNREACH;
+}
+
 /* buf holds the plaintext at buf + SSW_HEADER_LEN; seals it in place and
  * returns the datagram length. The header and padding rule are
  * keypair.py's: type|0|0|0|receiver LE|counter LE, zero padding to 16. */
@@ -62,7 +106,7 @@ static size_t seal_for_peer(struct ssw_dev *d, struct ssw_peer *p, uint8_t *buf,
 	size_t out;
 
 	if (!ssw_keypair_usable(kp, now)) {
-		if (!ssw_event_push(d, SSW_EV_STAGED, p->id, 0, buf + SSW_HEADER_LEN, len, NULL, 0))
+		if (!ssw_event_push(d, SSW_EV_STAGED, p->id, 0, buf + SSW_HEADER_LEN, len, NULL, 0, NULL))
 			ssw_count(&p->c.drops[SSW_DROP_NO_KEYPAIR], 1);
 		return 0;
 	}
@@ -75,7 +119,7 @@ static size_t seal_for_peer(struct ssw_dev *d, struct ssw_peer *p, uint8_t *buf,
 	/* send.c keep_key_fresh: the initiator rekeys by age, anyone by count. */
 	if ((counter + 1 > SSW_REKEY_AFTER_MESSAGES || (kp->is_initiator && now - kp->created >= SSW_REKEY_AFTER_TIME)) &&
 	    !atomic_exchange(&kp->rekey_asked, true))
-		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0);
+		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0, NULL);
 	return out;
 }
 
@@ -87,12 +131,16 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 	uint8_t *buf;
 	struct sockaddr_storage ep;
 	socklen_t eplen;
+	struct ssw_src src;
+	union ssw_ctrl ctrl;
+	struct iovec iov;
+	struct msghdr h;
 	size_t n;
 	int fd, ret = -1;
 
 	if (len > SSW_MAX_PLAINTEXT)
 		return -1;
-	if (!ssw_peer_get_endpoint(p, &ep, &eplen) || (fd = ssw_socket_for(d, ep.ss_family)) < 0) {
+	if (!ssw_peer_get_endpoint(p, &ep, &eplen, &src) || (fd = ssw_socket_for(d, ep.ss_family)) < 0) {
 		ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
 		return -1;
 	}
@@ -104,7 +152,17 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 	n = seal_for_peer(d, p, buf, len, ssw_now());
 	if (!n)
 		goto out;
-	if (sendto(fd, buf, n, MSG_DONTWAIT, (struct sockaddr *)&ep, eplen) < 0) {
+	iov = (struct iovec){ buf, n };
+	h = (struct msghdr){ .msg_name = &ep, .msg_namelen = eplen, .msg_iov = &iov, .msg_iovlen = 1 };
+	ssw_set_ctrl(&h, &ctrl, &src, 0);
+	while (sendmsg(fd, &h, MSG_DONTWAIT) < 0) {
+		if (src_refused(errno) && src.family) {
+			/* the source is gone: forget it, let routing pick */
+			ssw_dev_forget_src(d, &src);
+			src.family = 0;
+			ssw_set_ctrl(&h, &ctrl, &src, 0);
+			continue;
+		}
 		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
 		goto out;
 	}
@@ -129,13 +187,16 @@ struct out {
 	struct mmsghdr msg[SSW_OFFLOAD_SLOTS];
 	struct iovec iov[SSW_OFFLOAD_SLOTS];
 	struct sockaddr_storage dst[SSW_OFFLOAD_SLOTS];
+	struct ssw_src src[SSW_OFFLOAD_SLOTS]; /* each datagram's sticky source */
+	union ssw_ctrl ctrl[SSW_OFFLOAD_SLOTS];
 	int n;
-	/* UDP GSO: runs of equal-sized datagrams to one destination go out as
-	 * one message with UDP_SEGMENT (the kernel, or the receiver's UDP GRO,
-	 * handles the rest); off for good after the first refusal */
+	/* UDP GSO: runs of equal-sized datagrams to one destination (from one
+	 * source) go out as one message with UDP_SEGMENT (the kernel, or the
+	 * receiver's UDP GRO, handles the rest); off for good after the first
+	 * refusal */
 	struct mmsghdr gmsg[SSW_OFFLOAD_SLOTS];
 	int gfirst[SSW_OFFLOAD_SLOTS];
-	char gctrl[SSW_OFFLOAD_SLOTS][CMSG_SPACE(sizeof(uint16_t))];
+	union ssw_ctrl gctrl[SSW_OFFLOAD_SLOTS];
 	bool no_gso;
 };
 
@@ -154,6 +215,24 @@ struct tx {
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
 
+/* The kernel refused message k's source (the address is no longer ours,
+ * WireGuard's cue to clear it): every peer forgets it, and
+ * the batch's messages from it go again from what routing picks. */
+static void unstick(struct ssw_dev *d, struct out *o, int k)
+{
+	struct ssw_src gone = o->src[k];
+
+	pthread_rwlock_rdlock(&d->lock);
+	ssw_dev_forget_src(d, &gone);
+	pthread_rwlock_unlock(&d->lock);
+	for (int i = k; i < o->n; i++) {
+		if (ssw_same_src(&o->src[i], &gone)) {
+			memset(&o->src[i], 0, sizeof(o->src[i]));
+			ssw_set_ctrl(&o->msg[i].msg_hdr, &o->ctrl[i], NULL, 0);
+		}
+	}
+}
+
 /* One datagram per message, from index first on. */
 static void flush_plain(struct ssw_dev *d, int fd, struct out *o, int first)
 {
@@ -165,6 +244,10 @@ static void flush_plain(struct ssw_dev *d, int fd, struct out *o, int first)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
+			if (src_refused(errno) && o->src[done].family) {
+				unstick(d, o, done);
+				continue;
+			}
 			/* skip the datagram that failed (e.g. unreachable) and go on */
 			ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
 			done++;
@@ -178,19 +261,17 @@ static void flush_plain(struct ssw_dev *d, int fd, struct out *o, int first)
 static bool same_dst(const struct out *o, int a, int b)
 {
 	return o->msg[a].msg_hdr.msg_namelen == o->msg[b].msg_hdr.msg_namelen &&
-	       !memcmp(&o->dst[a], &o->dst[b], o->msg[a].msg_hdr.msg_namelen);
+	       !memcmp(&o->dst[a], &o->dst[b], o->msg[a].msg_hdr.msg_namelen) &&
+	       ssw_same_src(&o->src[a], &o->src[b]);
 }
 
-static void flush(struct ssw_dev *d, int fd, struct out *o)
+/* Group the messages from first on into GSO runs (gmsg from index 0);
+ * returns how many. */
+static int gso_runs(struct out *o, int first)
 {
-	int g = 0, done = 0;
+	int g = 0;
 
-	if (o->no_gso) {
-		flush_plain(d, fd, o, 0);
-		o->n = 0;
-		return;
-	}
-	for (int k = 0, m; k < o->n; k += m) {
+	for (int k = first, m; k < o->n; k += m) {
 		size_t size = o->iov[k].iov_len, total = size;
 		struct msghdr *h = &o->gmsg[g].msg_hdr;
 
@@ -207,22 +288,25 @@ static void flush(struct ssw_dev *d, int fd, struct out *o)
 		}
 		*h = o->msg[k].msg_hdr;
 		h->msg_iovlen = (size_t)m;
-		if (m > 1) {
-			struct cmsghdr *c = (struct cmsghdr *)o->gctrl[g];
-			uint16_t seg = (uint16_t)size;
-
-			memset(o->gctrl[g], 0, sizeof(o->gctrl[g]));
-			c->cmsg_level = SOL_UDP;
-			c->cmsg_type = UDP_SEGMENT;
-			c->cmsg_len = CMSG_LEN(sizeof(seg));
-			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
-			h->msg_control = o->gctrl[g];
-			h->msg_controllen = sizeof(o->gctrl[g]);
-		}
+		if (m > 1)
+			ssw_set_ctrl(h, &o->gctrl[g], &o->src[k], (uint16_t)size);
 		o->gfirst[g++] = k;
 	}
+	return g;
+}
+
+static void flush(struct ssw_dev *d, int fd, struct out *o)
+{
+	int g, done = 0;
+
+	if (o->no_gso) {
+		flush_plain(d, fd, o, 0);
+		o->n = 0;
+		return;
+	}
+	g = gso_runs(o, 0);
 	while (done < g) {
-		int r = sendmmsg(fd, o->gmsg + done, g - done, 0);
+		int r = sendmmsg(fd, o->gmsg + done, g - done, 0), k;
 
 		if (r >= 0) {
 			ssw_count(&d->udp_send_msgs, (uint64_t)r);
@@ -231,10 +315,18 @@ static void flush(struct ssw_dev *d, int fd, struct out *o)
 		}
 		if (errno == EINTR)
 			continue;
+		k = o->gfirst[done];
+		if (src_refused(errno) && o->src[k].family) {
+			/* first the source (the commoner cause), then GSO below if it fails again */
+			unstick(d, o, k);
+			g = gso_runs(o, k);
+			done = 0;
+			continue;
+		}
 		if (o->gmsg[done].msg_hdr.msg_iovlen > 1) {
 			/* GSO refused (no support, or a path limit): plain from here on */
 			o->no_gso = true;
-			flush_plain(d, fd, o, o->gfirst[done]);
+			flush_plain(d, fd, o, k);
 			break;
 		}
 		ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
@@ -256,12 +348,13 @@ static void seal_batch(struct ssw_dev *d, struct tx *t, int n)
 		size_t wire;
 		socklen_t eplen;
 		struct sockaddr_storage ep;
+		struct ssw_src src;
 
 		if (!p) {
 			ssw_count(&d->drops[SSW_DROP_NO_ROUTE], 1);
 			continue;
 		}
-		if (!ssw_peer_get_endpoint(p, &ep, &eplen) || ssw_socket_for(d, ep.ss_family) < 0) {
+		if (!ssw_peer_get_endpoint(p, &ep, &eplen, &src) || ssw_socket_for(d, ep.ss_family) < 0) {
 			ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
 			continue;
 		}
@@ -271,9 +364,11 @@ static void seal_batch(struct ssw_dev *d, struct tx *t, int n)
 		ssw_note_sent(p, wire, true);
 		o = ep.ss_family == AF_INET6 ? &t->o6 : &t->o4;
 		o->dst[o->n] = ep;
+		o->src[o->n] = src;
 		o->iov[o->n] = (struct iovec){ slot, wire };
 		o->msg[o->n].msg_hdr = (struct msghdr){ .msg_name = &o->dst[o->n], .msg_namelen = eplen,
 						       .msg_iov = &o->iov[o->n], .msg_iovlen = 1 };
+		ssw_set_ctrl(&o->msg[o->n].msg_hdr, &o->ctrl[o->n], &src, 0);
 		o->n++;
 	}
 	pthread_rwlock_unlock(&d->lock);

@@ -35,7 +35,7 @@ void ssw_timers_run(struct ssw_dev *d)
 			last = last_rx;
 		if (tx_un && since(now, tx_un) >= d->keepalive_timeout + d->rekey_timeout) {
 			atomic_store(&c->tx_data_unanswered_ns, 0);
-			ssw_event_push(d, SSW_EV_REKEY, p->id, 0, NULL, 0, NULL, 0);
+			ssw_event_push(d, SSW_EV_REKEY, p->id, 0, NULL, 0, NULL, 0, NULL);
 		}
 		if (!p->current)
 			continue;

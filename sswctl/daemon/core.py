@@ -12,7 +12,9 @@ encrypt (or stage while a handshake is pending) -> UDP to the peer's current
 endpoint, in GSO batches. Inbound: UDP datagram(s) (GRO batches) -> engine
 (handshake or transport) -> for transport, the inner source must route back
 to the same peer (cryptokey routing) -> TUN, TCP runs coalesced. The endpoint follows the latest
-authenticated source address (roaming).
+authenticated source address (roaming), and with it the local address that
+datagram was sent to (the sticky source): replies, data and handshake
+messages leave from the address the peer wrote to, as WireGuard's do.
 
 Every dropped datagram or packet is counted by reason, per peer when the
 peer is known, else on the device. Nothing here logs key material.
@@ -96,6 +98,12 @@ class Daemon(EngineDriver):
         self.dp: datapath.Datapath | None = None
         self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
         self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
+        # Sticky sources: per peer, (its endpoint, the local address it wrote
+        # to); sends to that endpoint leave from that address.
+        self._src: dict[bytes, tuple] = {}
+        # (source, local address) of the datagram being handled: the engine's
+        # replies to it (response, cookie reply) leave from where it arrived.
+        self._rx_from: tuple | None = None
         self.config = Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher)
         self.peers: dict[bytes, PeerRuntime] = {}
         self.table = AllowedIPs()
@@ -111,6 +119,8 @@ class Daemon(EngineDriver):
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
 
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
+    # engine.receive kinds that move the peer's endpoint (and its sticky source)
+    _authenticated = frozenset(("initiation", "response", "data", "keepalive"))
 
     # ------------------------------------------------------------------ life
 
@@ -205,17 +215,19 @@ class Daemon(EngineDriver):
         if endpoint is None:
             rt.drops["no_endpoint"] += len(packets)
             return
+        local = self._source_for(key, endpoint)
         for packet in packets:
             staged_full = len(sess.staged) >= MAX_STAGED_PACKETS
             datagram, events = engine.encrypt(key, packet, now)
             if datagram is not None:
-                out.append((endpoint, datagram, rt))
+                out.append((endpoint, datagram, rt, local))
             elif staged_full:
                 # The engine's staged queue is bounded and drops its oldest packet.
                 rt.drops["staged_overflow"] += 1
             if events:
                 self.handle(events)
                 endpoint = sess.endpoint or endpoint
+                local = self._source_for(key, endpoint)
 
     def _send_batch(self, out: list) -> None:
         """Send datagrams, coalescing runs to one endpoint with UDP GSO.
@@ -227,32 +239,40 @@ class Daemon(EngineDriver):
         """
         i, n = 0, len(out)
         while i < n:
-            addr, first, rt = out[i]
+            addr, first, rt, local = out[i]
             size = len(first)
             j = i + 1
             limit = min(n, i + min(net.GSO_MAX_SEGMENTS, net.GSO_MAX_BYTES // size))
             if self.gso:
-                while j < limit and out[j][0] == addr and out[j][2] is rt and len(out[j][1]) <= size:
+                while (j < limit and out[j][0] == addr and out[j][2] is rt and out[j][3] == local
+                       and len(out[j][1]) <= size):
                     j += 1
                     if len(out[j - 1][1]) < size:
                         break  # a shorter datagram can only end a run
             if j - i == 1:
-                ok = self._send_addr(addr, first)
+                ok = self._send_addr(addr, first, local)
             else:
-                ok = self._send_gso(addr, [d for _, d, _ in out[i:j]], size)
+                ok = self._send_gso(addr, [o[1] for o in out[i:j]], size, local)
             if ok:
                 rt.tx_packets += j - i
             else:
                 rt.drops["send_error"] += j - i
             i = j
 
-    def _send_gso(self, addr: tuple, datagrams: list, size: int) -> bool:
+    def _send_gso(self, addr: tuple, datagrams: list, size: int, local: str | None = None) -> bool:
         sock = self.udp6 if len(addr) == 4 else self.udp4
         if sock is None:
             return False
+        cmsgs = [(net.SOL_UDP, net.UDP_SEGMENT, net.GSO_SIZE.pack(size))]
+        if local is not None:
+            cmsgs.append(net.source_cmsg(local))
         try:
-            sock.sendmsg([b"".join(datagrams)], [(net.SOL_UDP, net.UDP_SEGMENT, net.GSO_SIZE.pack(size))], 0, addr)
+            sock.sendmsg([b"".join(datagrams)], cmsgs, 0, addr)
         except OSError as e:
+            if local is not None and e.errno in net.SOURCE_REFUSED:
+                # first the source (the commoner cause), then GSO if it fails again
+                self._forget_source(local)
+                return self._send_gso(addr, datagrams, size)
             if e.errno not in (errno.EIO, errno.EINVAL, errno.EOPNOTSUPP):
                 return False
             # No GSO on this path (e.g. checksum offload off): one by one from now on.
@@ -266,19 +286,20 @@ class Daemon(EngineDriver):
         try:
             for _ in range(BATCH):
                 try:
-                    data, ancdata, _flags, src = recvmsg(net.RECV_BUFFER, net.GRO_CMSG_SPACE)
+                    data, ancdata, _flags, src = recvmsg(net.RECV_BUFFER, net.RECV_CMSG_SPACE)
                 except BlockingIOError:
                     break
                 except OSError:
                     self.drops["socket_error"] += 1
                     break
                 seg = net.gro_segment_size(ancdata)
+                local = net.local_address(ancdata)
                 if seg and seg < len(data):
                     # UDP GRO handed us several datagrams of one flow at once.
                     for off in range(0, len(data), seg):
-                        self._inbound(data[off:off + seg], src, now)
+                        self._inbound(data[off:off + seg], src, now, local)
                 else:
-                    self._inbound(data, src, now)
+                    self._inbound(data, src, now, local)
                 if len(self._rx_pending) >= FLUSH_AT:
                     self._flush_tun()
         finally:
@@ -296,7 +317,8 @@ class Daemon(EngineDriver):
             except OSError:
                 self.drops["tun_write"] += 1
 
-    def _inbound(self, data: bytes, src: tuple, now: float) -> None:
+    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None) -> None:
+        """One datagram from ``src``, sent to our address ``local``."""
         engine = self.engine
         if engine is None:
             self.drops["no_private_key"] += 1
@@ -311,8 +333,14 @@ class Daemon(EngineDriver):
             return
         if r.kind == "data":
             self._deliver(r.peer, r.packet)
+        if r.peer is not None and r.kind in self._authenticated:
+            self._learn_source(r.peer, src, local, r.kind)
         if r.events:
-            self.handle(r.events)
+            self._rx_from = (src, local)
+            try:
+                self.handle(r.events)
+            finally:
+                self._rx_from = None
 
     def _deliver(self, key: bytes, packet: bytes) -> None:
         rt = self.peers.get(key)
@@ -326,13 +354,57 @@ class Daemon(EngineDriver):
         self._rx_pending.append(packet)
         rt.rx_packets += 1
 
+    # ------------------------------------------------------------------ sticky sources
+
+    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str) -> None:
+        """An authenticated datagram from ``src`` to our ``local``: the peer's
+        endpoint and sticky source (WireGuard: on handshake and data alike).
+        The native data path learns from data itself; a handshake's goes to it
+        before the keypair is installed (an initiator's key-confirming
+        keepalive then leaves from the right address)."""
+        if self._src.get(key) != (src, local):
+            if local is None:
+                self._src.pop(key, None)
+            else:
+                self._src[key] = (src, local)
+        if self.dp is not None and kind in ("initiation", "response"):
+            sent = self._dp_sent.get(key)
+            if sent is not None:
+                self.dp.set_endpoint(key, src, local)
+                self._dp_sent[key] = (src, *sent[1:])
+
+    def _source_for(self, key: bytes, dest: tuple) -> str | None:
+        """The local address sends from ``key`` to ``dest`` leave from, or None (routing picks)."""
+        s = self._src.get(key)
+        return s[1] if s is not None and s[0] == dest else None
+
+    def _forget_source(self, local: str) -> None:
+        """The kernel refused ``local`` as a source (the address is gone): every peer forgets it."""
+        log.info("%s: local address %s is gone, sending from what routing picks", self.name, local)
+        for key in [k for k, s in self._src.items() if s[1] == local]:
+            del self._src[key]
+
+    def _clear_source(self, key: bytes) -> None:
+        """WireGuard clears a peer's source on a handshake retransmit, in case it is the trouble."""
+        self._src.pop(key, None)
+        if self.dp is not None and key in self._dp_sent:
+            self.dp.clear_source(key)
+
     # EngineDriver hooks
     def transmit(self, ev: Transmit) -> None:
         dest = ev.dest
-        if dest is None and ev.peer is not None:
-            dest = self.engine.peer(ev.peer).endpoint
-        rt = self.peers.get(ev.peer) if ev.peer is not None else None
-        if dest is None or not self._send_addr(dest, ev.data):
+        peer = ev.peer
+        if dest is None and peer is not None:
+            dest = self.engine.peer(peer).endpoint
+        local = None
+        if peer is not None and ev.kind == "initiation" and self.engine.peer(peer).handshake_attempts:
+            self._clear_source(peer)  # a retransmit (the engine counts the retries)
+        elif self._rx_from is not None and dest == self._rx_from[0]:
+            local = self._rx_from[1]  # a reply leaves from where the message arrived
+        elif peer is not None and dest is not None:
+            local = self._source_for(peer, dest)
+        rt = self.peers.get(peer) if peer is not None else None
+        if dest is None or not self._send_addr(dest, ev.data, local):
             if rt is not None:
                 rt.drops["no_endpoint" if dest is None else "send_error"] += 1
         elif rt is not None and ev.kind == "data":
@@ -357,14 +429,21 @@ class Daemon(EngineDriver):
             if dropped:
                 rt.drops["handshake_timeout"] += dropped
 
-    def _send_addr(self, addr: tuple, datagram) -> bool:
+    def _send_addr(self, addr: tuple, datagram, local: str | None = None) -> bool:
+        """One datagram to ``addr``, from our address ``local`` if given."""
         sock = self.udp6 if len(addr) == 4 else self.udp4
         if sock is None:
             return False
         try:
-            sock.sendto(datagram, addr)
-        except OSError:
-            return False
+            if local is None:
+                sock.sendto(datagram, addr)
+            else:
+                sock.sendmsg([datagram], [net.source_cmsg(local)], 0, addr)
+        except OSError as e:
+            if local is None or e.errno not in net.SOURCE_REFUSED:
+                return False
+            self._forget_source(local)
+            return self._send_addr(addr, datagram)
         return True
 
     # ------------------------------------------------------------------ control
@@ -470,6 +549,7 @@ class Daemon(EngineDriver):
         for key in list(self.peers):
             if key not in new_keys:
                 del self.peers[key]
+                self._src.pop(key, None)
                 engine.remove_peer(key)
         for p in new.peers:
             before = old_peers.get(p.public_key)
@@ -479,6 +559,7 @@ class Daemon(EngineDriver):
             changes = {}
             if p.public_key in addrs:
                 changes["endpoint"] = addrs[p.public_key]
+                self._src.pop(p.public_key, None)  # a configured endpoint starts without a source
             if before.preshared_key != p.preshared_key:
                 changes["preshared_key"] = p.preshared_key
             if before.persistent_keepalive != p.persistent_keepalive:
@@ -503,6 +584,7 @@ class Daemon(EngineDriver):
         now = time.monotonic()
         known = self.peers
         self.peers = {}
+        self._src.clear()
         for p in self.config.peers:
             self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
         self._rebuild_table()
@@ -613,6 +695,9 @@ class Daemon(EngineDriver):
                 continue
             if sent is None or sent[:2] != state[:2]:
                 dp.set_peer(key, endpoint=endpoint, persistent_keepalive=state[1])
+                local = self._source_for(key, endpoint)
+                if local is not None:  # set_peer starts without one; the peer did not move
+                    dp.set_endpoint(key, endpoint, local)
             if sent is None or sent[2] != state[2]:
                 dp.set_allowed_ips(key, p.allowed_ips)
             self._dp_sent[key] = state
@@ -622,7 +707,7 @@ class Daemon(EngineDriver):
         for ev in self.dp.poll_events():
             kind = ev.kind
             if kind == "handshake":
-                self._inbound(ev.data, ev.addr, now)
+                self._inbound(ev.data, ev.addr, now, ev.source)
             elif kind == "staged":
                 rt = self.peers.get(ev.peer)
                 if rt is None:
@@ -638,6 +723,10 @@ class Daemon(EngineDriver):
             elif kind == "endpoint":
                 if self.engine is not None and ev.peer in self.peers:
                     self.engine.update_peer(ev.peer, endpoint=ev.addr)
+                    if ev.source is None:
+                        self._src.pop(ev.peer, None)
+                    else:
+                        self._src[ev.peer] = (ev.addr, ev.source)
                     sent = self._dp_sent.get(ev.peer)
                     if sent is not None:
                         self._dp_sent[ev.peer] = (ev.addr, *sent[1:])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 import struct
@@ -20,7 +21,18 @@ GSO_SIZE = struct.Struct("=H")
 GSO_MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS
 GSO_MAX_BYTES = 65507 - 8  # one UDP payload's limit, with some slack
 RECV_BUFFER = 65536
-GRO_CMSG_SPACE = socket.CMSG_SPACE(4)
+# Sticky sources (linux/in.h, linux/in6.h): the local address a datagram
+# arrived on comes with it, and a send may name the address it leaves from.
+IP_PKTINFO = 8
+IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+_IN_PKTINFO = struct.Struct("=I4s4s")  # ifindex, spec_dst (the source on send), addr
+_IN6_PKTINFO = struct.Struct("=16sI")  # addr, ifindex
+# recvmsg's ancillary space: a UDP_GRO segment size and an in6_pktinfo
+RECV_CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_IN6_PKTINFO.size)
+# A send whose source address is no longer ours fails with these: IPv6
+# checks the IPV6_PKTINFO address (EINVAL), IPv4's route lookup finds no
+# device that has it (ENETUNREACH). The send is repeated without it.
+SOURCE_REFUSED = (errno.EINVAL, errno.ENETUNREACH)
 
 
 class BindError(OSError):
@@ -47,6 +59,10 @@ def _udp(family: int, port: int, fwmark: int) -> socket.socket:
             s.setsockopt(SOL_UDP, UDP_GRO, 1)
         except OSError:
             pass  # an old kernel: datagrams arrive one by one
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        else:
+            s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
         s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     except BaseException:
         s.close()
@@ -60,6 +76,24 @@ def gro_segment_size(ancdata: list) -> int:
         if level == SOL_UDP and kind == UDP_GRO and len(data) >= 4:
             return int.from_bytes(data[:4], "little")
     return 0
+
+
+def local_address(ancdata: list) -> str | None:
+    """The local address a datagram was sent to (IP_PKTINFO / IPV6_PKTINFO), or None."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
+            return socket.inet_ntop(socket.AF_INET, _IN_PKTINFO.unpack_from(data)[1])
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _IN6_PKTINFO.size:
+            return socket.inet_ntop(socket.AF_INET6, _IN6_PKTINFO.unpack_from(data)[0])
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def source_cmsg(local: str) -> tuple:
+    """The control message that makes a send leave from ``local`` (interface left to routing)."""
+    if ":" in local:
+        return (socket.IPPROTO_IPV6, IPV6_PKTINFO, _IN6_PKTINFO.pack(socket.inet_pton(socket.AF_INET6, local), 0))
+    return (socket.IPPROTO_IP, IP_PKTINFO, _IN_PKTINFO.pack(0, socket.inet_aton(local), bytes(4)))
 
 
 def _ipv6_available() -> bool:

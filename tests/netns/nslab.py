@@ -133,6 +133,17 @@ def wait_for_socket(iface: str, proc: subprocess.Popen | None = None, timeout: f
     raise AssertionError(f"no UAPI socket for {iface} after {timeout}s")
 
 
+def wait_for(cond, timeout: float, what: str):
+    """Poll ``cond`` every 0.2 s until it returns something true (returned), else fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def ping(side: Side, target: str, count: int = 3, timeout: float = 20) -> subprocess.CompletedProcess:
     """Ping until ``count`` replies in a row succeed (the first may wait for a handshake)."""
     v6 = ":" in target

@@ -91,19 +91,21 @@ class Side:
             s.close()
 
 
-def make_side(engine: Engine, **timeouts) -> Side:
+def make_side(engine: Engine, host: str = "127.0.0.1", **timeouts) -> Side:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
+    udp.bind((host, 0))
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     dp = datapath.Datapath(engine.mode.type_data, 1420, **timeouts)
     dp.set_sockets(theirs.fileno(), udp.fileno(), -1)
     return Side(dp, udp, mine, theirs, engine)
 
 
-def connect(a: Side, b: Side) -> None:
-    """Peers, allowed IPs (A 10.9.0.1, B 10.9.0.2 + fd09::/64), workers, a handshake, keys installed."""
-    for me, other, nets in ((a, b, ["10.9.0.2/32", "fd09::/64"]), (b, a, ["10.9.0.1/32"])):
-        me.dp.set_peer(other.engine.public_key, other.addr)
+def connect(a: Side, b: Side, addr_b: tuple | None = None) -> None:
+    """Peers, allowed IPs (A 10.9.0.1, B 10.9.0.2 + fd09::/64), workers, a handshake, keys installed.
+    ``addr_b``: where A sends to B (default B's socket address)."""
+    for me, where, other, nets in ((a, addr_b or b.addr, b, ["10.9.0.2/32", "fd09::/64"]),
+                                   (b, a.addr, a, ["10.9.0.1/32"])):
+        me.dp.set_peer(other.engine.public_key, where)
         me.dp.set_allowed_ips(other.engine.public_key, nets)
         me.dp.start()
     a.keypair, b.keypair = handshake_keypairs(a.engine, b.engine, a.addr, b.addr)
@@ -154,7 +156,7 @@ def divert(a: Side, b: Side, sniff: socket.socket, pkt: bytes) -> bytes:
 
 def test_packets_cross_both_ways_after_key_confirmation(tunnel):
     a, b = tunnel
-    assert ("confirmed", a.engine.public_key, b.keypair.local_index, None, None) in b.dp.poll_events()
+    assert ("confirmed", a.engine.public_key, b.keypair.local_index, None, None, None) in b.dp.poll_events()
     for i in range(50):
         pkt = ip4("10.9.0.1", "10.9.0.2", os.urandom(i * 29))
         a.tun.send(pkt)
@@ -202,7 +204,7 @@ def test_endpoint_roams_to_the_latest_authenticated_source(tunnel, udp):
     other.sendto(bytes(a.keypair.encrypt(pkt)), b.addr)
     assert b.recv_tun() == pkt
     assert b.peer_stats(a)["endpoint"] == other.getsockname()
-    assert ("endpoint", a.engine.public_key, 0, None, other.getsockname()) in b.dp.poll_events()
+    assert ("endpoint", a.engine.public_key, 0, None, other.getsockname(), "127.0.0.1") in b.dp.poll_events()
     b.tun.send(ip4("10.9.0.2", "10.9.0.1", b"back"))
     assert other.recv(65536)[0] == a.engine.mode.type_data  # B now sends where A last spoke from
     # a forged datagram under B's receiver index does not move it
@@ -219,7 +221,7 @@ def test_packets_without_a_keypair_go_up_to_python(tunnel):
     a.tun.send(pkt)
     r, _, _ = select.select([a.dp.event_fd()], [], [], 5)
     assert r, "event fd never became readable"
-    assert a.dp.poll_events() == [("staged", b.engine.public_key, 0, pkt, None)]
+    assert a.dp.poll_events() == [("staged", b.engine.public_key, 0, pkt, None, None)]
     assert a.dp.poll_events() == []
     assert select.select([a.dp.event_fd()], [], [], 0)[0] == []
     for _ in range(datapath.native.MAX_STAGED + 20):  # bounded: the rest are dropped and counted
@@ -236,7 +238,7 @@ def test_handshake_datagrams_go_up_with_their_source(tunnel, udp):
     init = next(e for e in a.engine.initiate(b.engine.public_key, later) if isinstance(e, Transmit)).data
     s.sendto(init, b.addr)
     ev = wait_for(b.dp.poll_events, what="handshake event")
-    assert ev == [("handshake", None, 0, bytes(init), s.getsockname())]
+    assert ev == [("handshake", None, 0, bytes(init), s.getsockname(), "127.0.0.1")]
     assert b.engine.receive(ev[0].data, ev[0].addr, later).kind == "initiation"
 
 
@@ -306,7 +308,7 @@ def test_send_from_python_seals_under_the_current_keypair(tunnel):
     assert b.peer_stats(a)["rx_packets"] == 1
     a.dp.remove_keypair(b.engine.public_key)
     assert a.dp.send(b.engine.public_key, pkt) is False
-    assert ("staged", b.engine.public_key, 0, pkt, None) in a.dp.poll_events()
+    assert ("staged", b.engine.public_key, 0, pkt, None, None) in a.dp.poll_events()
 
 
 @pytest.fixture
@@ -329,7 +331,7 @@ def test_timers_passive_keepalive_and_needs_handshake(short_timers):
     a.tun.send(ip4("10.9.0.1", "10.9.0.2"))
     ev = wait_for(lambda: [e for e in a.dp.poll_events() if e.kind == "rekey"], timeout=4,
                   what="needs-handshake event")
-    assert ev == [("rekey", b.engine.public_key, 0, None, None)]
+    assert ev == [("rekey", b.engine.public_key, 0, None, None, None)]
 
 
 def test_timers_persistent_keepalive(short_timers):
@@ -459,3 +461,74 @@ def test_a_more_specific_allowed_ip_on_another_peer_wins(tunnel):
         assert a.recv_tun() == good
     finally:
         c.close()
+
+
+# --- sticky source: B's socket is bound to the wildcard address and A writes
+# to 127.0.0.7 (every 127/8 address is local); B's replies must leave from
+# 127.0.0.7, not from 127.0.0.1, which routing picks towards A.
+
+@pytest.fixture
+def multihomed():
+    pair = engines()
+    a, b = make_side(pair[0]), make_side(pair[1], host="0.0.0.0")
+    try:
+        connect(a, b, addr_b=("127.0.0.7", b.addr[1]))
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def test_replies_leave_from_the_address_the_peer_wrote_to(multihomed, udp):
+    a, b = multihomed
+    sticky = ("127.0.0.7", b.addr[1])
+    # B learned the source from A's key-confirming keepalive
+    assert b.peer_stats(a)["source"] == "127.0.0.7"
+    assert ("endpoint", a.engine.public_key, 0, None, a.addr, "127.0.0.7") in b.dp.poll_events()
+    sent = b.dp.stats()["device"]["udp_send_msgs"]
+    for _ in range(40):  # a run of equal-sized datagrams: one UDP_SEGMENT message carries the source
+        b.tun.send(ip4("10.9.0.2", "10.9.0.1", bytes(1000)))
+    for _ in range(40):
+        assert a.recv_tun() == ip4("10.9.0.2", "10.9.0.1", bytes(1000))
+    assert b.dp.stats()["device"]["udp_send_msgs"] - sent < 40
+    # A roams to the source of B's authenticated datagrams: still 127.0.0.7
+    assert a.peer_stats(b)["endpoint"] == sticky
+    assert b.dp.send(a.engine.public_key) is True  # the control-side send too
+    wait_for(lambda: a.peer_stats(b)["last_rx"] > 0, what="keepalive")
+    assert a.peer_stats(b)["endpoint"] == sticky
+    # handshake datagrams go up with the local address they were sent to
+    s = udp()
+    b.dp.poll_events()
+    s.sendto(bytes([1, 0, 0, 0]) + bytes(144), sticky)
+    ev = wait_for(b.dp.poll_events, what="handshake event")
+    assert ev == [("handshake", None, 0, bytes([1, 0, 0, 0]) + bytes(144), s.getsockname(), "127.0.0.7")]
+
+
+def test_a_cleared_source_lets_routing_pick(multihomed):
+    a, b = multihomed
+    b.dp.clear_source(a.engine.public_key)
+    assert b.peer_stats(a)["source"] is None
+    b.tun.send(ip4("10.9.0.2", "10.9.0.1"))
+    a.recv_tun()
+    assert a.peer_stats(b)["endpoint"] == ("127.0.0.1", b.addr[1])
+
+
+@pytest.mark.parametrize("how", ["worker", "control"])
+def test_a_source_the_kernel_refuses_is_dropped_and_the_send_repeated(multihomed, how):
+    a, b = multihomed
+    # 192.0.2.7 is not ours: the kernel refuses it (EINVAL), as when an address is removed
+    b.dp.set_endpoint(a.engine.public_key, a.addr, "192.0.2.7")
+    assert b.peer_stats(a)["source"] == "192.0.2.7"
+    pkt = ip4("10.9.0.2", "10.9.0.1", bytes(600))
+    if how == "control":
+        assert b.dp.send(a.engine.public_key, pkt) is True
+        assert a.recv_tun() == pkt
+    else:
+        for _ in range(20):
+            b.tun.send(pkt)
+        for _ in range(20):
+            assert a.recv_tun() == pkt
+    assert b.peer_stats(a)["source"] is None
+    assert a.peer_stats(b)["endpoint"] == ("127.0.0.1", b.addr[1])
+    assert b.dp.stats()["device"]["drops"]["send_error"] == 0
+    assert b.peer_stats(a)["drops"]["send_error"] == 0
