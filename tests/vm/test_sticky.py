@@ -15,6 +15,7 @@ roams to B1 (its kernel saw an authentic packet from there).
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
@@ -27,7 +28,8 @@ from conftest import in_netns, load_module, run, unique
 from test_daemon import Daemon, ping, stop_all
 
 from sswctl import keys
-from sswctl.ipc.genl import GenlBackend
+from sswctl.ipc import IPCError
+from sswctl.ipc.genl import CMD, GenlBackend, encode, sockaddr
 from sswctl.model import Device, Endpoint, Peer
 
 # Per outer family: A, B1 (B's primary: the route's choice towards A), B2, the prefix.
@@ -166,3 +168,45 @@ def test_the_source_removed_from_the_host_falls_back_to_a_routable_one(netns, tm
             assert d.poll() is None, d.output()
     finally:
         t.close()
+
+
+def test_xmit_handshake_sends_from_the_local_address_given_while_it_is_ours(netns):
+    """XMIT_HANDSHAKE's LOCAL, seen by the receiving socket; an address that is not ours
+    falls back to the route's choice; LOCAL alone or of another family is refused."""
+    load_module()
+    ns, dev, kb = netns(), unique("stx"), GenlBackend()
+    run("ip", "-n", ns, "link", "set", "lo", "up")
+    run("ip", "-n", ns, "addr", "add", "127.0.0.2/8", "dev", "lo")  # ours, never the route's choice
+    run("ip", "-n", ns, "link", "add", dev, "type", "secureswift")
+    with in_netns(ns):
+        kb.set_device(Device(name=dev, private_key=keys.clamp(os.urandom(32)), listen_port=52301))
+        run("ip", "link", "set", dev, "up")
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with rx:
+            rx.bind(("127.0.0.1", 52302))
+            rx.settimeout(20)
+            to = Endpoint("127.0.0.1", 52302)
+            kb.xmit_handshake(dev, b"sticky", endpoint=to, local=Endpoint("127.0.0.2", 0))
+            assert rx.recvfrom(64) == (b"sticky", ("127.0.0.2", 52301))
+            kb.xmit_handshake(dev, b"gone", endpoint=to, local=Endpoint("192.0.2.77", 0))
+            assert rx.recvfrom(64) == (b"gone", ("127.0.0.1", 52301))
+            kb.xmit_handshake(dev, b"plain", endpoint=to)
+            assert rx.recvfrom(64) == (b"plain", ("127.0.0.1", 52301))
+            base = encode("handshake", "IFINDEX", socket.if_nametoindex(dev)) + encode("handshake", "PACKET", b"x")
+            local4 = encode("handshake", "LOCAL", sockaddr(Endpoint("127.0.0.2", 0)))
+            nobody = encode("handshake", "PEER_PUBLIC_KEY", os.urandom(32))  # alone: ENOENT
+            for payload in (base + nobody + local4,  # LOCAL goes with an ENDPOINT only
+                            base + encode("handshake", "ENDPOINT", sockaddr(Endpoint("::1", 52302))) + local4):
+                with pytest.raises(IPCError) as e:
+                    kb._request(CMD["XMIT_HANDSHAKE"], payload, 0)
+                assert e.value.errno == errno.EINVAL
+            assert _nothing_arrives(rx)
+
+
+def _nothing_arrives(s: socket.socket) -> bool:
+    s.settimeout(1)
+    try:
+        s.recvfrom(64)
+    except TimeoutError:
+        return True
+    return False
