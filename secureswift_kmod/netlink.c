@@ -70,7 +70,7 @@ static int check_endpoint(const struct nlattr *attr, struct netlink_ext_ack *ext
 }
 
 /* A checked endpoint attribute into @ep. */
-static int get_endpoint(const struct nlattr *attr, union ssw_endpoint *ep,
+static int get_endpoint(const struct nlattr *attr, struct ssw_endpoint *ep,
 			struct netlink_ext_ack *extack)
 {
 	int ret = check_endpoint(attr, extack);
@@ -79,6 +79,32 @@ static int get_endpoint(const struct nlattr *attr, union ssw_endpoint *ep,
 		return ret;
 	memset(ep, 0, sizeof(*ep));
 	memcpy(ep, nla_data(attr), nla_len(attr));
+	return 0;
+}
+
+/*
+ * A checked LOCAL attribute into @ep's sticky source: an address of the
+ * family of @ep's destination (the interface only as a v6 scope id).
+ */
+static int get_local(const struct nlattr *attr, struct ssw_endpoint *ep,
+		     struct netlink_ext_ack *extack)
+{
+	struct ssw_endpoint local;
+	int ret = get_endpoint(attr, &local, extack);
+
+	if (ret < 0)
+		return ret;
+	if (local.addr.sa_family != ep->addr.sa_family) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "local address of another family than the endpoint");
+		return -EINVAL;
+	}
+	if (local.addr.sa_family == AF_INET) {
+		ep->src4 = local.addr4.sin_addr;
+	} else {
+		ep->src6 = local.addr6.sin6_addr;
+		ep->src_if = local.addr6.sin6_scope_id;
+	}
 	return 0;
 }
 
@@ -460,7 +486,7 @@ static int set_peer(struct ssw_device *ssw, struct nlattr *attr)
 	if (tb[SSWPEER_A_PRESHARED_KEY])
 		ssw_peer_set_preshared_key(peer, nla_data(tb[SSWPEER_A_PRESHARED_KEY]));
 	if (tb[SSWPEER_A_ENDPOINT]) {
-		union ssw_endpoint ep;
+		struct ssw_endpoint ep;
 
 		/* validate_peer() checked it. */
 		if (!get_endpoint(tb[SSWPEER_A_ENDPOINT], &ep, NULL))
@@ -572,7 +598,7 @@ out:
 static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
-	union ssw_endpoint from = { };
+	struct ssw_endpoint from = { };
 	struct ssw_device *ssw;
 	struct ssw_peer *peer;
 	bool initiator;
@@ -587,8 +613,15 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (attrs[SSWKEYPAIR_A_ENDPOINT]) {
 		ret = get_endpoint(attrs[SSWKEYPAIR_A_ENDPOINT], &from, info->extack);
+		if (!ret && attrs[SSWKEYPAIR_A_LOCAL])
+			ret = get_local(attrs[SSWKEYPAIR_A_LOCAL], &from, info->extack);
 		if (ret < 0)
 			goto out_wipe;
+	} else if (attrs[SSWKEYPAIR_A_LOCAL]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attrs[SSWKEYPAIR_A_LOCAL],
+				    "a local address needs an endpoint");
+		ret = -EINVAL;
+		goto out_wipe;
 	}
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWKEYPAIR_A_IFINDEX])));
@@ -668,7 +701,7 @@ static int clear_peer_src(struct ssw_device *ssw, const struct nlattr *public_ke
 static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
-	union ssw_endpoint to = { };
+	struct ssw_endpoint to = { };
 	struct ssw_device *ssw;
 	struct ssw_peer *peer;
 	struct sk_buff *out;
@@ -680,16 +713,32 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 		return -EINVAL;
 	if (attrs[SSWHANDSHAKE_A_ENDPOINT]) {
 		ret = get_endpoint(attrs[SSWHANDSHAKE_A_ENDPOINT], &to, info->extack);
+		if (!ret && attrs[SSWHANDSHAKE_A_LOCAL])
+			ret = get_local(attrs[SSWHANDSHAKE_A_LOCAL], &to, info->extack);
 		if (ret < 0)
 			return ret;
+	} else if (attrs[SSWHANDSHAKE_A_LOCAL]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attrs[SSWHANDSHAKE_A_LOCAL],
+				    "a local address needs an endpoint");
+		return -EINVAL;
 	}
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
 	if (IS_ERR(ssw))
 		return PTR_ERR(ssw);
 
+	if (attrs[SSWHANDSHAKE_A_FLAGS] &&
+	    (nla_get_u32(attrs[SSWHANDSHAKE_A_FLAGS]) & SSWHANDSHAKE_F_RETRANSMIT)) {
+		ret = clear_peer_src(ssw, attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]);
+		if (ret < 0)
+			goto out;
+	}
+
 	if (!attrs[SSWHANDSHAKE_A_ENDPOINT]) {
-		/* No explicit destination: the peer's current endpoint. */
+		/*
+		 * No explicit destination: the peer's current endpoint, with
+		 * its sticky source (none after a retransmit's clear).
+		 */
 		mutex_lock(&ssw->device_update_lock);
 		peer = ssw_peer_lookup(ssw, nla_data(attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]));
 		if (peer) {
@@ -702,13 +751,6 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 			ret = -ENOENT;
 			goto out;
 		}
-	}
-
-	if (attrs[SSWHANDSHAKE_A_FLAGS] &&
-	    (nla_get_u32(attrs[SSWHANDSHAKE_A_FLAGS]) & SSWHANDSHAKE_F_RETRANSMIT)) {
-		ret = clear_peer_src(ssw, attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]);
-		if (ret < 0)
-			goto out;
 	}
 
 	len = nla_len(attrs[SSWHANDSHAKE_A_PACKET]);
@@ -789,14 +831,23 @@ void ssw_netlink_keys_expired(struct ssw_peer *peer)
 }
 
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
-				 size_t len, const union ssw_endpoint *from)
+				 size_t len, const struct ssw_endpoint *from)
 {
 	size_t from_len = from->addr.sa_family == AF_INET ?
 			  sizeof(from->addr4) : sizeof(from->addr6);
+	struct ssw_endpoint local = { };
 	struct sk_buff *msg;
 	void *hdr;
 
-	msg = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(from_len) +
+	/* Our address it came to, for the daemon to answer from (sticky source). */
+	local.addr.sa_family = from->addr.sa_family;
+	if (from->addr.sa_family == AF_INET) {
+		local.addr4.sin_addr = from->src4;
+	} else {
+		local.addr6.sin6_addr = from->src6;
+		local.addr6.sin6_scope_id = from->src_if;
+	}
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) + 2 * nla_total_size(from_len) +
 			  nla_total_size(len), GFP_ATOMIC);
 	if (!msg)
 		return -ENOMEM;
@@ -804,6 +855,7 @@ int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 	if (!hdr ||
 	    nla_put_u32(msg, SSWHANDSHAKE_A_IFINDEX, ssw->dev->ifindex) ||
 	    nla_put(msg, SSWHANDSHAKE_A_ENDPOINT, from_len, from) ||
+	    nla_put(msg, SSWHANDSHAKE_A_LOCAL, from_len, &local) ||
 	    nla_put(msg, SSWHANDSHAKE_A_PACKET, len, packet)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
@@ -817,7 +869,7 @@ int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 void ssw_netlink_endpoint_changed(struct ssw_peer *peer)
 {
 	struct ssw_device *ssw = peer->device;
-	union ssw_endpoint ep;
+	struct ssw_endpoint ep;
 	struct sk_buff *msg;
 	size_t ep_len;
 	void *hdr;

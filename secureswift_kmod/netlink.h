@@ -8,7 +8,7 @@ int ssw_genetlink_init(void);
 void ssw_genetlink_uninit(void);
 
 struct ssw_device;
-union ssw_endpoint;
+struct ssw_endpoint;
 /* HANDSHAKE_UPCALL on the "handshake" group (atomic context is fine). */
 struct ssw_peer;
 /*
@@ -22,6 +22,6 @@ void ssw_netlink_keys_expired(struct ssw_peer *peer);
 /* ENDPOINT_CHANGED on the "handshake" group: @peer roamed (atomic context). */
 void ssw_netlink_endpoint_changed(struct ssw_peer *peer);
 int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
-				 size_t len, const union ssw_endpoint *from);
+				 size_t len, const struct ssw_endpoint *from);
 
 #endif /* _SSW_NETLINK_H */

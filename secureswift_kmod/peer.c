@@ -187,7 +187,7 @@ void ssw_peer_want_handshake(struct ssw_peer *peer)
 		ssw_netlink_need_handshake(peer);
 }
 
-bool ssw_peer_set_endpoint(struct ssw_peer *peer, const union ssw_endpoint *ep)
+bool ssw_peer_set_endpoint(struct ssw_peer *peer, const struct ssw_endpoint *ep)
 {
 	bool changed;
 

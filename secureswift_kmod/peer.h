@@ -19,10 +19,26 @@
 
 struct ssw_device;
 
-union ssw_endpoint {
-	struct sockaddr addr;
-	struct sockaddr_in addr4;
-	struct sockaddr_in6 addr6;
+/*
+ * Where a peer is: its address, and the address of ours it last reached
+ * (sticky source, as WireGuard's struct endpoint): replies leave from the
+ * address the peer wrote to, not from whatever the routing table prefers,
+ * so a multi-homed host or a floating address answers from the address a
+ * NAT or firewall in front of the peer expects. Zero source: any.
+ * Always zeroed before filling: whole endpoints are compared with memcmp.
+ */
+struct ssw_endpoint {
+	union {
+		struct sockaddr addr;
+		struct sockaddr_in addr4;
+		struct sockaddr_in6 addr6;
+	};
+	union {
+		struct in_addr src4;
+		struct in6_addr src6;
+	};
+	/* The interface the source was seen on; 0: not known. */
+	int src_if;
 };
 
 struct ssw_peer {
@@ -38,14 +54,15 @@ struct ssw_peer {
 	bool has_preshared_key;
 
 	rwlock_t endpoint_lock;
-	union ssw_endpoint endpoint;		/* family AF_UNSPEC: none */
+	struct ssw_endpoint endpoint;		/* family AF_UNSPEC: none */
 	/* The outer route to the endpoint; the tx work item's alone (socket.c). */
 	struct ssw_route_cache {
 		struct dst_cache cache;
-		union ssw_endpoint endpoint;	/* what it was filled for */
+		struct ssw_endpoint endpoint;	/* what it was filled for */
 		u32 fwmark;
 		u16 port;
 		u32 flushed;			/* ->flushes when last reset */
+		u32 addr_gen;			/* the netns's dev_addr_genid then */
 		atomic_t flushes;		/* ssw_socket_clear_src() */
 	} route_cache;
 
@@ -94,7 +111,7 @@ void ssw_peer_want_handshake(struct ssw_peer *peer);
  * Move the peer's endpoint to @ep (SET_DEVICE, or a handshake the daemon
  * authenticated). True when that changed it.
  */
-bool ssw_peer_set_endpoint(struct ssw_peer *peer, const union ssw_endpoint *ep);
+bool ssw_peer_set_endpoint(struct ssw_peer *peer, const struct ssw_endpoint *ep);
 /*
  * The daemon gave up on a handshake: drop the staged packets, counted in
  * tx_dropped as WireGuard does. Returns how many went.

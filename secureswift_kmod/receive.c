@@ -341,7 +341,7 @@ static bool mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
 			      u8 protocol, u32 type)
 {
-	union ssw_endpoint from;
+	struct ssw_endpoint from;
 	bool cookie = type == SSW_MESSAGE_WG_HANDSHAKE_COOKIE ||
 		      type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE;
 

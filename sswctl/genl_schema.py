@@ -287,6 +287,10 @@ ATTRSETS: tuple[AttrSet, ...] = (
                  "message came from. The peer's endpoint becomes this before the keys go live "
                  "(roaming on handshakes, as WireGuard); only the daemon, having authenticated "
                  "the message, may say so.", min_len=16, max_len=28),
+            Attr("LOCAL", T.BINARY, "Optional, with ENDPOINT: the address of ours that message "
+                 "was sent to, as the HANDSHAKE_UPCALL's LOCAL gave it (same family as ENDPOINT). "
+                 "It becomes the peer's sticky source: what the kernel sends to the peer leaves "
+                 "from it while it stays ours and routable.", min_len=16, max_len=28),
         ),
     ),
     AttrSet(
@@ -301,6 +305,12 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("PACKET", T.BINARY, "The handshake datagram's UDP payload.",
                  min_len=1, max_len=MAX_HANDSHAKE_LEN),
             Attr("FLAGS", T.U32, "SSWHANDSHAKE_F_* flags (XMIT_HANDSHAKE only).", flags="handshake"),
+            Attr("LOCAL", T.BINARY, "Our side of ENDPOINT's datagram: in HANDSHAKE_UPCALL the "
+                 "address the message arrived on (struct sockaddr_in or sockaddr_in6, port 0; "
+                 "an IPv6 scope id is the interface it arrived on); in XMIT_HANDSHAKE, with "
+                 "ENDPOINT, the source to send from (same family), given up for the route's "
+                 "choice when it is no longer ours or routable. Optional.",
+                 min_len=16, max_len=28),
         ),
     ),
 )
@@ -323,7 +333,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("HANDSHAKE_UPCALL", 4,
             "A handshake message of the device's protocol arrived: exact size, valid mac1 "
             "(cookie replies have none) and within the per-source rate (20/s, burst 5). "
-            "Carries IFINDEX, ENDPOINT (the sender) and PACKET; sent to the group in the "
+            "Carries IFINDEX, ENDPOINT (the sender), LOCAL (our address it was sent to) and "
+            "PACKET; sent to the group in the "
             "device's current namespace.", "handshake", "notify"),
     Command("NEED_HANDSHAKE", 5,
             "Start a handshake with a peer: it has packets waiting (staged, at most 128) but no "

@@ -55,9 +55,9 @@ enum ssw_cmd {
 	/*
 	 * notify: A handshake message of the device's protocol arrived: exact size,
 	 * valid mac1 (cookie replies have none) and within the per-source rate
-	 * (20/s, burst 5). Carries IFINDEX, ENDPOINT (the sender) and PACKET; sent
-	 * to the group in the device's current namespace. Attributes:
-	 * SSWHANDSHAKE_A_*.
+	 * (20/s, burst 5). Carries IFINDEX, ENDPOINT (the sender), LOCAL (our
+	 * address it was sent to) and PACKET; sent to the group in the device's
+	 * current namespace. Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_HANDSHAKE_UPCALL = 4,
 	/*
@@ -296,6 +296,13 @@ enum sswkeypair_attribute {
 	 * authenticated the message, may say so.
 	 */
 	SSWKEYPAIR_A_ENDPOINT,
+	/*
+	 * binary[16..28]: Optional, with ENDPOINT: the address of ours that message
+	 * was sent to, as the HANDSHAKE_UPCALL's LOCAL gave it (same family as
+	 * ENDPOINT). It becomes the peer's sticky source: what the kernel sends to
+	 * the peer leaves from it while it stays ours and routable.
+	 */
+	SSWKEYPAIR_A_LOCAL,
 	__SSWKEYPAIR_A_LAST
 };
 #define SSWKEYPAIR_A_MAX (__SSWKEYPAIR_A_LAST - 1)
@@ -316,6 +323,14 @@ enum sswhandshake_attribute {
 	SSWHANDSHAKE_A_PACKET,
 	/* u32: SSWHANDSHAKE_F_* flags (XMIT_HANDSHAKE only). */
 	SSWHANDSHAKE_A_FLAGS,
+	/*
+	 * binary[16..28]: Our side of ENDPOINT's datagram: in HANDSHAKE_UPCALL the
+	 * address the message arrived on (struct sockaddr_in or sockaddr_in6, port
+	 * 0; an IPv6 scope id is the interface it arrived on); in XMIT_HANDSHAKE,
+	 * with ENDPOINT, the source to send from (same family), given up for the
+	 * route's choice when it is no longer ours or routable. Optional.
+	 */
+	SSWHANDSHAKE_A_LOCAL,
 	__SSWHANDSHAKE_A_LAST
 };
 #define SSWHANDSHAKE_A_MAX (__SSWHANDSHAKE_A_LAST - 1)

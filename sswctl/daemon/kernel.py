@@ -16,6 +16,10 @@ The engine's events go out through sswctl.daemon.driver, as in the
 userspace backend: keypairs with INSTALL_KEYPAIR before the handshake
 message that follows, handshake messages with XMIT_HANDSHAKE from the
 device's own socket. Its timers (retransmit, give-up) run every TICK.
+Each upcall's LOCAL (the address of ours a handshake message came to) is
+remembered per remote address and given back with the answer and the
+keypair, so the module replies from the address the peer wrote to (its
+sticky source; docs/kernel-module.md).
 
 The group subscription is made before the first GET_DEVICE, so no change
 made in between goes unseen. A socket overflow (ENOBUFS: upcalls lost)
@@ -51,6 +55,7 @@ log = logging.getLogger("sswctl.daemon")
 # one setconf of a large config is many messages, and each dump costs O(config).
 SETTLE = 1.0
 UPCALL_BATCH = 64  # upcalls handled per readiness event, so timers keep running under a flood
+LOCALS_MAX = 4096  # remote addresses whose local address (sticky source) is remembered
 RTMGRP_LINK, RTM_DELLINK = 1, 17
 
 
@@ -84,6 +89,10 @@ class KernelDaemon(EngineDriver):
         # Sender of the handshake message whose events are being handled (set only
         # once the engine accepted it): keypairs installed then move the endpoint.
         self._authenticated_from: Endpoint | None = None
+        # Per remote address, the address of ours its last handshake message came
+        # to (the upcalls' LOCAL): answers and keypairs for it go back from there,
+        # so a multi-homed host replies from the address the peer wrote to.
+        self._locals: dict[tuple, Endpoint] = {}
 
     # ------------------------------------------------------------------ life
 
@@ -176,6 +185,7 @@ class KernelDaemon(EngineDriver):
                 self.errors["no_private_key" if self.engine is None else "no_source"] += 1
                 return
             self.note_handshake(now)
+            self._note_local(up.endpoint, up.local)
             try:
                 r = self.engine.receive(up.packet, _addr(up.endpoint), now)
             except ProtocolError as e:
@@ -205,6 +215,15 @@ class KernelDaemon(EngineDriver):
                     log.info("%s: keys of peer %s expired", self.name, short_key(peer))
             except ConfigError:
                 pass  # a peer removed since: the DEVICE_CHANGED that follows says so
+
+    def _note_local(self, remote: Endpoint, local: Endpoint | None) -> None:
+        if local is None:
+            return  # a module without sticky sources: the route picks
+        key = _addr(remote)
+        self._locals.pop(key, None)
+        if len(self._locals) >= LOCALS_MAX:
+            del self._locals[next(iter(self._locals))]  # the least recently heard
+        self._locals[key] = local
 
     def _config_peer(self, key: bytes) -> Peer:
         for p in self.config.peers:
@@ -313,10 +332,13 @@ class KernelDaemon(EngineDriver):
         # source address it cached for the peer, in case that is what failed.
         retransmit = (ev.kind == "initiation" and ev.peer is not None and self.engine is not None
                       and self._retrying(ev.peer))
+        # From the address the peer last wrote to, except on a retry (WireGuard
+        # forgets the source then: it may be what failed).
+        local = self._locals.get(_addr(dest)) if dest is not None and not retransmit else None
         try:
             self.kb.xmit_handshake(self.name, bytes(ev.data), endpoint=dest,
                                    peer_public_key=ev.peer if dest is None or retransmit else None,
-                                   retransmit=retransmit)
+                                   retransmit=retransmit, local=local)
         except IPCError as e:
             self.errors["send_error"] += 1
             log.warning("%s: cannot send a handshake %s%s: %s", self.name, ev.kind,
@@ -333,7 +355,8 @@ class KernelDaemon(EngineDriver):
             self.kb.install_keypair(self.name, peer, local_index=keypair.local_index,
                                     remote_index=keypair.remote_index, send_key=bytes(keypair.send_key),
                                     receive_key=bytes(keypair.receive_key), initiator=keypair.is_initiator,
-                                    cipher=keypair.cipher, endpoint=self._authenticated_from)
+                                    cipher=keypair.cipher, endpoint=self._authenticated_from,
+                                    local=self._locals.get(_addr(self._authenticated_from)))
         except IPCError as e:
             self.errors["install_error"] += 1
             log.warning("%s: cannot install keys for peer %s: %s", self.name, short_key(peer),

@@ -358,7 +358,9 @@ class HandshakeUpcall:
     """What the kernel tells the daemon on the ``handshake`` group.
 
     ``kind`` "handshake": a handshake message arrived (size, mac1 and rate
-    checked): ``packet`` and its sender ``endpoint``. "need_handshake": packets
+    checked): ``packet``, its sender ``endpoint`` and ``local``, the address of
+    ours it was sent to (port 0; an IPv6 scope is the interface it arrived on;
+    None from a module older than the sticky source). "need_handshake": packets
     for ``peer_public_key`` wait for keys, or its keypair is due for a rekey.
     "keys_expired": the kernel zeroed that peer's keypairs. "endpoint_changed":
     the peer roamed to ``endpoint``. "device_changed": the configuration changed
@@ -370,6 +372,7 @@ class HandshakeUpcall:
     packet: bytes
     kind: str = "handshake"
     peer_public_key: bytes | None = None
+    local: Endpoint | None = None
 
 
 _UPCALL_KINDS = {
@@ -407,8 +410,9 @@ class HandshakeUpcalls:
             if kind:
                 d = decode("handshake", data[off + NLMSG_HDR.size + GENL_HDR.size : off + length])
                 ep = endpoint_from(d["ENDPOINT"]) if "ENDPOINT" in d else None
+                local = endpoint_from(d["LOCAL"]) if "LOCAL" in d else None
                 out.append(HandshakeUpcall(d.get("IFINDEX", 0), ep, d.get("PACKET", b""), kind,
-                                           d.get("PEER_PUBLIC_KEY")))
+                                           d.get("PEER_PUBLIC_KEY"), local))
             off += (length + 3) & ~3
         return out
 
@@ -529,14 +533,17 @@ class GenlBackend(ControlBackend):
 
     def install_keypair(self, name: str, peer_public_key: bytes, *, local_index: int, remote_index: int,
                         send_key: bytes, receive_key: bytes, initiator: bool,
-                        cipher: Cipher | str | None = None, endpoint: Endpoint | None = None) -> None:
+                        cipher: Cipher | str | None = None, endpoint: Endpoint | None = None,
+                        local: Endpoint | None = None) -> None:
         """Hand the module a session's transport keys (SSW_CMD_INSTALL_KEYPAIR).
 
         ``name`` is looked up in the caller's network namespace; ``cipher``
         defaults to the device's suite. ``endpoint``: where the authenticated
         handshake came from; the peer's endpoint moves there before the keys go
-        live (never pass an address from an unauthenticated message). The
-        daemon's kernel backend calls this for every ``KeypairCreated`` event.
+        live (never pass an address from an unauthenticated message); ``local``
+        (with ``endpoint``): the upcall's ``local`` for that message, which
+        becomes the peer's sticky source. The daemon's kernel backend calls
+        this for every ``KeypairCreated`` event.
         """
         payload = (encode("keypair", "IFINDEX", _ifindex(name)) + encode("keypair", "PEER_PUBLIC_KEY", peer_public_key)
                    + encode("keypair", "LOCAL_INDEX", local_index) + encode("keypair", "REMOTE_INDEX", remote_index)
@@ -546,17 +553,24 @@ class GenlBackend(ControlBackend):
             payload += encode("keypair", "CIPHER", CIPHER_TO_WIRE[Cipher(cipher)])
         if endpoint is not None:
             payload += encode("keypair", "ENDPOINT", sockaddr(endpoint))
+            if local is not None:
+                payload += encode("keypair", "LOCAL", sockaddr(local))
         self._request(CMD["INSTALL_KEYPAIR"], payload, 0)
 
     def xmit_handshake(self, name: str, packet: bytes, *, endpoint: Endpoint | None = None,
-                       peer_public_key: bytes | None = None, retransmit: bool = False) -> None:
+                       peer_public_key: bytes | None = None, retransmit: bool = False,
+                       local: Endpoint | None = None) -> None:
         """Send a handshake message from the device's UDP socket (SSW_CMD_XMIT_HANDSHAKE),
-        to ``endpoint``, or else to the current endpoint of the peer ``peer_public_key``.
+        to ``endpoint``, or else to the current endpoint of the peer ``peer_public_key``
+        (from the peer's sticky source). ``local`` (with ``endpoint``): send from
+        this address of ours while it is ours and routable (an upcall's ``local``).
         ``retransmit`` (needs ``peer_public_key``): the last initiation went
         unanswered, so the kernel forgets its cached source for the peer first."""
         payload = encode("handshake", "IFINDEX", _ifindex(name)) + encode("handshake", "PACKET", packet)
         if endpoint is not None:
             payload += encode("handshake", "ENDPOINT", sockaddr(endpoint))
+            if local is not None:
+                payload += encode("handshake", "LOCAL", sockaddr(local))
         if peer_public_key is not None:
             payload += encode("handshake", "PEER_PUBLIC_KEY", peer_public_key)
         if retransmit:

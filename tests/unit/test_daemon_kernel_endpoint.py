@@ -7,24 +7,29 @@ tests, tests/vm/test_endpoint.py, check what the module does with them)."""
 from __future__ import annotations
 
 import os
+import socket
 
 from sswctl import genl_schema as S
 from sswctl import keys
 from sswctl.daemon.kernel import KernelDaemon
-from sswctl.ipc.genl import CMD, GenlBackend, HandshakeUpcall, decode, endpoint_from
+from sswctl.ipc.genl import (CMD, GENL_HDR, NLMSG_HDR, GenlBackend, HandshakeUpcall, HandshakeUpcalls, decode,
+                             encode, endpoint_from, sockaddr)
 from sswctl.model import Endpoint
 from sswctl.protocol import Engine, Transmit
 
 WALL = 1_700_000_000.0
 A_ADDR, B_ADDR, ROAMED = Endpoint("192.0.2.1", 51820), Endpoint("192.0.2.2", 51820), Endpoint("198.51.100.9", 4000)
+A_SECOND = Endpoint("192.0.2.101", 0)  # a second address of ours: where the peer wrote to
 
 
 class KernelRecorder:
     def __init__(self):
         self.calls: list = []
+        self.install_locals: list = []
 
     def install_keypair(self, name, peer, **kw):
         self.calls.append(("install", kw["initiator"], kw["endpoint"]))
+        self.install_locals.append(kw.get("local"))
 
     def xmit_handshake(self, name, packet, **kw):
         self.calls.append(("xmit", packet, kw))
@@ -44,8 +49,8 @@ def daemon_and_peer():
     return d, other
 
 
-def upcall(packet: bytes, source: Endpoint) -> HandshakeUpcall:
-    return HandshakeUpcall(7, source, packet)
+def upcall(packet: bytes, source: Endpoint, local: Endpoint | None = None) -> HandshakeUpcall:
+    return HandshakeUpcall(7, source, packet, local=local)
 
 
 def first_transmit(events) -> bytes:
@@ -69,6 +74,36 @@ def test_initiator_install_carries_the_responses_source():
     resp = first_transmit(other.receive(xmit[1], (A_ADDR.host, A_ADDR.port), 1.0).events)
     d._upcall(upcall(resp, ROAMED), 1.0)
     assert d.kb.calls[1] == ("install", True, ROAMED)
+
+
+def test_responder_answers_and_installs_from_the_address_the_initiation_came_to():
+    d, other = daemon_and_peer()
+    init = first_transmit(other.initiate(d.engine.public_key, 1.0))
+    d._upcall(upcall(init, ROAMED, A_SECOND), 1.0)
+    install, xmit = d.kb.calls
+    assert install == ("install", False, ROAMED) and d.kb.install_locals == [A_SECOND]
+    assert xmit[2]["endpoint"] == ROAMED and xmit[2]["local"] == A_SECOND
+
+
+def test_initiations_go_from_the_peers_last_local_address_but_retries_do_not():
+    d, other = daemon_and_peer()
+    # The peer once wrote to our second address from its configured endpoint.
+    init = first_transmit(other.initiate(d.engine.public_key, 1.0))
+    d._upcall(upcall(init, B_ADDR, A_SECOND), 1.0)
+    d.kb.calls.clear()
+    d.engine.forget_keypairs(other.public_key)
+    d.need_handshake(other.public_key, 200.0)
+    d.handle(d.engine.tick(206.0))  # unanswered: retried
+    first, retry = (c[2] for c in d.kb.calls if c[0] == "xmit")
+    assert first["endpoint"] == B_ADDR and first["local"] == A_SECOND and not first["retransmit"]
+    assert retry["retransmit"] and retry["local"] is None
+
+
+def test_an_upcall_without_local_address_leaves_the_source_to_the_kernel():
+    d, other = daemon_and_peer()
+    init = first_transmit(other.initiate(d.engine.public_key, 1.0))
+    d._upcall(upcall(init, ROAMED), 1.0)  # a module older than sticky sources
+    assert d.kb.install_locals == [None] and d.kb.calls[1][2]["local"] is None
 
 
 def test_refused_messages_install_nothing_and_move_nothing():
@@ -116,6 +151,33 @@ def test_requests_encode_endpoint_flags_and_drop_staged_by_the_schema(monkeypatc
     assert c3 == c4 == CMD["XMIT_HANDSHAKE"]
     assert a3["FLAGS"] == S.flagset("handshake").value("RETRANSMIT") and "FLAGS" not in a4
     assert c5 == CMD["DROP_STAGED"] and a5["PEER_PUBLIC_KEY"] == peer and a5["IFINDEX"] == 1
+
+
+def test_local_address_encoding_both_ways(monkeypatch):
+    sent: list = []
+    kb = GenlBackend()
+    monkeypatch.setattr(kb, "_request", lambda cmd, payload, flags: sent.append((cmd, decode_for(cmd, payload))))
+    peer = os.urandom(32)
+    v6_local = Endpoint("2001:db8::2%3", 0)  # an IPv6 local address carries the interface as its scope
+    kb.install_keypair("lo", peer, local_index=1, remote_index=2, send_key=bytes(32), receive_key=bytes(32),
+                       initiator=False, endpoint=ROAMED, local=A_SECOND)
+    kb.xmit_handshake("lo", b"\x11" * 8, endpoint=Endpoint("2001:db8::9", 4000), local=v6_local)
+    kb.xmit_handshake("lo", b"\x11" * 8, peer_public_key=peer, local=A_SECOND)  # no endpoint: not sent
+    (_, a1), (_, a2), (_, a3) = sent
+    assert len(a1["LOCAL"]) == 16 and endpoint_from(a1["LOCAL"]) == A_SECOND
+    assert len(a2["LOCAL"]) == 28 and endpoint_from(a2["LOCAL"]) == v6_local
+    assert "LOCAL" not in a3
+    # The upcall as the module sends it: LOCAL decoded next to ENDPOINT.
+    body = (encode("handshake", "IFINDEX", 7) + encode("handshake", "ENDPOINT", sockaddr(ROAMED))
+            + encode("handshake", "LOCAL", sockaddr(A_SECOND)) + encode("handshake", "PACKET", b"\x11" * 8))
+    hdr = GENL_HDR.pack(CMD["HANDSHAKE_UPCALL"], S.FAMILY_VERSION, 0)
+    msg = NLMSG_HDR.pack(NLMSG_HDR.size + len(hdr) + len(body), 0x20, 0, 0, 0) + hdr + body
+    ups = HandshakeUpcalls.__new__(HandshakeUpcalls)  # fed from a socketpair instead of the kernel
+    ups.sock, feed = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    with ups, feed:
+        feed.send(msg)
+        (up,) = ups.read()
+    assert (up.kind, up.endpoint, up.local, up.packet) == ("handshake", ROAMED, A_SECOND, b"\x11" * 8)
 
 
 def decode_for(cmd: int, payload: bytes) -> dict:
