@@ -12,8 +12,18 @@ import socket
 from sswctl import genl_schema as S
 from sswctl import keys
 from sswctl.daemon.kernel import KernelDaemon
-from sswctl.ipc.genl import (CMD, GENL_HDR, NLMSG_HDR, GenlBackend, HandshakeUpcall, HandshakeUpcalls, decode,
-                             encode, endpoint_from, sockaddr)
+from sswctl.ipc.genl import (
+    CMD,
+    GENL_HDR,
+    NLMSG_HDR,
+    GenlBackend,
+    HandshakeUpcall,
+    HandshakeUpcalls,
+    decode,
+    encode,
+    endpoint_from,
+    sockaddr,
+)
 from sswctl.model import Endpoint
 from sswctl.protocol import Engine, Transmit
 
