@@ -284,8 +284,9 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("CIPHER", T.U8, "enum ssw_cipher of the session; default: the device's. "
                  "AES-256-GCM only in secureswift mode.", enum="ssw_cipher"),
             Attr("ENDPOINT", T.BINARY, "Optional: the sockaddr the authenticated handshake "
-                 "message came from. The peer's endpoint becomes this before the keys go live "
-                 "(roaming on handshakes, as WireGuard); only the daemon, having authenticated "
+                 "message came from. The peer's endpoint becomes this once the keys are installed, "
+                 "before anything is sent under them (roaming on handshakes, as WireGuard; a "
+                 "refused install moves nothing); only the daemon, having authenticated "
                  "the message, may say so.", min_len=16, max_len=28),
             Attr("LOCAL", T.BINARY, "Optional, with ENDPOINT: the address of ours that message "
                  "was sent to, as the HANDSHAKE_UPCALL's LOCAL gave it (same family as ENDPOINT). "

@@ -291,8 +291,9 @@ enum sswkeypair_attribute {
 	SSWKEYPAIR_A_CIPHER,
 	/*
 	 * binary[16..28]: Optional: the sockaddr the authenticated handshake
-	 * message came from. The peer's endpoint becomes this before the keys go
-	 * live (roaming on handshakes, as WireGuard); only the daemon, having
+	 * message came from. The peer's endpoint becomes this once the keys are
+	 * installed, before anything is sent under them (roaming on handshakes, as
+	 * WireGuard; a refused install moves nothing); only the daemon, having
 	 * authenticated the message, may say so.
 	 */
 	SSWKEYPAIR_A_ENDPOINT,

@@ -328,18 +328,20 @@ def _transact(proto: int, mtype: int, flags: int, body: bytes, seq: int) -> list
                 replies.append((rflags, chunk))
 
 
+def _link_by_name(name: str) -> bytes:
+    return IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
+
+
 def create_link(name: str, kind: str = S.FAMILY_NAME) -> None:
     """``ip link add NAME type secureswift`` (RTM_NEWLINK, NLM_F_EXCL): IPCError with the
     kernel's errno (EEXIST, EOPNOTSUPP when the module is not loaded, EPERM...)."""
-    body = (IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
-            + nest(IFLA_LINKINFO, nla(IFLA_INFO_KIND, kind.encode())))
+    body = _link_by_name(name) + nest(IFLA_LINKINFO, nla(IFLA_INFO_KIND, kind.encode()))
     _transact(NETLINK_ROUTE, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, 1)
 
 
 def delete_link(name: str) -> None:
     """``ip link del NAME`` (RTM_DELLINK by name): IPCError ENODEV when there is none."""
-    body = IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
-    _transact(NETLINK_ROUTE, RTM_DELLINK, 0, body, 1)
+    _transact(NETLINK_ROUTE, RTM_DELLINK, 0, _link_by_name(name), 1)
 
 
 CTRL_ATTR_MCAST_GRP_NAME, CTRL_ATTR_MCAST_GRP_ID = 1, 2
@@ -539,8 +541,9 @@ class GenlBackend(ControlBackend):
 
         ``name`` is looked up in the caller's network namespace; ``cipher``
         defaults to the device's suite. ``endpoint``: where the authenticated
-        handshake came from; the peer's endpoint moves there before the keys go
-        live (never pass an address from an unauthenticated message); ``local``
+        handshake came from; the peer's endpoint moves there once the keys are
+        installed, before anything is sent under them (never pass an address
+        from an unauthenticated message); ``local``
         (with ``endpoint``): the upcall's ``local`` for that message, which
         becomes the peer's sticky source. The daemon's kernel backend calls
         this for every ``KeypairCreated`` event.
