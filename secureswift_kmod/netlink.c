@@ -108,6 +108,30 @@ static int get_local(const struct nlattr *attr, struct ssw_endpoint *ep,
 	return 0;
 }
 
+/*
+ * An optional ENDPOINT attribute into @ep (left zeroed without one), with an
+ * optional LOCAL attribute as its sticky source; LOCAL needs ENDPOINT.
+ */
+static int get_destination(const struct nlattr *ep_attr,
+			   const struct nlattr *local_attr,
+			   struct ssw_endpoint *ep,
+			   struct netlink_ext_ack *extack)
+{
+	int ret;
+
+	if (!ep_attr) {
+		if (!local_attr)
+			return 0;
+		NL_SET_ERR_MSG_ATTR(extack, local_attr,
+				    "a local address needs an endpoint");
+		return -EINVAL;
+	}
+	ret = get_endpoint(ep_attr, ep, extack);
+	if (!ret && local_attr)
+		ret = get_local(local_attr, ep, extack);
+	return ret;
+}
+
 /* Dump helpers */
 
 /*
@@ -611,18 +635,10 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 		ret = -EINVAL;
 		goto out_wipe;
 	}
-	if (attrs[SSWKEYPAIR_A_ENDPOINT]) {
-		ret = get_endpoint(attrs[SSWKEYPAIR_A_ENDPOINT], &from, info->extack);
-		if (!ret && attrs[SSWKEYPAIR_A_LOCAL])
-			ret = get_local(attrs[SSWKEYPAIR_A_LOCAL], &from, info->extack);
-		if (ret < 0)
-			goto out_wipe;
-	} else if (attrs[SSWKEYPAIR_A_LOCAL]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attrs[SSWKEYPAIR_A_LOCAL],
-				    "a local address needs an endpoint");
-		ret = -EINVAL;
+	ret = get_destination(attrs[SSWKEYPAIR_A_ENDPOINT], attrs[SSWKEYPAIR_A_LOCAL],
+			      &from, info->extack);
+	if (ret < 0)
 		goto out_wipe;
-	}
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWKEYPAIR_A_IFINDEX])));
 	if (IS_ERR(ssw)) {
@@ -711,17 +727,10 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 	if (!attrs[SSWHANDSHAKE_A_IFINDEX] || !attrs[SSWHANDSHAKE_A_PACKET] ||
 	    (!attrs[SSWHANDSHAKE_A_ENDPOINT] && !attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]))
 		return -EINVAL;
-	if (attrs[SSWHANDSHAKE_A_ENDPOINT]) {
-		ret = get_endpoint(attrs[SSWHANDSHAKE_A_ENDPOINT], &to, info->extack);
-		if (!ret && attrs[SSWHANDSHAKE_A_LOCAL])
-			ret = get_local(attrs[SSWHANDSHAKE_A_LOCAL], &to, info->extack);
-		if (ret < 0)
-			return ret;
-	} else if (attrs[SSWHANDSHAKE_A_LOCAL]) {
-		NL_SET_ERR_MSG_ATTR(info->extack, attrs[SSWHANDSHAKE_A_LOCAL],
-				    "a local address needs an endpoint");
-		return -EINVAL;
-	}
+	ret = get_destination(attrs[SSWHANDSHAKE_A_ENDPOINT], attrs[SSWHANDSHAKE_A_LOCAL],
+			      &to, info->extack);
+	if (ret < 0)
+		return ret;
 	ssw = ours(dev_get_by_index(sock_net(skb->sk),
 				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
 	if (IS_ERR(ssw))
