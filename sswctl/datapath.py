@@ -9,6 +9,7 @@ build; the daemon then keeps its pure-Python data plane::
     if datapath.native is not None:
         dp = datapath.Datapath(engine.mode.type_data, mtu=1420)
         dp.set_sockets(tun.fileno(), udp4.fileno(), udp6.fileno())
+        dp.set_public_key(engine.public_key)          # mac1, cookie replies
         dp.set_peer(pub, endpoint=("192.0.2.1", 51820))
         dp.set_allowed_ips(pub, [ipaddress.ip_network("10.0.0.2/32")])
         dp.start()
@@ -53,8 +54,14 @@ class Event(NamedTuple):
     """Something the daemon must act on.
 
     ``kind``:
-      - ``"handshake"``: a handshake-type datagram (``data``) from ``addr``;
+      - ``"handshake"``: a handshake message (``data``) from ``addr``;
         feed it to ``engine.receive(data, addr, now)``. ``peer`` is None.
+        C let it through: exact type and size of the mode, a valid mac1,
+        and while under load a valid mac2 and its source's rate limit
+        (the rest were answered with a cookie reply or dropped, counted in
+        ``stats()["device"]["handshake"]``); the engine must not demand
+        mac2 again (leave ``engine.under_load`` False). Cookie replies
+        addressed to us come up after a size check and the rate limit.
       - ``"staged"``: an inner packet (``data``) for ``peer``, which has no
         usable keypair; the engine should initiate (``engine.initiate``) and
         the daemon may keep the packet to re-inject through TUN, or drop it.
@@ -85,13 +92,15 @@ class Datapath:
     call it from one Python thread (the daemon's loop)."""
 
     def __init__(self, type_data: int, mtu: int = 0, *, keepalive_timeout: float = 10.0,
-                 rekey_timeout: float = 5.0) -> None:
+                 rekey_timeout: float = 5.0, handshake_queue: int = 1024) -> None:
         """``type_data``: the mode's transport type (4 wireguard, 0x14
         secureswift); ``mtu`` caps padding as the engine's. The two timeouts
-        are WireGuard's KEEPALIVE_TIMEOUT and REKEY_TIMEOUT (tests shorten them)."""
+        are WireGuard's KEEPALIVE_TIMEOUT and REKEY_TIMEOUT (tests shorten them).
+        ``handshake_queue``: how many handshake messages may wait for
+        ``poll_events``; an eighth of it waiting means "under load"."""
         if native is None:
             raise RuntimeError("sswctl._datapath is not built")
-        self._dp = native.Datapath(type_data, mtu, keepalive_timeout, rekey_timeout)
+        self._dp = native.Datapath(type_data, mtu, keepalive_timeout, rekey_timeout, handshake_queue)
         self._ids: dict[Hashable, int] = {}
         self._names: dict[int, Hashable] = {}
         self._next_id = itertools.count(1)
@@ -104,6 +113,12 @@ class Datapath:
         (``sswctl.tun.Tun(..., offload=True)``, i.e. ``tun.vnet``): TCP
         super-packets are read and cut into segments in C."""
         self._dp.set_sockets(tun_fd, udp4_fd, udp6_fd, offload)
+
+    def set_public_key(self, public_key: bytes) -> None:
+        """Our static public key: the mac1 and cookie-reply keys derive from
+        it. Until it is set every handshake message is dropped; a new one
+        voids the cookies handed out so far."""
+        self._dp.set_public_key(public_key)
 
     def start(self) -> None:
         self._dp.start()
@@ -201,6 +216,10 @@ class Datapath:
         Device: ``tun_reads``, ``tun_writes``, ``udp_send_msgs``,
         ``udp_recv_msgs`` (system-call units; fewer than packets when TSO,
         GRO, UDP GSO and UDP GRO batch them).
+        ``handshake``: the handshake intake's counters (``received``,
+        ``malformed``, ``mac1_invalid``, ``cookie_sent``, ``shed_no_mac2``,
+        ``shed_ratelimit``, ``shed_queue_full``, ``queued``,
+        ``under_load_entered``) and ``backlog`` (messages waiting now).
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
         ``endpoint``, ``source`` (its sticky source address or None),

@@ -54,6 +54,13 @@
 #define SSW_INDEX_BUCKETS 4096
 #define SSW_MAX_EVENTS 4096
 #define SSW_MAX_STAGED 256 /* packets waiting in the event queue, all peers */
+/* Handshake messages waiting for Python, in a queue of their own so that
+ * control events never compete with them; an eighth of it means "under
+ * load" (WireGuard's MAX_QUEUED_INCOMING_HANDSHAKES / 8 rule). */
+#define SSW_MAX_HANDSHAKES 1024
+#define SSW_MAC_LEN 16
+#define SSW_COOKIE_REPLY_LEN 64
+#define SSW_RATELIMIT_BUCKETS 4096
 
 enum ssw_cipher { SSW_CHACHA20_POLY1305 = 0, SSW_AES_256_GCM = 1 };
 
@@ -169,6 +176,58 @@ struct ssw_peer {
 	struct ssw_counters c;
 };
 
+/* --- blake2s.c: RFC 7693, the protocol's HASH and MAC ------------------- */
+struct ssw_blake2s {
+	uint32_t h[8];
+	uint64_t t;
+	uint8_t buf[64];
+	size_t buflen, outlen;
+};
+void ssw_blake2s_init(struct ssw_blake2s *s, size_t outlen, const uint8_t *key, size_t keylen);
+void ssw_blake2s_update(struct ssw_blake2s *s, const uint8_t *in, size_t len);
+void ssw_blake2s_final(struct ssw_blake2s *s, uint8_t *out); /* wipes s */
+void ssw_blake2s(uint8_t *out, size_t outlen, const uint8_t *in, size_t len, const uint8_t *key, size_t keylen);
+
+/* --- cookie.c: mac1, mac2, cookie replies, rate limit (handshake intake) -- */
+enum ssw_hs_counter {
+	SSW_HS_RECEIVED,        /* handshake-type datagrams seen */
+	SSW_HS_MALFORMED,       /* wrong type for the mode or wrong size */
+	SSW_HS_MAC1_INVALID,    /* mac1 did not verify (or no identity set yet) */
+	SSW_HS_COOKIE_SENT,     /* cookie replies sent from C */
+	SSW_HS_SHED_NO_MAC2,    /* under load without a valid mac2: answered, not queued */
+	SSW_HS_SHED_RATELIMIT,  /* mac2-valid (or a cookie reply) over its source's rate */
+	SSW_HS_SHED_QUEUE_FULL, /* the handshake queue was full */
+	SSW_HS_QUEUED,          /* handed to Python */
+	SSW_HS_UNDER_LOAD,      /* times "under load" began */
+	SSW_HS__MAX
+};
+extern const char *const ssw_hs_names[SSW_HS__MAX];
+struct ssw_rl_bucket {
+	uint64_t tokens, last_ns;
+};
+struct ssw_cookie {
+	bool ready; /* public_key is set */
+	uint8_t public_key[SSW_KEY_LEN];
+	uint8_t mac1_key[32], cookie_key[32];
+	uint8_t secret[32]; /* zeroed on a new identity and on free */
+	uint64_t secret_birth_ns, last_under_load_ns;
+	uint8_t rl_key[16];
+	struct ssw_rl_bucket rl[SSW_RATELIMIT_BUCKETS];
+	EVP_CIPHER_CTX *aead; /* the receive worker's, for cookie replies */
+	_Atomic uint64_t c[SSW_HS__MAX];
+};
+int ssw_cookie_init(struct ssw_cookie *ck);
+void ssw_cookie_destroy(struct ssw_cookie *ck);
+void ssw_cookie_keys(uint8_t type_data, const uint8_t *public_key, uint8_t mac1_key[32], uint8_t cookie_key[32]);
+void ssw_cookie_set_public(struct ssw_cookie *ck, uint8_t type_data, const uint8_t *public_key);
+void ssw_cookie_reply_make(EVP_CIPHER_CTX *ctx, uint8_t type_cookie, const uint8_t cookie_key[32],
+			   const uint8_t cookie[SSW_MAC_LEN], const uint8_t nonce[24], const uint8_t *msg, size_t len,
+			   uint8_t out[SSW_COOKIE_REPLY_LEN], int *err);
+struct ssw_dev;
+/* receive worker, device lock held for reading */
+void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const struct sockaddr_storage *src,
+		      socklen_t src_len, const struct ssw_src *local);
+
 /* --- events.c: what goes up to Python ----------------------------------- */
 enum ssw_event_kind {
 	SSW_EV_HANDSHAKE = 1, /* a handshake-type datagram and its source */
@@ -210,8 +269,12 @@ struct ssw_dev {
 	_Atomic uint64_t udp_send_msgs;        /* < datagrams sent when UDP GSO batches them */
 	_Atomic uint64_t udp_recv_msgs;        /* < datagrams received when UDP GRO glues them */
 	pthread_mutex_t ev_lock;
-	struct ssw_event *events;
+	struct ssw_event *events; /* control events and staged packets */
 	size_t n_events, n_staged;
+	struct ssw_event *hs_events; /* handshake messages only */
+	_Atomic size_t n_hs;
+	size_t hs_cap;
+	struct ssw_cookie ck;
 };
 
 double ssw_now(void);
@@ -250,7 +313,8 @@ static inline void ssw_count(_Atomic uint64_t *c, uint64_t n)
 /* events.c */
 bool ssw_event_push(struct ssw_dev *d, int kind, uint64_t peer, uint32_t index, const uint8_t *data,
 		    size_t len, const struct sockaddr_storage *addr, socklen_t addr_len, const struct ssw_src *local);
-size_t ssw_events_take(struct ssw_dev *d, struct ssw_event **out);
+/* Both queues handed over (the caller frees each with ssw_events_free). */
+void ssw_events_take(struct ssw_dev *d, struct ssw_event **ctl, size_t *n_ctl, struct ssw_event **hs, size_t *n_hs);
 void ssw_events_free(struct ssw_event *ev, size_t n);
 
 /* --- send.c / receive.c: the two worker threads ------------------------- */

@@ -134,12 +134,16 @@ static int src_from_py(PyObject *o, struct ssw_src *src)
 
 static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = { "type_data", "mtu", "keepalive_timeout", "rekey_timeout", NULL };
-	int type_data, mtu = 0;
+	static char *kwlist[] = { "type_data", "mtu", "keepalive_timeout", "rekey_timeout", "handshake_queue", NULL };
+	int type_data, mtu = 0, hs_cap = SSW_MAX_HANDSHAKES;
 	double keepalive = SSW_KEEPALIVE_TIMEOUT, rekey = SSW_REKEY_TIMEOUT;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|idd", kwlist, &type_data, &mtu, &keepalive, &rekey))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "i|iddi", kwlist, &type_data, &mtu, &keepalive, &rekey, &hs_cap))
 		return -1;
+	if (hs_cap < 1 || hs_cap > 65536) {
+		PyErr_SetString(PyExc_ValueError, "handshake_queue must be 1-65536");
+		return -1;
+	}
 	if (type_data != 4 && type_data != 0x14) {
 		PyErr_SetString(PyExc_ValueError, "type_data must be 4 (wireguard) or 0x14 (secureswift)");
 		return -1;
@@ -151,9 +155,17 @@ static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 	ssw_dev_init(&self->dev, (uint8_t)type_data, mtu);
 	self->dev.keepalive_timeout = keepalive;
 	self->dev.rekey_timeout = rekey;
+	self->dev.hs_cap = (size_t)hs_cap;
+	if (ssw_cookie_init(&self->dev.ck)) {
+		ssw_dev_destroy(&self->dev);
+		PyErr_SetString(PyExc_MemoryError, "cannot set up the handshake checker");
+		return -1;
+	}
 	self->dev.event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (self->dev.event_fd < 0) {
 		PyErr_SetFromErrno(PyExc_OSError);
+		ssw_cookie_destroy(&self->dev.ck);
+		ssw_dev_destroy(&self->dev);
 		return -1;
 	}
 	self->inited = true;
@@ -200,6 +212,9 @@ static void Datapath_dealloc(DatapathObject *self)
 {
 	if (self->inited) {
 		stop_workers(self);
+		ssw_events_free(self->dev.hs_events, atomic_load(&self->dev.n_hs));
+		self->dev.hs_events = NULL;
+		ssw_cookie_destroy(&self->dev.ck); /* zeroes the cookie secret */
 		ssw_dev_destroy(&self->dev); /* zeroes every keypair */
 		if (self->dev.event_fd >= 0)
 			close(self->dev.event_fd);
@@ -610,18 +625,10 @@ static const char *const event_names[] = {
 	[SSW_EV_CONFIRMED] = "confirmed", [SSW_EV_ENDPOINT] = "endpoint",
 };
 
-/* [(kind, peer | None, index, data | None, addr | None, local | None), ...] */
-static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
+/* Fills list[at:at + n] from ev; 0 or -1 (list freed). */
+static int events_to_list(PyObject **list, Py_ssize_t at, struct ssw_event *ev, size_t n)
 {
-	struct ssw_event *ev;
-	size_t n;
-	PyObject *list;
-
-	if (check(self))
-		return NULL;
-	n = ssw_events_take(&self->dev, &ev);
-	list = PyList_New((Py_ssize_t)n);
-	for (size_t i = 0; list && i < n; i++) {
+	for (size_t i = 0; *list && i < n; i++) {
 		PyObject *peer = ev[i].kind == SSW_EV_HANDSHAKE ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(ev[i].peer);
 		PyObject *data = ev[i].data ? PyBytes_FromStringAndSize((char *)ev[i].data, (Py_ssize_t)ev[i].len)
 					    : Py_NewRef(Py_None);
@@ -637,13 +644,52 @@ static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
 		Py_XDECREF(addr);
 		Py_XDECREF(local);
 		if (!t) {
-			Py_CLEAR(list);
-			break;
+			Py_CLEAR(*list);
+			return -1;
 		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, t);
+		PyList_SET_ITEM(*list, at + (Py_ssize_t)i, t);
 	}
-	ssw_events_free(ev, n);
+	return *list ? 0 : -1;
+}
+
+/* [(kind, peer | None, index, data | None, addr | None, local | None), ...]:
+ * control events first, then the handshake messages. */
+static PyObject *Datapath_poll_events(DatapathObject *self, PyObject *unused)
+{
+	struct ssw_event *ctl, *hs;
+	size_t n_ctl, n_hs;
+	PyObject *list;
+
+	if (check(self))
+		return NULL;
+	ssw_events_take(&self->dev, &ctl, &n_ctl, &hs, &n_hs);
+	list = PyList_New((Py_ssize_t)(n_ctl + n_hs));
+	if (!events_to_list(&list, 0, ctl, n_ctl))
+		events_to_list(&list, (Py_ssize_t)n_ctl, hs, n_hs);
+	ssw_events_free(ctl, n_ctl);
+	ssw_events_free(hs, n_hs);
 	return list;
+}
+
+/* set_public_key(key32): our identity, for mac1 and cookie replies; a new
+ * one voids the cookie secret. Until it is set every handshake message is
+ * dropped (counted as mac1_invalid). */
+static PyObject *Datapath_set_public_key(DatapathObject *self, PyObject *args)
+{
+	Py_buffer key;
+
+	if (check(self) || !PyArg_ParseTuple(args, "y*", &key))
+		return NULL;
+	if (key.len != SSW_KEY_LEN) {
+		PyBuffer_Release(&key);
+		PyErr_SetString(PyExc_ValueError, "public key must be 32 bytes");
+		return NULL;
+	}
+	wrlock(&self->dev);
+	ssw_cookie_set_public(&self->dev.ck, self->dev.type_data, key.buf);
+	unlock(&self->dev);
+	PyBuffer_Release(&key);
+	Py_RETURN_NONE;
 }
 
 static double ns_to_s(uint64_t ns)
@@ -666,6 +712,20 @@ static PyObject *drops_dict(_Atomic uint64_t *drops)
 		Py_DECREF(v);
 	}
 	return d;
+}
+
+/* cookie.c's counters, and the handshake queue's length now */
+static PyObject *hs_dict(struct ssw_dev *d)
+{
+	PyObject *out = PyDict_New(), *v;
+
+	for (int i = 0; out && i <= SSW_HS__MAX; i++) {
+		v = PyLong_FromUnsignedLongLong(i < SSW_HS__MAX ? atomic_load(&d->ck.c[i]) : atomic_load(&d->n_hs));
+		if (!v || PyDict_SetItemString(out, i < SSW_HS__MAX ? ssw_hs_names[i] : "backlog", v))
+			Py_CLEAR(out);
+		Py_XDECREF(v);
+	}
+	return out;
 }
 
 static PyObject *peer_stats(struct ssw_peer *p)
@@ -726,7 +786,8 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 		Py_DECREF(v);
 	}
 	unlock(&self->dev);
-	dev = Py_BuildValue("{sNsOsKsKsKsK}", "drops", drops_dict(self->dev.drops), "running",
+	dev = Py_BuildValue("{sNsNsOsKsKsKsK}", "drops", drops_dict(self->dev.drops), "handshake",
+			    hs_dict(&self->dev), "running",
 			    self->dev.running ? Py_True : Py_False, "tun_reads",
 			    (unsigned long long)atomic_load(&self->dev.tun_reads), "tun_writes",
 			    (unsigned long long)atomic_load(&self->dev.tun_writes), "udp_send_msgs",
@@ -756,6 +817,7 @@ static PyMethodDef Datapath_methods[] = {
 	{ "event_fd", (PyCFunction)Datapath_event_fd, METH_NOARGS, "readable while events are queued" },
 	{ "route", (PyCFunction)Datapath_route, METH_VARARGS, "route(packed_address) -> peer id | None" },
 	{ "poll_events", (PyCFunction)Datapath_poll_events, METH_NOARGS, "drain the event queue" },
+	{ "set_public_key", (PyCFunction)Datapath_set_public_key, METH_VARARGS, "set_public_key(key32)" },
 	{ "stats", (PyCFunction)Datapath_stats, METH_NOARGS, "counters" },
 	{ NULL }
 };
@@ -1028,7 +1090,67 @@ static PyTypeObject ReplayType = {
 	.tp_doc = "The data path's replay window (for tests)",
 };
 
+/* blake2s(data, key=b"", digest_size=32) -> bytes: blake2s.c */
+static PyObject *mod_blake2s(PyObject *m, PyObject *args)
+{
+	Py_buffer data, key = { 0 };
+	int size = 32;
+	uint8_t out[32];
+
+	if (!PyArg_ParseTuple(args, "y*|y*i", &data, &key, &size))
+		return NULL;
+	if (size < 1 || size > 32 || key.len > 32) {
+		PyBuffer_Release(&data);
+		PyBuffer_Release(&key);
+		PyErr_SetString(PyExc_ValueError, "digest_size 1-32, key at most 32 bytes");
+		return NULL;
+	}
+	ssw_blake2s(out, (size_t)size, data.buf, (size_t)data.len, key.buf, (size_t)key.len);
+	PyBuffer_Release(&data);
+	PyBuffer_Release(&key);
+	return PyBytes_FromStringAndSize((char *)out, size);
+}
+
+/* cookie_reply(type_data, our_public, cookie16, nonce24, message) -> the
+ * 64-byte reply cookie.c sends for that message (mac1 is its last 32..16). */
+static PyObject *mod_cookie_reply(PyObject *m, PyObject *args)
+{
+	int type_data, err = -1;
+	Py_buffer pub, cookie, nonce, msg;
+	uint8_t mac1_key[32], cookie_key[32], out[SSW_COOKIE_REPLY_LEN];
+	EVP_CIPHER_CTX *ctx;
+	PyObject *ret = NULL;
+
+	if (!PyArg_ParseTuple(args, "iy*y*y*y*", &type_data, &pub, &cookie, &nonce, &msg))
+		return NULL;
+	if (pub.len != SSW_KEY_LEN || cookie.len != SSW_MAC_LEN || nonce.len != 24 || msg.len < 32) {
+		PyErr_SetString(PyExc_ValueError, "key 32, cookie 16, nonce 24 bytes, message at least 32");
+		goto out;
+	}
+	ctx = EVP_CIPHER_CTX_new();
+	if (!ctx) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	ssw_cookie_keys((uint8_t)type_data, pub.buf, mac1_key, cookie_key);
+	ssw_cookie_reply_make(ctx, (uint8_t)(type_data - 1), cookie_key, cookie.buf, nonce.buf, msg.buf,
+			      (size_t)msg.len, out, &err);
+	EVP_CIPHER_CTX_free(ctx);
+	if (err)
+		PyErr_SetString(PyExc_RuntimeError, "cookie reply encryption failed");
+	else
+		ret = PyBytes_FromStringAndSize((char *)out, sizeof(out));
+out:
+	PyBuffer_Release(&pub);
+	PyBuffer_Release(&cookie);
+	PyBuffer_Release(&nonce);
+	PyBuffer_Release(&msg);
+	return ret;
+}
+
 static PyMethodDef module_methods[] = {
+	{ "blake2s", mod_blake2s, METH_VARARGS, "blake2s(data, key=b'', digest_size=32) -> bytes" },
+	{ "cookie_reply", mod_cookie_reply, METH_VARARGS, "cookie_reply(type_data, public, cookie, nonce, message)" },
 	{ "seal", mod_seal, METH_VARARGS, "seal(type_data, cipher, key, remote_index, counter, packet, mtu=0)" },
 	{ "open", mod_open, METH_VARARGS, "open(cipher, key, datagram) -> padded plaintext | None" },
 	{ "split", mod_split, METH_VARARGS, "split(tun_read_with_vnet_header) -> [packets]" },
@@ -1055,6 +1177,7 @@ PyMODINIT_FUNC PyInit__datapath(void)
 	    PyModule_AddIntConstant(m, "AES_256_GCM", SSW_AES_256_GCM) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_EVENTS", SSW_MAX_EVENTS) < 0 ||
 	    PyModule_AddIntConstant(m, "MAX_STAGED", SSW_MAX_STAGED) < 0 ||
+	    PyModule_AddIntConstant(m, "MAX_HANDSHAKES", SSW_MAX_HANDSHAKES) < 0 ||
 	    PyModule_AddIntConstant(m, "OFFLOAD_SLOTS", SSW_OFFLOAD_SLOTS) < 0) {
 		Py_DECREF(m);
 		return NULL;

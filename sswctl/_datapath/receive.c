@@ -3,8 +3,9 @@
  *
  * recvmmsg takes up to SSW_BATCH datagrams per socket; the batch is
  * processed under one read lock, the plaintexts are written to TUN after
- * it is dropped. Handshake-type datagrams go up to Python with their
- * source; everything else that fails is dropped and counted by reason. */
+ * it is dropped. Handshake-type datagrams go to cookie.c (size, mac1,
+ * under load: mac2 or a cookie reply, rate limit), which queues what
+ * passes for Python; everything else that fails is dropped and counted. */
 #include "dp.h"
 
 #include <errno.h>
@@ -39,7 +40,7 @@ struct rx {
 static bool is_handshake_type(uint32_t word)
 {
 	/* types 1-3 (wireguard) and 0x11-0x13 (secureswift), reserved bytes 0;
-	 * the engine checks which mode applies */
+	 * cookie.c checks which mode applies */
 	return word == 1 || word == 2 || word == 3 || word == 0x11 || word == 0x12 || word == 0x13;
 }
 
@@ -173,8 +174,9 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 	}
 	confirm(d, rx, p, kp);
 	if (kp == p->current && kp->is_initiator && now - kp->created >= SSW_REKEY_ON_RECV_AGE &&
-	    !atomic_exchange(&kp->rekey_asked, true))
-		ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0, NULL);
+	    !atomic_exchange(&kp->rekey_asked, true) &&
+	    !ssw_event_push(d, SSW_EV_REKEY, p->id, kp->local_index, NULL, 0, NULL, 0, NULL))
+		atomic_store(&kp->rekey_asked, false); /* not queued: ask again on the next packet */
 	if (!plen)
 		return; /* keepalive */
 	n = inner_len(dg + SSW_HEADER_LEN, plen, &src, &family);
@@ -316,8 +318,8 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 				transport(d, rx, dg, dlen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen, &rx->local[i],
 					  now);
 			else if (is_handshake_type(word))
-				ssw_event_push(d, SSW_EV_HANDSHAKE, 0, 0, dg, dlen, &rx->src[i],
-					       rx->msg[i].msg_hdr.msg_namelen, &rx->local[i]);
+				ssw_handshake_rx(d, dg, dlen, &rx->src[i], rx->msg[i].msg_hdr.msg_namelen,
+						 &rx->local[i]);
 			else
 				ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
 		}

@@ -37,6 +37,7 @@ from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
 from ..protocol import Engine, ProtocolError, Transmit
 from ..protocol.constants import MAX_STAGED_PACKETS
+from ..protocol.errors import MacError, MessageError
 from ..protocol.keypair import Keypair
 from ..protocol.modes import mode_for
 from ..tun import DEFAULT_MTU, Tun
@@ -323,14 +324,22 @@ class Daemon(EngineDriver):
         if engine is None:
             self.drops["no_private_key"] += 1
             return
-        if data[:1] in self._handshake_types:
-            self.note_handshake(now)
+        # The Python plane's "under load": handshake messages whose mac1
+        # verified (malformed or forged ones cost little and must not push
+        # real peers into the cookie round trip). The native plane decides
+        # in C before anything reaches us, so the engine never demands mac2
+        # again there (engine.under_load stays False).
+        hs = self.dp is None and data[:1] in self._handshake_types
         try:
             r = engine.receive(data, src, now)
         except ProtocolError as e:
+            if hs and not isinstance(e, (MacError, MessageError)):
+                self.note_handshake(now)
             rt = self.peers.get(getattr(e, "peer", None))
             (rt.drops if rt is not None else self.drops)[e.reason] += 1
             return
+        if hs:
+            self.note_handshake(now)
         if r.kind == "data":
             self._deliver(r.peer, r.packet)
         if r.peer is not None and r.kind in self._authenticated:
@@ -466,6 +475,9 @@ class Daemon(EngineDriver):
             for reason, n in stats["device"]["drops"].items():
                 if n:
                     dev.drops[reason] = dev.drops.get(reason, 0) + n
+            for what, n in stats["device"]["handshake"].items():  # the flood defence's sheds
+                if n and (what.startswith("shed_") or what in ("malformed", "mac1_invalid")):
+                    dev.drops[f"handshake_{what}"] = n
         for p in self.config.peers:
             rt = self.peers[p.public_key]
             peer = Peer(
@@ -676,6 +688,8 @@ class Daemon(EngineDriver):
         dp = self.dp
         if dp is None:
             return
+        if self.config.public_key is not None:
+            dp.set_public_key(self.config.public_key)  # mac1 and cookie replies in C
         wanted = {p.public_key: p for p in self.config.peers}
         for key in [k for k in self._dp_sent if k not in wanted]:
             dp.remove_peer(key)
