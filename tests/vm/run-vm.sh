@@ -40,6 +40,8 @@ ko="$build-test/secureswift.ko"
 # when no bytecode is cached (CI exports PYTHONDONTWRITEBYTECODE): seconds per
 # Python start under emulation. Compile once here instead.
 "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/sswctl" "$ROOT/tests/vm" >/dev/null
+# Likewise the flood tests' C sender (tests/floodgen.py), which the guest cannot build in the tree.
+(cd "$ROOT" && "$VENV/bin/python" -m tests.floodgen --build >/dev/null)
 
 # vng runs --exec through a shell: quote pytest's arguments (-k "a or b").
 pytest_args=""
