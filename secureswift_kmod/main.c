@@ -20,9 +20,10 @@ static bool selftest;
 module_param(selftest, bool, 0444);
 MODULE_PARM_DESC(selftest, "Run the allowed-IPs lookup self-test at load time (refuse to load on failure)");
 
+#ifdef SSW_TEST_KNOBS
 /*
- * For tests only: the protocol's times, shortened by the VM tests so that
- * a rekey or a key expiry happens in seconds. Read at each use.
+ * The test build only (timers.h): the protocol's times, shortened by the VM
+ * tests so that a rekey or a key expiry happens in seconds. Read at each use.
  */
 module_param_named(rekey_after_time, ssw_rekey_after_time, uint, 0644);
 MODULE_PARM_DESC(rekey_after_time, "For tests only: REKEY_AFTER_TIME in seconds (120)");
@@ -32,6 +33,7 @@ module_param_named(keepalive_timeout, ssw_keepalive_timeout, uint, 0644);
 MODULE_PARM_DESC(keepalive_timeout, "For tests only: KEEPALIVE_TIMEOUT in seconds (10)");
 module_param_named(zero_keys_after_time, ssw_zero_keys_after_time, uint, 0644);
 MODULE_PARM_DESC(zero_keys_after_time, "For tests only: keys are zeroed this many seconds after the last install (540)");
+#endif
 
 static int __init ssw_mod_init(void)
 {

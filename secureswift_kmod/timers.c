@@ -34,10 +34,10 @@
 #define SSW_REKEY_TIMEOUT		5
 #define SSW_REKEY_TIMEOUT_JITTER_MAX	(HZ / 3)
 
-unsigned int ssw_rekey_after_time = 120;
-unsigned int ssw_reject_after_time = 180;
-unsigned int ssw_keepalive_timeout = 10;
-unsigned int ssw_zero_keys_after_time = 3 * 180;
+unsigned int ssw_rekey_after_time __ssw_knob = 120;
+unsigned int ssw_reject_after_time __ssw_knob = 180;
+unsigned int ssw_keepalive_timeout __ssw_knob = 10;
+unsigned int ssw_zero_keys_after_time __ssw_knob = 3 * 180;
 
 static unsigned long secs(const unsigned int *knob)
 {

@@ -7,10 +7,16 @@
 struct ssw_peer;
 
 /*
- * Protocol times in seconds (docs/protocol.md, WireGuard's values). They
- * are module parameters so that the VM tests can shorten them: for tests
- * only, never for a production tunnel.
+ * Protocol times in seconds (docs/protocol.md, WireGuard's values). Only
+ * the test build (SSW_TEST_KNOBS, Kbuild) makes them module parameters, so
+ * that the VM tests can shorten them; in the shipped module nothing can
+ * change them after load, so nobody can extend a key's lifetime.
  */
+#ifdef SSW_TEST_KNOBS
+#define __ssw_knob
+#else
+#define __ssw_knob __ro_after_init
+#endif
 extern unsigned int ssw_rekey_after_time;	/* 120 */
 extern unsigned int ssw_reject_after_time;	/* 180 */
 extern unsigned int ssw_keepalive_timeout;	/* 10 */

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 date +%s.%N >"$results/t_start"
 echo "ssw-vm: tests start" >/dev/kmsg
 
-export SSW_VM_GUEST=1 SSW_KO="$ko" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+export SSW_VM_GUEST=1 SSW_KO="$ko" SSW_KO_SHIPPED="${ko%-test/secureswift.ko}/secureswift.ko" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 rc=0
 "$root/tests/vm/load-module.sh" "$ko" selftest=1 >"$results/pytest.log" 2>&1 || rc=100
 if [ "$rc" = 0 ]; then

@@ -32,12 +32,16 @@ rm -rf "$results"
 mkdir -p "$results"
 
 "$ROOT/tests/vm/build-module.sh" "$kver"
-ko="$build/secureswift.ko"
+# The suite runs the test build (writable protocol times, Kbuild's
+# SSW_TEST_KNOBS); test_selftest.py checks the shipped one has no such knob.
+ko="$build-test/secureswift.ko"
 
 # The guest sees this tree read-only and compiles every module it imports afresh
 # when no bytecode is cached (CI exports PYTHONDONTWRITEBYTECODE): seconds per
 # Python start under emulation. Compile once here instead.
 "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/sswctl" "$ROOT/tests/vm" >/dev/null
+# Likewise the flood tests' C sender (tests/floodgen.py), which the guest cannot build in the tree.
+(cd "$ROOT" && "$VENV/bin/python" -m tests.floodgen --build >/dev/null)
 
 # vng runs --exec through a shell: quote pytest's arguments (-k "a or b").
 pytest_args=""
