@@ -54,10 +54,24 @@ static struct mode_sizes sizes_of(uint8_t type_data)
 	return type_data == 4 ? (struct mode_sizes){ 148, 92, 64 } : (struct mode_sizes){ 1332, 1180, 64 };
 }
 
+/* A ChaCha20-Poly1305 context with the cipher set once: each reply then
+ * only sets key and nonce (fetching the cipher again costs more than the
+ * encryption of 16 bytes). */
+EVP_CIPHER_CTX *ssw_cookie_aead_new(void)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	if (ctx && EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
 int ssw_cookie_init(struct ssw_cookie *ck)
 {
 	memset(ck, 0, sizeof(*ck));
-	ck->aead = EVP_CIPHER_CTX_new();
+	ck->aead = ssw_cookie_aead_new();
 	if (!ck->aead || RAND_bytes(ck->rl_key, sizeof(ck->rl_key)) != 1) {
 		EVP_CIPHER_CTX_free(ck->aead);
 		ck->aead = NULL;
@@ -160,7 +174,7 @@ static int xseal_cookie(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_
 
 	hchacha20(subkey, key, nonce);
 	memcpy(n12 + 4, nonce + 16, 8);
-	if (EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, subkey, n12) == 1 &&
+	if (EVP_EncryptInit_ex(ctx, NULL, NULL, subkey, n12) == 1 &&
 	    EVP_EncryptUpdate(ctx, NULL, &l, ad, SSW_MAC_LEN) == 1 &&
 	    EVP_EncryptUpdate(ctx, out, &l, cookie, SSW_MAC_LEN) == 1 && EVP_EncryptFinal_ex(ctx, out + l, &l) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SSW_TAG_LEN, out + SSW_MAC_LEN) == 1)
@@ -266,32 +280,64 @@ static bool under_load(struct ssw_dev *d, uint64_t now)
 	return load;
 }
 
-static void send_cookie_reply(struct ssw_dev *d, const uint8_t *msg, size_t len, const uint8_t cookie[SSW_MAC_LEN],
-			      const struct sockaddr_storage *src, socklen_t src_len, const struct ssw_src *local)
+static void flush_family(struct ssw_dev *d, struct ssw_cookie_out *o, int family)
+{
+	int fd = ssw_socket_for(d, family), done = 0;
+
+	while (done < o->n) {
+		int r = sendmmsg(fd, o->msg + done, (unsigned int)(o->n - done), MSG_DONTWAIT);
+
+		if (r <= 0) {
+			/* this one failed (the source address went away, a full
+			 * buffer): count it, go on with the rest */
+			ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
+			r = 1;
+		} else {
+			ssw_count(&d->udp_send_msgs, (uint64_t)r);
+			ssw_count(&d->ck.c[SSW_HS_COOKIE_SENT], (uint64_t)r);
+		}
+		done += r;
+	}
+	o->n = 0;
+}
+
+void ssw_cookie_flush(struct ssw_dev *d)
+{
+	if (d->ck.out4.n)
+		flush_family(d, &d->ck.out4, AF_INET);
+	if (d->ck.out6.n)
+		flush_family(d, &d->ck.out6, AF_INET6);
+}
+
+/* Made now, sent with the batch's other replies (one sendmmsg per family),
+ * from the address the message was sent to, as the daemon's replies. */
+static void queue_cookie_reply(struct ssw_dev *d, const uint8_t *msg, size_t len, const uint8_t cookie[SSW_MAC_LEN],
+			       const struct sockaddr_storage *src, socklen_t src_len, const struct ssw_src *local)
 {
 	struct ssw_cookie *ck = &d->ck;
-	uint8_t nonce[24], reply[SSW_COOKIE_REPLY_LEN];
-	struct iovec iov = { reply, sizeof(reply) };
-	struct msghdr h = { .msg_name = (void *)src, .msg_namelen = src_len, .msg_iov = &iov, .msg_iovlen = 1 };
-	union ssw_ctrl ctrl;
-	int fd = ssw_socket_for(d, src->ss_family), err;
+	struct ssw_cookie_out *o = src->ss_family == AF_INET6 ? &ck->out6 : &ck->out4;
+	const uint8_t *nonce;
+	int err;
 
-	if (fd < 0 || RAND_bytes(nonce, sizeof(nonce)) != 1)
+	if (ssw_socket_for(d, src->ss_family) < 0)
 		goto fail;
-	ssw_cookie_reply_make(ck->aead, d->type_data - 1, ck->cookie_key, cookie, nonce, msg, len, reply, &err);
+	if (!ck->nonces_left) {
+		if (RAND_bytes(&ck->nonces[0][0], sizeof(ck->nonces)) != 1)
+			goto fail;
+		ck->nonces_left = SSW_COOKIE_OUTBOX;
+	}
+	nonce = ck->nonces[--ck->nonces_left];
+	if (o->n == SSW_COOKIE_OUTBOX)
+		flush_family(d, o, src->ss_family);
+	ssw_cookie_reply_make(ck->aead, d->type_data - 1, ck->cookie_key, cookie, nonce, msg, len, o->reply[o->n], &err);
 	if (err)
 		goto fail;
-	/* from the address it was sent to, as the daemon's replies (sticky source) */
-	ssw_set_ctrl(&h, &ctrl, local, 0);
-	if (sendmsg(fd, &h, MSG_DONTWAIT) < 0) {
-		if (!local || !local->family)
-			goto fail;
-		ssw_set_ctrl(&h, &ctrl, NULL, 0); /* that address is gone: let routing pick */
-		if (sendmsg(fd, &h, MSG_DONTWAIT) < 0)
-			goto fail;
-	}
-	ssw_count(&d->udp_send_msgs, 1);
-	ssw_count(&ck->c[SSW_HS_COOKIE_SENT], 1);
+	o->dst[o->n] = *src;
+	o->iov[o->n] = (struct iovec){ o->reply[o->n], SSW_COOKIE_REPLY_LEN };
+	o->msg[o->n].msg_hdr = (struct msghdr){ .msg_name = &o->dst[o->n], .msg_namelen = src_len,
+					       .msg_iov = &o->iov[o->n], .msg_iovlen = 1 };
+	ssw_set_ctrl(&o->msg[o->n].msg_hdr, &o->ctrl[o->n], local, 0);
+	o->n++;
 	return;
 fail:
 	ssw_count(&d->drops[SSW_DROP_SEND_ERROR], 1);
@@ -340,7 +386,7 @@ void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const st
 		ok = !CRYPTO_memcmp(m, dg + len - 16, SSW_MAC_LEN);
 		if (!ok) {
 			ssw_count(&ck->c[SSW_HS_SHED_NO_MAC2], 1);
-			send_cookie_reply(d, dg, len, cookie, src, src_len, local);
+			queue_cookie_reply(d, dg, len, cookie, src, src_len, local);
 			OPENSSL_cleanse(cookie, sizeof(cookie));
 			return;
 		}

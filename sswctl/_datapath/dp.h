@@ -205,6 +205,16 @@ extern const char *const ssw_hs_names[SSW_HS__MAX];
 struct ssw_rl_bucket {
 	uint64_t tokens, last_ns;
 };
+/* cookie replies made during one receive batch, sent with one sendmmsg per family */
+#define SSW_COOKIE_OUTBOX 64
+struct ssw_cookie_out {
+	struct mmsghdr msg[SSW_COOKIE_OUTBOX];
+	struct iovec iov[SSW_COOKIE_OUTBOX];
+	struct sockaddr_storage dst[SSW_COOKIE_OUTBOX];
+	union ssw_ctrl ctrl[SSW_COOKIE_OUTBOX];
+	uint8_t reply[SSW_COOKIE_OUTBOX][SSW_COOKIE_REPLY_LEN];
+	int n;
+};
 struct ssw_cookie {
 	bool ready; /* public_key is set */
 	uint8_t public_key[SSW_KEY_LEN];
@@ -214,9 +224,13 @@ struct ssw_cookie {
 	uint8_t rl_key[16];
 	struct ssw_rl_bucket rl[SSW_RATELIMIT_BUCKETS];
 	EVP_CIPHER_CTX *aead; /* the receive worker's, for cookie replies */
+	struct ssw_cookie_out out4, out6;
+	uint8_t nonces[SSW_COOKIE_OUTBOX][24]; /* drawn in bulk: one RAND_bytes per 64 replies */
+	int nonces_left;
 	_Atomic uint64_t c[SSW_HS__MAX];
 };
 int ssw_cookie_init(struct ssw_cookie *ck);
+EVP_CIPHER_CTX *ssw_cookie_aead_new(void);
 void ssw_cookie_destroy(struct ssw_cookie *ck);
 void ssw_cookie_keys(uint8_t type_data, const uint8_t *public_key, uint8_t mac1_key[32], uint8_t cookie_key[32]);
 void ssw_cookie_set_public(struct ssw_cookie *ck, uint8_t type_data, const uint8_t *public_key);
@@ -227,6 +241,8 @@ struct ssw_dev;
 /* receive worker, device lock held for reading */
 void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const struct sockaddr_storage *src,
 		      socklen_t src_len, const struct ssw_src *local);
+/* receive worker, after each batch: send the cookie replies it made */
+void ssw_cookie_flush(struct ssw_dev *d);
 
 /* --- events.c: what goes up to Python ----------------------------------- */
 enum ssw_event_kind {

@@ -1127,7 +1127,7 @@ static PyObject *mod_cookie_reply(PyObject *m, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "key 32, cookie 16, nonce 24 bytes, message at least 32");
 		goto out;
 	}
-	ctx = EVP_CIPHER_CTX_new();
+	ctx = ssw_cookie_aead_new();
 	if (!ctx) {
 		PyErr_NoMemory();
 		goto out;

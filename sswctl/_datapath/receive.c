@@ -325,6 +325,7 @@ static void process(struct ssw_dev *d, struct rx *rx, int n)
 		}
 	}
 	pthread_rwlock_unlock(&d->lock);
+	ssw_cookie_flush(d);
 	drain(d, rx);
 }
 

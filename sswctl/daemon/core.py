@@ -476,7 +476,7 @@ class Daemon(EngineDriver):
                 if n:
                     dev.drops[reason] = dev.drops.get(reason, 0) + n
             for what, n in stats["device"]["handshake"].items():  # the flood defence's sheds
-                if n and (what.startswith("shed_") or what in ("malformed", "mac1_invalid")):
+                if n and (what.startswith("shed_") or what in ("malformed", "mac1_invalid", "cookie_sent")):
                     dev.drops[f"handshake_{what}"] = n
         for p in self.config.peers:
             rt = self.peers[p.public_key]
