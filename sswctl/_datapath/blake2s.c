@@ -62,6 +62,7 @@ static void compress(struct ssw_blake2s *s, const uint8_t block[64], bool last)
 	v[13] ^= (uint32_t)(s->t >> 32);
 	if (last)
 		v[14] = ~v[14];
+#pragma GCC unroll 10 /* constant message indexes: the compiler keeps m[] in registers */
 	for (int r = 0; r < 10; r++) {
 		const uint8_t *z = sigma[r];
 

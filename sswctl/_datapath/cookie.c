@@ -378,12 +378,19 @@ void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const st
 		return;
 	}
 	if (under_load(d, now)) {
+		static const uint8_t zero[SSW_MAC_LEN];
+
 		if (make_cookie(ck, src, now, cookie)) {
 			ssw_count(&ck->c[SSW_HS_SHED_NO_MAC2], 1);
 			return;
 		}
-		ssw_blake2s(m, SSW_MAC_LEN, dg, len - 16, cookie, sizeof(cookie));
-		ok = !CRYPTO_memcmp(m, dg + len - 16, SSW_MAC_LEN);
+		/* A sender without a cookie sends 16 zero bytes (docs/protocol.md):
+		 * no MAC over up to 1316 bytes needed to know it is not valid. */
+		ok = CRYPTO_memcmp(dg + len - 16, zero, SSW_MAC_LEN) != 0;
+		if (ok) {
+			ssw_blake2s(m, SSW_MAC_LEN, dg, len - 16, cookie, sizeof(cookie));
+			ok = !CRYPTO_memcmp(m, dg + len - 16, SSW_MAC_LEN);
+		}
 		if (!ok) {
 			ssw_count(&ck->c[SSW_HS_SHED_NO_MAC2], 1);
 			queue_cookie_reply(d, dg, len, cookie, src, src_len, local);
