@@ -72,6 +72,7 @@ class NativeSide:
         side.run("ip", "-6", "addr", "add", f"{side.tun6}/64", "dev", side.iface, "nodad")
         self.dp = datapath.Datapath(self.engine.mode.type_data, 1420)
         self.dp.set_sockets(self.tun.fileno(), self.udp4.fileno(), self.udp6.fileno(), offload=self.tun.vnet)
+        self.dp.set_public_key(self.engine.public_key)  # mac1 and cookie replies in C
 
     @property
     def endpoint(self):
