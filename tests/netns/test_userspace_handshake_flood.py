@@ -41,6 +41,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the daemon's threads spent runnable but waiting for a CPU
+    (schedstat): how much of the flood the machine, not the daemon, decided."""
+    total = 0
+    for t in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(open(f"/proc/{pid}/task/{t}/schedstat").read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def newcomer_side(lab) -> Side:
     c = Side(lab.a.ns, 3, lab.a.underlay4, lab.a.underlay6, iface="sc" + lab.a.iface[2:])
     c.private_key = keys.generate_private_key()
@@ -112,6 +124,7 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
 
     time.sleep(1)  # iperf3 under way before the flood
     cpu0, t0, rcvbuf0 = cpu_seconds(b.proc.pid), time.monotonic(), udp_rcvbuf_errors(b)
+    wait0 = runqueue_wait(b.proc.pid)
     floods = [threading.Thread(target=run, args=("v4", b.underlay4, "198.18.0.1")),
               threading.Thread(target=run, args=("v6", b.underlay6, "2001:db8:77::1"))]
     for t in floods:
@@ -131,6 +144,7 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
             t.join(timeout=FLOOD_SECONDS + 120)
     elapsed, cpu = time.monotonic() - t0, cpu_seconds(b.proc.pid) - cpu0
     overflowed = udp_rcvbuf_errors(b) - rcvbuf0
+    waited = runqueue_wait(b.proc.pid) - wait0
     out, err = client.communicate(timeout=60)
     srv.wait(timeout=30)
     sent = sum(r["sent"] for r in results.values())
@@ -138,7 +152,8 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     d = drops(lab)
     intervals = [i["sum"]["bytes"] for i in json.loads(out)["intervals"]]
     report = (f"{protocol}/{newcomer}: flood {sent} initiations at {rate:.0f}/s, new peer in {took} s, "
-              f"daemon cpu {cpu:.1f} s over {elapsed:.1f} s, socket overflows {overflowed}, drops {d}, "
+              f"daemon cpu {cpu:.1f} s over {elapsed:.1f} s (its threads waited {waited:.1f} s for a CPU), "
+              f"socket overflows {overflowed}, drops {d}, "
               f"iperf3 bytes/s {intervals}")
     print(report)
     assert took is not None, "the new peer got no handshake through the flood in 10 s: " + report
@@ -160,3 +175,72 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     assert d["handshake_shed_no_mac2"] >= sent / 2, report
     # the tunnel survived
     assert ping(lab.a, b.tun4).returncode == 0
+
+
+def test_the_rate_limit_takes_an_ipv6_64_as_one_source(lab):
+    """Under load, two addresses of one /64 share a token bucket (20/s, burst 5);
+    a third in another /64 has its own. Real sockets in a namespace, the C data
+    path alone (its TUN stands in as a socketpair)."""
+    if datapath.native is None:
+        pytest.skip("sswctl._datapath is not built")
+    import select
+    import socket
+
+    from test_datapath import in_netns
+
+    from sswctl.protocol.cookie import CookieMaker
+    from sswctl.protocol.messages import parse_cookie_reply
+    from sswctl.protocol.modes import mode_for
+
+    b = lab.b
+    addrs = {"same1": "fd00:1::1", "same2": "fd00:1::2", "other": "fd00:1:0:1::1", "load": "fd00:1:0:2::1"}
+    for a in addrs.values():
+        b.run("ip", "-6", "addr", "add", f"{a}/128", "dev", "lo", "nodad")
+    mode, pub = mode_for("wireguard"), keys.public_key(keys.generate_private_key())
+    with in_netns(b.ns):
+        server = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        server.bind(("::", 0))
+        socks = {k: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for k in addrs}
+    for k, s in socks.items():
+        s.bind((addrs[k], 0))
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dp = datapath.Datapath(mode.type_data, 1420, handshake_queue=512)
+    dp.set_sockets(theirs.fileno(), -1, server.fileno())
+    dp.set_public_key(pub)
+    dp.start()
+    dst = ("::1", server.getsockname()[1])
+    hs = lambda: dp.stats()["device"]["handshake"]  # noqa: E731
+
+    def message(maker: CookieMaker) -> bytes:
+        body = bytearray(os.urandom(mode.initiation_len))
+        body[0:4] = mode.type_initiation.to_bytes(4, "little")
+        return maker.add_macs(body, time.monotonic())
+
+    try:
+        for _ in range(64):  # an eighth of the queue waiting: under load
+            socks["load"].sendto(message(CookieMaker(mode, pub)), dst)
+        wait_for(lambda: hs()["queued"] == 64, 10, "backlog")
+        makers = {}
+        for k in ("same1", "same2", "other"):
+            makers[k] = CookieMaker(mode, pub)
+            socks[k].sendto(message(makers[k]), dst)
+            assert select.select([socks[k]], [], [], 5)[0], "no cookie reply"
+            makers[k].consume_reply(parse_cookie_reply(socks[k].recv(100), mode), time.monotonic())
+        before = hs()
+        t0 = time.monotonic()
+        for _ in range(20):
+            for k in ("same1", "same2", "other"):
+                socks[k].sendto(message(makers[k]), dst)
+        wait_for(lambda: hs()["received"] - before["received"] == 60, 10, "all 60 seen")
+        elapsed = time.monotonic() - t0
+        got = {k: 0 for k in addrs}
+        for ev in dp.poll_events():
+            got[next(k for k, a in addrs.items() if a == ev.addr[0])] += 1
+        bound = 5 + 20 * elapsed + 1
+        assert got["same1"] + got["same2"] <= bound, (got, elapsed)
+        assert got["other"] >= 5, (got, elapsed)  # its own bucket, full
+        assert hs()["shed_ratelimit"] - before["shed_ratelimit"] == 60 - got["same1"] - got["same2"] - got["other"]
+    finally:
+        dp.stop()
+        for s in (server, mine, theirs, *socks.values()):
+            s.close()
