@@ -244,3 +244,71 @@ def test_the_rate_limit_takes_an_ipv6_64_as_one_source(lab):
         dp.stop()
         for s in (server, mine, theirs, *socks.values()):
             s.close()
+
+
+def test_wireguard_go_takes_our_cookie_reply_and_we_take_its_mac2(lab):
+    """Byte-exact with WireGuard, without a flood: B's native data path is kept
+    under load (its handshake queue holds an eighth), wireguard-go in A
+    initiates, gets a cookie reply from C, retries with mac2 on its next
+    attempt; C passes that one up, and B's engine answers it: wireguard-go
+    reports a completed handshake."""
+    if datapath.native is None:
+        pytest.skip("sswctl._datapath is not built")
+    import socket
+
+    from test_datapath import in_netns
+    from test_userspace_wireguard_go import start_wireguard_go
+
+    from sswctl.protocol import Engine, Transmit
+    from sswctl.protocol.cookie import CookieMaker
+    from sswctl.protocol.modes import mode_for
+
+    a, b = lab.a, lab.b
+    engine = Engine(b.private_key, "wireguard", wall_offset=time.time() - time.monotonic(), handshake_only=True)
+    engine.add_peer(a.public_key)
+    with in_netns(b.ns):
+        server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        server.bind((b.underlay4, 51822))
+        loader = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        loader.bind(("127.0.0.1", 0))
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    dp = datapath.Datapath(4, 1420, handshake_queue=16)
+    dp.set_sockets(theirs.fileno(), server.fileno(), -1)
+    dp.set_public_key(b.public_key)
+    dp.start()
+    hs = lambda: dp.stats()["device"]["handshake"]  # noqa: E731
+    try:
+        mode = mode_for("wireguard")
+        for _ in range(2):  # 2 of 16 waiting: under load while nobody drains them
+            body = bytearray(os.urandom(mode.initiation_len))
+            body[0:4] = (1).to_bytes(4, "little")
+            loader.sendto(CookieMaker(mode, b.public_key).add_macs(body, 0.0), (b.underlay4, 51822))
+        wait_for(lambda: hs()["queued"] == 2, 10, "backlog")
+        start_wireguard_go(lab, a)
+        keyfile = f"/tmp/{a.iface}.key"
+        with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(keys.to_base64(a.private_key))
+        subprocess.run(["wg", "set", a.iface, "private-key", keyfile, "listen-port", "51821",
+                        "peer", keys.to_base64(b.public_key), "endpoint", f"{b.underlay4}:51822",
+                        "allowed-ips", "10.99.0.2/32"], check=True, capture_output=True, timeout=30)
+        a.run("ip", "addr", "add", "10.99.0.1/24", "dev", a.iface)
+        a.run("ip", "link", "set", a.iface, "up")
+        a.run("ping", "-c", "1", "-W", "1", "10.99.0.2", check=False)  # wireguard-go initiates
+        wait_for(lambda: hs()["cookie_sent"] >= 1, 10, "a cookie reply to wireguard-go")
+        assert hs()["queued"] == 2  # its first initiation (no mac2) did not go up
+        # wireguard-go retries after REKEY_TIMEOUT (5 s) with mac2 from our cookie
+        wait_for(lambda: hs()["queued"] == 3, 20, "wireguard-go's retry with mac2 passed up")
+        ev = [e for e in dp.poll_events() if e.addr == (a.underlay4, 51821)]
+        assert len(ev) == 1 and ev[0].data[-16:] != bytes(16)
+        r = engine.receive(ev[0].data, ev[0].addr, time.monotonic())
+        assert r.kind == "initiation"
+        for e in r.events:
+            if isinstance(e, Transmit):
+                server.sendto(e.data, ev[0].addr)
+        wait_for(lambda: subprocess.run(["wg", "show", a.iface, "latest-handshakes"], capture_output=True,
+                                        text=True).stdout.split("\t")[-1].strip() not in ("", "0"),
+                 10, "wireguard-go's handshake completed")
+    finally:
+        dp.stop()
+        for s in (server, loader, mine, theirs):
+            s.close()
