@@ -53,6 +53,22 @@ def runqueue_wait(pid: int) -> float:
     return total / 1e9
 
 
+def prioritise(pid: int) -> None:
+    """Every thread of ``pid`` (one of this test's own processes) at nice -10.
+
+    The test machine is shared: other jobs' VMs and compilers can leave a
+    thread waiting for a CPU most of the time (measured: the receive worker
+    ran 6 % of the time it was runnable at load 27 on 2 cores). The tunnel's
+    own processes (both daemons, the newcomer, iperf3) get priority over that
+    unrelated load and over the flooder, which stands for an attacker whose
+    CPU is not ours; the report line still gives the time they waited."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(tid), -10)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def newcomer_side(lab) -> Side:
     c = Side(lab.a.ns, 3, lab.a.underlay4, lab.a.underlay6, iface="sc" + lab.a.iface[2:])
     c.private_key = keys.generate_private_key()
@@ -80,6 +96,7 @@ def start_newcomer(lab, c: Side, protocol: str, kind: str) -> None:
                         allowed_ips=[ipaddress.ip_network("10.98.0.2/32")])]))
     c.run("ip", "addr", "add", "10.98.0.3/24", "dev", c.iface)
     c.run("ip", "link", "set", c.iface, "up")
+    prioritise(c.proc.pid)
 
 
 def udp_rcvbuf_errors(side: Side) -> int:
@@ -103,6 +120,8 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     lab.configure_pair(protocol=protocol)
     assert ping(lab.a, lab.b.tun4).returncode == 0
     b = lab.b
+    for side in (lab.a, b):
+        prioritise(side.proc.pid)  # after configure: the C workers run by now
     b.run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.vb.rp_filter=0")
     b.run("ip", "route", "add", "198.18.0.0/16", "via", lab.a.underlay4)
     b.run("ip", "-6", "route", "add", "2001:db8:77::/48", "via", lab.a.underlay6)
@@ -113,15 +132,20 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     msg = initiation(b.public_key, protocol)
 
     srv = lab.popen(b, "iperf3", "-s", "-1", "-B", b.tun4, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prioritise(srv.pid)
     wait_for(lambda: ":5201" in b.run("ss", "-ltnH", check=False).stdout, 10, "iperf3 server")
     client = lab.popen(lab.a, "iperf3", "-c", b.tun4, "-t", str(FLOOD_SECONDS + 2), "-i", "1", "-J",
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    prioritise(client.pid)
     results: dict = {}
 
     def run(family: str, dst: str, src_base: str) -> None:
         results[family] = flood(dst, 51822, msg, sources=2000, src_base=src_base, rate=RATE,
                                 seconds=FLOOD_SECONDS, netns=lab.a.ns)
 
+    # the newcomer is configured now (starting a daemon on a busy machine takes
+    # seconds) but stays silent until the ping below makes it initiate
+    start_newcomer(lab, c, protocol, newcomer)
     time.sleep(1)  # iperf3 under way before the flood
     cpu0, t0, rcvbuf0 = cpu_seconds(b.proc.pid), time.monotonic(), udp_rcvbuf_errors(b)
     wait0 = runqueue_wait(b.proc.pid)
@@ -130,8 +154,7 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     for t in floods:
         t.start()
     try:
-        time.sleep(2)  # the flood is established before the newcomer arrives
-        start_newcomer(lab, c, protocol, newcomer)
+        time.sleep(2)  # the flood is established before the newcomer initiates
         joined = time.monotonic()
         took = None
         while time.monotonic() - joined < 10:
