@@ -161,7 +161,9 @@ def cookie_round_trip(server, s: socket.socket, maker: CookieMaker) -> None:
     reply = recv(s)
     assert len(reply) == 64 and reply[0] == mode.type_cookie
     maker.consume_reply(parse_cookie_reply(reply, mode), time.monotonic())
-    after = hs(server)
+    # counted once sendmmsg returned, which may be just after the reply landed here
+    after = wait_for(lambda: (lambda h: h if h["cookie_sent"] > st["cookie_sent"] else None)(hs(server)),
+                     what="cookie_sent counted")
     assert after["cookie_sent"] == st["cookie_sent"] + 1 and after["shed_no_mac2"] == st["shed_no_mac2"] + 1
     assert after["queued"] == st["queued"]
 
