@@ -263,6 +263,10 @@ def main() -> None:
         "cookie replies sent | flood messages shed | daemon CPU (cores) under flood | socket buffer overflows |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows, "",
+        "The quiet column is what one Python process of initiators reaches here (it, not the daemon, "
+        "is the limit: the daemon used a tenth of a core); under a flood each initiator also pays the "
+        "cookie round trip, and its engine clock, run ahead to skip REKEY_TIMEOUT, expires its cookie "
+        "every ~19 handshakes (a benchmark artifact: a real initiator keeps it 115 s). "
         "What it means: under a flood every initiation without mac2 is answered by a cookie reply from C "
         "and never reaches Python; a legitimate initiator pays one round trip (the cookie) and its "
         "mac2-valid retry passes the per-source rate limit (20/s, burst 5) into a bounded queue, so the "
