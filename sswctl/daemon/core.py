@@ -58,6 +58,9 @@ FLUSH_AT = 64
 # Above this many peers the daemon leaves the native data plane (its control
 # calls are O(peers) each: ~1 s to configure 1000 peers, minutes for 10k).
 NATIVE_MAX_PEERS = 1000
+# After a routing change, sticky sources are checked this much later: a burst
+# of changes (a whole table reloaded) costs one check.
+RECHECK_DELAY = 0.05
 
 
 class PeerRuntime:
@@ -117,6 +120,8 @@ class Daemon(EngineDriver):
         self.lock: InterfaceLock | None = None
         self.running = False
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
+        self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
+        self._recheck_at: float | None = None  # when to check sticky sources against routing
 
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
@@ -129,6 +134,8 @@ class Daemon(EngineDriver):
         self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
             self.tun = Tun(self.name, mtu=self.mtu, offload=self.tun_offload)
+            self.rtnl = net.RtnlMonitor(self.tun.ifindex)
+            self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
             if not self.native:
                 self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
@@ -153,6 +160,10 @@ class Daemon(EngineDriver):
                 self._unregister(s)
                 s.close()
         self.udp4 = self.udp6 = None
+        if self.rtnl is not None:
+            self._unregister(self.rtnl)
+            self.rtnl.close()
+            self.rtnl = None
         if self.tun is not None:
             self._unregister(self.tun.fd)
             self.tun.close()
@@ -177,6 +188,12 @@ class Daemon(EngineDriver):
                 try:
                     buf = read(fd, TUN_READ)
                 except BlockingIOError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBADFD:
+                        raise
+                    self._unregister(fd)  # readable for ever now
+                    self._tun_gone()
                     break
                 if vnet:
                     try:
@@ -353,6 +370,59 @@ class Daemon(EngineDriver):
             return
         self._rx_pending.append(packet)
         rt.rx_packets += 1
+
+    # ------------------------------------------------------------------ the link and routing
+
+    def _tun_gone(self) -> None:
+        """The TUN device was deleted, or the namespace holding it was: its
+        descriptor is detached (EBADFD). Nothing is left to serve: stop, and
+        close() removes the UAPI socket and the lock (pid) file."""
+        log.warning("%s: the TUN device is gone (deleted, or its namespace was): shutting down", self.name)
+        self.stop()
+
+    def _on_rtnl(self, _sock, _mask) -> None:
+        ev = self.rtnl.drain()
+        mtu = ev.mtu
+        if ev.overrun:
+            mtu = net.link_mtu(self.name)  # notifications were lost: read it
+        if mtu and mtu != self.mtu:
+            self._set_mtu(mtu)
+        if ev.routing and self._recheck_at is None:
+            # A burst of changes (a route table reload) is checked once.
+            self._recheck_at = time.monotonic() + RECHECK_DELAY
+
+    def _set_mtu(self, mtu: int) -> None:
+        """``ip link set IFACE mtu N``: padding follows it (never past the link MTU)."""
+        log.info("%s: MTU %d", self.name, mtu)
+        self.mtu = mtu
+        if self.tun is not None:
+            self.tun.mtu = mtu
+        if self.engine is not None:
+            self.engine.mtu = mtu
+        if self.dp is not None:
+            self.dp.set_mtu(mtu)
+
+    def pending(self, now: float) -> float | None:
+        if self._recheck_at is not None and now >= self._recheck_at:
+            self._recheck_at = None
+            self._recheck_sources()
+        return self._recheck_at
+
+    def _recheck_sources(self) -> None:
+        """Routing changed: a sticky source stays only while routing still sends
+        to the peer out of the interface the peer's datagrams to it arrived on
+        (WireGuard's src_if4 rule); else it is forgotten, routing picks the
+        source of the new way out, and the peer's endpoint for us moves."""
+        if self.dp is None:
+            return
+        for key, st in self.dp.stats()["peers"].items():
+            if st["source"] is None or not st["source_ifindex"] or st["endpoint"] is None:
+                continue
+            oif = net.route_oif(st["endpoint"], st["source"])
+            if oif != st["source_ifindex"]:
+                log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
+                         self.name, short_key(key), st["source"])
+                self._clear_source(key)
 
     # ------------------------------------------------------------------ sticky sources
 
@@ -619,8 +689,10 @@ class Daemon(EngineDriver):
             self.config.fwmark = fwmark
             return
         v4, v6, actual = net.bind_pair(port, fwmark)
-        restart = self.dp is not None
-        self._stop_dp()  # it reads the old sockets
+        if self.dp is not None:
+            # The running data path moves to the new sockets and keeps its
+            # sessions, as WireGuard does on a new listen port.
+            self.dp.set_sockets(self.tun.fd, v4.fileno(), v6.fileno() if v6 else -1, offload=self.tun.vnet)
         for s in (self.udp4, self.udp6):
             if s is not None:
                 self._unregister(s)
@@ -632,8 +704,6 @@ class Daemon(EngineDriver):
                     self.sel.register(s, selectors.EVENT_READ, self._on_udp)
         self.config.listen_port = actual
         self.config.fwmark = fwmark
-        if restart:
-            self._start_dp()
 
     # ------------------------------------------------------------------ native data path
 
@@ -736,6 +806,8 @@ class Daemon(EngineDriver):
                     rt.confirmed = time.time()
                     log.info("%s: handshake completed with peer %s (confirmed)", self.name, short_key(ev.peer))
                     self._release_held(ev.peer, rt)
+        if self.dp is not None and self.dp.tun_gone():
+            self._tun_gone()
 
     def _release_held(self, key: bytes, rt: PeerRuntime) -> None:
         """Send what waited for the handshake, through the data path."""
