@@ -27,11 +27,11 @@ import subprocess
 import time
 
 import pytest
-from nslab import PY, iperf, ping, sh, wait_for
+from nslab import PY, _nets, iperf, ping, sh, wait_for
 
 from sswctl import datapath, keys
 from sswctl.ipc.uapi import SSW_SOCK_DIR
-from sswctl.model import Endpoint
+from sswctl.model import Device, Endpoint, Peer
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -107,47 +107,40 @@ def test_data_moves_the_endpoint_before_the_allowed_ips_check(lab):
     assert ping_once(b, a.tun4, wait=3)
 
 
-LISTEN = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 1111))
-s.settimeout(float(sys.argv[2]))
-print("ready", flush=True)
-try:
-    print(s.recv(64).decode())
-except socket.timeout:
-    print("nothing")
-"""
+def _rekey(lab, old_private: bytes, new_private: bytes) -> None:
+    """A takes ``new_private``, B swaps A's old public key for the new one:
+    straight over the UAPI sockets from this process, milliseconds apart."""
+    a, b = lab.a, lab.b
+    lab.backend.set_device(Device(name=a.iface, private_key=new_private))
+    lab.backend.set_device(Device(name=b.iface, peers=[
+        Peer(public_key=keys.public_key(new_private), allowed_ips=_nets(f"{a.tun4}/32")),
+        Peer(public_key=keys.public_key(old_private), remove=True)]))
 
 
-def test_a_new_private_key_expires_the_sessions_and_handshakes_at_once(lab, tmp_path):
-    """netns.sh "change private keys and immediately handshake": seconds after
-    a handshake (within REKEY_TIMEOUT, which rate-limits initiations) A takes a
-    new key. Its old session is dead at once: B's datagram under it is not
-    delivered (a UDP listener on A that never answers, so A sends nothing).
-    Then B learns the new key, and A's first packet handshakes at once instead
-    of waiting out REKEY_TIMEOUT."""
+def test_a_new_private_key_expires_the_sessions_and_handshakes_at_once(lab):
+    """netns.sh "change private keys and immediately handshake". A takes a new
+    key: its old session is dead at once (B's datagram under it is not
+    decrypted, A counts an unknown index). Then, right after a handshake
+    (well within REKEY_TIMEOUT, which rate-limits initiations), A takes yet
+    another key and B learns it: A's first packet must handshake at once,
+    not REKEY_TIMEOUT later (nothing would send it again then)."""
     up(lab)
     a, b = lab.a, lab.b
-    new_key = keys.generate_private_key()
-    key_file = tmp_path / "key"
-    key_file.write_text(keys.to_base64(new_key) + "\n")
-    os.chmod(key_file, 0o600)
-    sswctl(a, "set", a.iface, "private-key", str(key_file))
+    k2, k3 = keys.generate_private_key(), keys.generate_private_key()
+    lab.backend.set_device(Device(name=a.iface, private_key=k2))
     unknown = lab.backend.get_device(a.iface).drops.get("unknown_index", 0)
-    listener = lab.popen(a, PY, "-c", LISTEN, a.tun4, "2", stdout=subprocess.PIPE, text=True)
-    assert listener.stdout.readline().strip() == "ready"
-    b.run(PY, "-c", f"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'X', ('{a.tun4}', 1111))")
-    out, _ = listener.communicate(timeout=15)
-    assert out.strip() == "nothing", "B's datagram under A's old session was delivered"
-    assert lab.backend.get_device(a.iface).drops.get("unknown_index", 0) > unknown
-    sswctl(b, "set", b.iface, "peer", keys.to_base64(keys.public_key(new_key)), "allowed-ips", f"{a.tun4}/32",
-           "peer", keys.to_base64(a.public_key), "remove")
+    b.run(PY, "-c", f"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'X', ('{a.tun4}', 9))")
+    wait_for(lambda: lab.backend.get_device(a.iface).drops.get("unknown_index", 0) > unknown, 10,
+             "A to refuse B's datagram under A's old session")
+    _rekey(lab, a.private_key, k2)
+    assert ping(a, b.tun4).returncode == 0  # a handshake A initiates, under k2
+    shaken = time.time()
+    _rekey(lab, k2, k3)
     t0 = time.monotonic()
-    # One packet: if its handshake waited for REKEY_TIMEOUT (5 s) a reply
-    # after 4 s would not count.
-    assert ping_once(a, b.tun4, wait=4), "no handshake under the new key"
+    assert time.time() - shaken < 4, "the premise: A's last initiation is within REKEY_TIMEOUT"
+    assert ping_once(a, b.tun4, wait=4), "no handshake at once under the new key"
     assert time.monotonic() - t0 < 5
+    assert lab.backend.get_device(b.iface).peer(keys.public_key(k3)).last_handshake
 
 
 @pytest.mark.parametrize("size", [1297, 1300])
