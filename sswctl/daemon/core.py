@@ -102,7 +102,8 @@ class Daemon(EngineDriver):
         self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
         self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
         # Sticky sources: per peer, (its endpoint, the local address it wrote
-        # to); sends to that endpoint leave from that address.
+        # to, the interface that arrived on or 0); sends to that endpoint leave
+        # from that address.
         self._src: dict[bytes, tuple] = {}
         # (source, local address) of the datagram being handled: the engine's
         # replies to it (response, cookie reply) leave from where it arrived.
@@ -311,12 +312,13 @@ class Daemon(EngineDriver):
                     break
                 seg = net.gro_segment_size(ancdata)
                 local = net.local_address(ancdata)
+                ifindex = net.local_ifindex(ancdata)
                 if seg and seg < len(data):
                     # UDP GRO handed us several datagrams of one flow at once.
                     for off in range(0, len(data), seg):
-                        self._inbound(data[off:off + seg], src, now, local)
+                        self._inbound(data[off:off + seg], src, now, local, ifindex)
                 else:
-                    self._inbound(data, src, now, local)
+                    self._inbound(data, src, now, local, ifindex)
                 if len(self._rx_pending) >= FLUSH_AT:
                     self._flush_tun()
         finally:
@@ -334,8 +336,8 @@ class Daemon(EngineDriver):
             except OSError:
                 self.drops["tun_write"] += 1
 
-    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None) -> None:
-        """One datagram from ``src``, sent to our address ``local``."""
+    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None, ifindex: int = 0) -> None:
+        """One datagram from ``src``, sent to our address ``local`` (arrived on ``ifindex``, 0 unknown)."""
         engine = self.engine
         if engine is None:
             self.drops["no_private_key"] += 1
@@ -351,7 +353,7 @@ class Daemon(EngineDriver):
         if r.kind == "data":
             self._deliver(r.peer, r.packet)
         if r.peer is not None and r.kind in self._authenticated:
-            self._learn_source(r.peer, src, local, r.kind)
+            self._learn_source(r.peer, src, local, r.kind, ifindex)
         if r.events:
             self._rx_from = (src, local)
             try:
@@ -413,30 +415,33 @@ class Daemon(EngineDriver):
         to the peer out of the interface the peer's datagrams to it arrived on
         (WireGuard's src_if4 rule); else it is forgotten, routing picks the
         source of the new way out, and the peer's endpoint for us moves."""
-        if self.dp is None:
-            return
-        for key, st in self.dp.stats()["peers"].items():
-            if st["source"] is None or not st["source_ifindex"] or st["endpoint"] is None:
+        if self.dp is not None:
+            sources = [(key, st["endpoint"], st["source"], st["source_ifindex"])
+                       for key, st in self.dp.stats()["peers"].items()]
+        else:
+            sources = [(key, *s) for key, s in self._src.items()]
+        for key, endpoint, source, ifindex in sources:
+            if source is None or not ifindex or endpoint is None:
                 continue
-            oif = net.route_oif(st["endpoint"], st["source"])
-            if oif != st["source_ifindex"]:
+            oif = net.route_oif(endpoint, source)
+            if oif != ifindex:
                 log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
-                         self.name, short_key(key), st["source"])
+                         self.name, short_key(key), source)
                 self._clear_source(key)
 
     # ------------------------------------------------------------------ sticky sources
 
-    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str) -> None:
+    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str, ifindex: int = 0) -> None:
         """An authenticated datagram from ``src`` to our ``local``: the peer's
         endpoint and sticky source (WireGuard: on handshake and data alike).
         The native data path learns from data itself; a handshake's goes to it
         before the keypair is installed (an initiator's key-confirming
         keepalive then leaves from the right address)."""
-        if self._src.get(key) != (src, local):
+        if self._src.get(key) != (src, local, ifindex):
             if local is None:
                 self._src.pop(key, None)
             else:
-                self._src[key] = (src, local)
+                self._src[key] = (src, local, ifindex)
         if self.dp is not None and kind in ("initiation", "response"):
             sent = self._dp_sent.get(key)
             if sent is not None:
@@ -796,7 +801,7 @@ class Daemon(EngineDriver):
                     if ev.source is None:
                         self._src.pop(ev.peer, None)
                     else:
-                        self._src[ev.peer] = (ev.addr, ev.source)
+                        self._src[ev.peer] = (ev.addr, ev.source, 0)
                     sent = self._dp_sent.get(ev.peer)
                     if sent is not None:
                         self._dp_sent[ev.peer] = (ev.addr, *sent[1:])

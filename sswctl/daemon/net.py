@@ -89,6 +89,16 @@ def local_address(ancdata: list) -> str | None:
     return None
 
 
+def local_ifindex(ancdata: list) -> int:
+    """The interface a datagram arrived on (IP_PKTINFO / IPV6_PKTINFO), or 0."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
+            return _IN_PKTINFO.unpack_from(data)[0]
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _IN6_PKTINFO.size:
+            return _IN6_PKTINFO.unpack_from(data)[1]
+    return 0
+
+
 @functools.lru_cache(maxsize=256)
 def source_cmsg(local: str) -> tuple:
     """The control message that makes a send leave from ``local`` (interface left to routing)."""
