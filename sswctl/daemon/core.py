@@ -123,6 +123,9 @@ class Daemon(EngineDriver):
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
         self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
         self._recheck_at: float | None = None  # when to check sticky sources against routing
+        # Per peer, the source the last check dropped: a datagram the peer sent
+        # to it before it saw our new one must not make it sticky again.
+        self._unfit: dict[bytes, str] = {}
 
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
@@ -420,6 +423,7 @@ class Daemon(EngineDriver):
                        for key, st in self.dp.stats()["peers"].items()]
         else:
             sources = [(key, *s) for key, s in self._src.items()]
+        self._unfit = {}
         for key, endpoint, source, ifindex in sources:
             if source is None or not ifindex or endpoint is None:
                 continue
@@ -428,6 +432,7 @@ class Daemon(EngineDriver):
                 log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
                          self.name, short_key(key), source)
                 self._clear_source(key)
+                self._unfit[key] = source
 
     # ------------------------------------------------------------------ sticky sources
 
@@ -438,6 +443,10 @@ class Daemon(EngineDriver):
         before the keypair is installed (an initiator's key-confirming
         keepalive then leaves from the right address)."""
         if self._src.get(key) != (src, local, ifindex):
+            if local is not None and self._unfit.get(key) == local:
+                local = None  # a datagram in flight since routing moved: not again
+                if self.dp is not None:
+                    self.dp.clear_source(key)
             if local is None:
                 self._src.pop(key, None)
             else:
@@ -697,7 +706,13 @@ class Daemon(EngineDriver):
         if self.dp is not None:
             # The running data path moves to the new sockets and keeps its
             # sessions, as WireGuard does on a new listen port.
-            self.dp.set_sockets(self.tun.fd, v4.fileno(), v6.fileno() if v6 else -1, offload=self.tun.vnet)
+            try:
+                self.dp.set_sockets(self.tun.fd, v4.fileno(), v6.fileno() if v6 else -1, offload=self.tun.vnet)
+            except BaseException:
+                for s in (v4, v6):
+                    if s is not None:
+                        s.close()
+                raise  # it carries on with the old sockets
         for s in (self.udp4, self.udp6):
             if s is not None:
                 self._unregister(s)
@@ -798,7 +813,9 @@ class Daemon(EngineDriver):
             elif kind == "endpoint":
                 if self.engine is not None and ev.peer in self.peers:
                     self.engine.update_peer(ev.peer, endpoint=ev.addr)
-                    if ev.source is None:
+                    if ev.source is not None and self._unfit.get(ev.peer) == ev.source:
+                        self.dp.clear_source(ev.peer)  # in flight since routing moved: not again
+                    elif ev.source is None:
                         self._src.pop(ev.peer, None)
                     else:
                         self._src[ev.peer] = (ev.addr, ev.source, 0)
