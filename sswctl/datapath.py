@@ -111,7 +111,9 @@ class Datapath:
         made non-blocking. The daemon must stop reading them itself.
         ``offload``: the TUN fd was opened with IFF_VNET_HDR and TSO offloads
         (``sswctl.tun.Tun(..., offload=True)``, i.e. ``tun.vnet``): TCP
-        super-packets are read and cut into segments in C."""
+        super-packets are read and cut into segments in C. On a running data
+        path (a new listen port) the workers pause around the swap and every
+        session is kept, as WireGuard keeps them when it rebinds."""
         self._dp.set_sockets(tun_fd, udp4_fd, udp6_fd, offload)
 
     def set_public_key(self, public_key: bytes) -> None:
@@ -126,6 +128,16 @@ class Datapath:
     def stop(self) -> None:
         """Join the worker threads and zero every keypair (peers stay)."""
         self._dp.stop()
+
+    def set_mtu(self, mtu: int) -> None:
+        """The TUN link's MTU changed: padding never takes a packet past it."""
+        self._dp.set_mtu(mtu)
+
+    def tun_gone(self) -> bool:
+        """The TUN device went away (deleted, or the namespace holding it was):
+        the send worker found its descriptor detached and stopped. Checked
+        when ``event_fd`` wakes (the worker wakes it then)."""
+        return self._dp.tun_gone()
 
     def event_fd(self) -> int:
         """Readable while events are queued (an eventfd); watch it, then ``poll_events()``."""
@@ -223,6 +235,8 @@ class Datapath:
 
         Per peer: rx/tx bytes (wire) and packets (inner), ``drops`` by reason,
         ``endpoint``, ``source`` (its sticky source address or None),
+        ``source_ifindex`` (the interface the peer's datagrams to it arrived
+        on, 0 if unknown),
         ``last_tx``/``last_rx`` (any authenticated/sent datagram)
         and ``last_tx_data``/``last_rx_data`` (non-keepalive), as
         ``time.monotonic()`` seconds (0.0 = never), ``current`` (local index

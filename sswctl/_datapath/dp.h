@@ -152,6 +152,10 @@ struct ssw_src {
 		struct in_addr v4;
 		struct in6_addr v6;
 	};
+	/* the interface it arrived on (0: unknown); never put on a send, only
+	 * compared with the way routing picks (the daemon, on a route change:
+	 * WireGuard's src_if4) */
+	int ifindex;
 };
 /* room for a source (IP_PKTINFO or IPV6_PKTINFO) and a UDP_SEGMENT size */
 #define SSW_CTRL_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(uint16_t)))
@@ -276,6 +280,7 @@ struct ssw_dev {
 	int stop_fd;  /* eventfd: wakes both workers to exit */
 	int event_fd; /* eventfd: readable while events are queued */
 	bool running;
+	_Atomic bool tun_gone; /* the send worker found the TUN fd detached (EBADFD) */
 	pthread_t tx_thread, rx_thread;
 	double keepalive_timeout, rekey_timeout; /* WireGuard's 10 s and 5 s; tests shorten them */
 	uint64_t next_timer_ns;
@@ -347,9 +352,12 @@ void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data);
 /* --- offload.c: IFF_VNET_HDR reads ---------------------------------------- */
 #define SSW_VNET_HDR_LEN 10
 #define SSW_VNET_F_DATA_VALID 2
-/* With offloads the send worker's slots hold MTU-sized segments: */
+/* With offloads the send worker lays segments out back to back, each with
+ * room for the header, padding and tag, in 256 slots of an arena this big
+ * (a segment of any tunnel MTU up to 64 KiB fits): */
 #define SSW_OFFLOAD_SLOTS 256
-#define SSW_OFFLOAD_SLOT_CAP 9216
+#define SSW_OFFLOAD_ARENA (SSW_OFFLOAD_SLOTS * 9264)
+int ssw_offload_count(const uint8_t *buf, size_t len, size_t *longest);
 int ssw_offload_split(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int max_out, size_t cap);
 int ssw_gro_run(uint8_t *const *pkts, const size_t *lens, int i, int n);
 size_t ssw_gro_merge(uint8_t *const *pkts, const size_t *lens, int i, int j, uint8_t *out);

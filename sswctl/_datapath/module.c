@@ -230,22 +230,26 @@ static int set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+static PyObject *Datapath_start(DatapathObject *self, PyObject *unused);
+
+/* set_sockets(tun, udp4, udp6, vnet): also on a running path, for a new
+ * listen port (WireGuard rebinds and keeps its sessions): the workers pause
+ * around the swap and every keypair stays. */
 static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 {
 	int tun, u4, u6, vnet = 0;
+	bool restart;
 
 	if (check(self) || !PyArg_ParseTuple(args, "iii|p", &tun, &u4, &u6, &vnet))
 		return NULL;
-	if (self->dev.running) {
-		PyErr_SetString(PyExc_RuntimeError, "stop() before changing the file descriptors");
-		return NULL;
-	}
 	if (tun < 0 || (u4 < 0 && u6 < 0)) {
 		PyErr_SetString(PyExc_ValueError, "need a TUN fd and at least one UDP socket");
 		return NULL;
 	}
+	restart = self->dev.running;
+	stop_workers(self); /* before the options: it turns UDP GRO off on the fds it had */
 	if (set_nonblock(tun) || (u4 >= 0 && set_nonblock(u4)) || (u6 >= 0 && set_nonblock(u6)))
-		return PyErr_SetFromErrno(PyExc_OSError);
+		goto err;
 	/* UDP GRO: the kernel may hand over runs of datagrams in one message
 	 * (the receive worker splits them); best effort, older kernels lack it */
 	for (int i = 0; i < 2; i++) {
@@ -258,12 +262,25 @@ static PyObject *Datapath_set_sockets(DatapathObject *self, PyObject *args)
 	/* the local address each datagram arrived on (sticky sources) */
 	if ((u4 >= 0 && setsockopt(u4, IPPROTO_IP, IP_PKTINFO, &(int){ 1 }, sizeof(int))) ||
 	    (u6 >= 0 && setsockopt(u6, IPPROTO_IPV6, IPV6_RECVPKTINFO, &(int){ 1 }, sizeof(int))))
-		return PyErr_SetFromErrno(PyExc_OSError);
+		goto err;
 	self->dev.tun_fd = tun;
 	self->dev.udp4_fd = u4;
 	self->dev.udp6_fd = u6;
 	self->dev.vnet_hdr = vnet;
+	if (restart)
+		return Datapath_start(self, NULL);
 	Py_RETURN_NONE;
+err:
+	PyErr_SetFromErrno(PyExc_OSError);
+	if (restart) { /* carry on with the old descriptors */
+		PyObject *type, *value, *tb, *r;
+
+		PyErr_Fetch(&type, &value, &tb);
+		r = Datapath_start(self, NULL);
+		Py_XDECREF(r);
+		PyErr_Restore(type, value, tb);
+	}
+	return NULL;
 }
 
 static PyObject *Datapath_start(DatapathObject *self, PyObject *unused)
@@ -278,6 +295,7 @@ static PyObject *Datapath_start(DatapathObject *self, PyObject *unused)
 		PyErr_SetString(PyExc_RuntimeError, "set_sockets() first");
 		return NULL;
 	}
+	atomic_store(&d->tun_gone, false);
 	d->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (d->stop_fd < 0)
 		return PyErr_SetFromErrno(PyExc_OSError);
@@ -613,6 +631,33 @@ static PyObject *Datapath_route(DatapathObject *self, PyObject *args)
 	return out;
 }
 
+/* set_mtu(mtu): padding never takes a packet past it (the TUN link's MTU,
+ * which `ip link set mtu` may change while we run) */
+static PyObject *Datapath_set_mtu(DatapathObject *self, PyObject *args)
+{
+	int mtu;
+
+	if (check(self) || !PyArg_ParseTuple(args, "i", &mtu))
+		return NULL;
+	if (mtu < 0) {
+		PyErr_SetString(PyExc_ValueError, "mtu must be >= 0");
+		return NULL;
+	}
+	wrlock(&self->dev); /* the workers read it under the read lock */
+	self->dev.mtu = mtu;
+	unlock(&self->dev);
+	Py_RETURN_NONE;
+}
+
+/* tun_gone() -> bool: the TUN device went away under the send worker
+ * (deleted, or its namespace was); it has stopped, the daemon should too */
+static PyObject *Datapath_tun_gone(DatapathObject *self, PyObject *unused)
+{
+	if (check(self))
+		return NULL;
+	return PyBool_FromLong(atomic_load(&self->dev.tun_gone));
+}
+
 static PyObject *Datapath_event_fd(DatapathObject *self, PyObject *unused)
 {
 	if (check(self))
@@ -749,13 +794,13 @@ static PyObject *peer_stats(struct ssw_peer *p)
 		return NULL;
 	}
 	return Py_BuildValue(
-		"{sKsKsKsKsdsdsdsdsNsNsNsNsOsO}", "rx_bytes", (unsigned long long)atomic_load(&c->rx_bytes),
+		"{sKsKsKsKsdsdsdsdsNsNsNsisNsOsO}", "rx_bytes", (unsigned long long)atomic_load(&c->rx_bytes),
 		"tx_bytes", (unsigned long long)atomic_load(&c->tx_bytes), "rx_packets",
 		(unsigned long long)atomic_load(&c->rx_packets), "tx_packets",
 		(unsigned long long)atomic_load(&c->tx_packets), "last_tx", ns_to_s(atomic_load(&c->last_tx_ns)),
 		"last_rx", ns_to_s(atomic_load(&c->last_rx_ns)), "last_tx_data",
 		ns_to_s(atomic_load(&c->last_tx_data_ns)), "last_rx_data", ns_to_s(atomic_load(&c->last_rx_data_ns)),
-		"drops", drops, "endpoint", addr, "source", source, "current",
+		"drops", drops, "endpoint", addr, "source", source, "source_ifindex", src.ifindex, "current",
 		cur ? PyLong_FromUnsignedLong(cur->local_index) : Py_NewRef(Py_None), "previous",
 		p->previous ? Py_True : Py_False, "next", p->next ? Py_True : Py_False);
 }
@@ -815,6 +860,8 @@ static PyMethodDef Datapath_methods[] = {
 	{ "remove_keypair", (PyCFunction)Datapath_remove_keypair, METH_VARARGS, "remove_keypair(id, local=None)" },
 	{ "send", (PyCFunction)Datapath_send, METH_VARARGS, "send(id, packet=b'') -> bool" },
 	{ "event_fd", (PyCFunction)Datapath_event_fd, METH_NOARGS, "readable while events are queued" },
+	{ "set_mtu", (PyCFunction)Datapath_set_mtu, METH_VARARGS, "set_mtu(mtu): the padding limit" },
+	{ "tun_gone", (PyCFunction)Datapath_tun_gone, METH_NOARGS, "the TUN device went away (the send worker stopped)" },
 	{ "route", (PyCFunction)Datapath_route, METH_VARARGS, "route(packed_address) -> peer id | None" },
 	{ "poll_events", (PyCFunction)Datapath_poll_events, METH_NOARGS, "drain the event queue" },
 	{ "set_public_key", (PyCFunction)Datapath_set_public_key, METH_VARARGS, "set_public_key(key32)" },
@@ -914,25 +961,31 @@ done:
 	return out;
 }
 
-/* split(read) -> [packets]: the send worker's offload splitter; ValueError if malformed */
+/* split(read) -> [packets]: the send worker's offload splitter (slots as
+ * long as the longest segment); ValueError if malformed */
 static PyObject *mod_split(PyObject *m, PyObject *args)
 {
 	Py_buffer in;
-	uint8_t *mem, *pt[SSW_OFFLOAD_SLOTS];
-	size_t len[SSW_OFFLOAD_SLOTS];
+	uint8_t *mem = NULL, *pt[SSW_OFFLOAD_SLOTS];
+	size_t len[SSW_OFFLOAD_SLOTS], longest = 0;
 	PyObject *list = NULL;
 	int n;
 
 	if (!PyArg_ParseTuple(args, "y*", &in))
 		return NULL;
-	mem = PyMem_Malloc((size_t)SSW_OFFLOAD_SLOTS * SSW_OFFLOAD_SLOT_CAP);
-	if (!mem) {
-		PyBuffer_Release(&in);
-		return PyErr_NoMemory();
+	n = ssw_offload_count(in.buf, (size_t)in.len, &longest);
+	if (n > SSW_OFFLOAD_SLOTS)
+		n = -2;
+	if (n >= 0) {
+		mem = PyMem_Malloc((size_t)(n ? n : 1) * (longest ? longest : 1));
+		if (!mem) {
+			PyBuffer_Release(&in);
+			return PyErr_NoMemory();
+		}
+		for (int i = 0; i < n; i++)
+			pt[i] = mem + (size_t)i * longest;
+		n = ssw_offload_split(in.buf, (size_t)in.len, pt, len, n, longest);
 	}
-	for (int i = 0; i < SSW_OFFLOAD_SLOTS; i++)
-		pt[i] = mem + (size_t)i * SSW_OFFLOAD_SLOT_CAP;
-	n = ssw_offload_split(in.buf, (size_t)in.len, pt, len, SSW_OFFLOAD_SLOTS, SSW_OFFLOAD_SLOT_CAP);
 	if (n < 0) {
 		PyErr_SetString(PyExc_ValueError, n == -2 ? "too many segments" : "malformed");
 	} else {

@@ -60,54 +60,102 @@ static uint16_t csum_final(uint64_t sum)
 	return c ? c : 0xffff;
 }
 
+/* One read: its virtio-net header and where the TCP headers end. */
+struct vnet {
+	uint8_t flags, gso;
+	uint16_t gso_size, csum_start, csum_offset;
+	const uint8_t *pkt;
+	size_t plen, ip_len, tcp_len, head_len;
+};
+
+/* 0, or -1 if malformed. */
+static int vnet_parse(const uint8_t *buf, size_t len, struct vnet *v)
+{
+	bool v4;
+
+	if (len < SSW_VNET_HDR_LEN)
+		return -1;
+	v->pkt = buf + SSW_VNET_HDR_LEN;
+	v->plen = len - SSW_VNET_HDR_LEN;
+	v->flags = buf[0];
+	v->gso = buf[1] & (uint8_t)~GSO_ECN;
+	v->gso_size = rd16le(buf + 4);
+	v->csum_start = rd16le(buf + 6);
+	v->csum_offset = rd16le(buf + 8);
+	if (v->gso == GSO_NONE)
+		return 0;
+	if ((v->gso != GSO_TCPV4 && v->gso != GSO_TCPV6) || !v->gso_size)
+		return -1;
+	v4 = v->gso == GSO_TCPV4;
+	v->ip_len = v->csum_start;
+	if (v->ip_len < (v4 ? 20u : 40u) || v->plen < v->ip_len + 20 || (v->pkt[0] >> 4) != (v4 ? 4 : 6))
+		return -1;
+	v->tcp_len = (size_t)(v->pkt[v->ip_len + 12] >> 4) * 4;
+	v->head_len = v->ip_len + v->tcp_len;
+	if (v->tcp_len < 20 || v->head_len > v->plen)
+		return -1;
+	return 0;
+}
+
+/* How many packets one read becomes, and the longest of them (what each
+ * needs of a slot: a tunnel MTU may be anything up to 64 KiB); -1 if
+ * malformed. */
+int ssw_offload_count(const uint8_t *buf, size_t len, size_t *longest)
+{
+	struct vnet v;
+	size_t payload;
+
+	if (vnet_parse(buf, len, &v))
+		return -1;
+	if (v.gso == GSO_NONE) {
+		*longest = v.plen;
+		return 1;
+	}
+	payload = v.plen - v.head_len;
+	*longest = v.head_len + (payload < v.gso_size ? payload : v.gso_size);
+	return (int)((payload + v.gso_size - 1) / v.gso_size);
+}
+
 /* Split one read (virtio header + packet) into packets at out[i]
  * (capacity cap each); returns how many, or -1 if malformed, or -2 if it
  * needs more than max_out slots. */
 int ssw_offload_split(const uint8_t *buf, size_t len, uint8_t **out, size_t *out_len, int max_out, size_t cap)
 {
-	uint8_t flags, gso;
-	uint16_t gso_size, csum_start, csum_offset;
-	const uint8_t *pkt = buf + SSW_VNET_HDR_LEN;
-	size_t plen, ip_len, tcp_len, head_len, payload, off;
+	struct vnet v;
+	const uint8_t *pkt;
+	size_t ip_len, tcp_len, head_len, payload, off;
+	uint16_t gso_size;
 	uint32_t seq0, ip_id = 0;
 	bool v4;
 	int n = 0;
 
-	if (len < SSW_VNET_HDR_LEN)
+	if (vnet_parse(buf, len, &v))
 		return -1;
-	plen = len - SSW_VNET_HDR_LEN;
-	flags = buf[0];
-	gso = buf[1] & (uint8_t)~GSO_ECN;
-	gso_size = rd16le(buf + 4);
-	csum_start = rd16le(buf + 6);
-	csum_offset = rd16le(buf + 8);
-	if (gso == GSO_NONE) {
+	pkt = v.pkt;
+	if (v.gso == GSO_NONE) {
 		if (max_out < 1)
 			return -2;
-		if (plen > cap)
+		if (v.plen > cap)
 			return -1;
-		memcpy(out[0], pkt, plen);
-		if (flags & F_NEEDS_CSUM) {
+		memcpy(out[0], pkt, v.plen);
+		if (v.flags & F_NEEDS_CSUM) {
 			/* finish a partial checksum: the field holds the pseudo-header sum */
-			if ((size_t)csum_start + csum_offset + 2 > plen)
+			if ((size_t)v.csum_start + v.csum_offset + 2 > v.plen)
 				return -1;
-			wr16be(out[0] + csum_start + csum_offset,
-			       csum_final(csum_add(0, out[0] + csum_start, plen - csum_start)));
+			wr16be(out[0] + v.csum_start + v.csum_offset,
+			       csum_final(csum_add(0, out[0] + v.csum_start, v.plen - v.csum_start)));
 		}
-		out_len[0] = plen;
+		out_len[0] = v.plen;
 		return 1;
 	}
-	if ((gso != GSO_TCPV4 && gso != GSO_TCPV6) || !gso_size)
+	v4 = v.gso == GSO_TCPV4;
+	ip_len = v.ip_len;
+	tcp_len = v.tcp_len;
+	head_len = v.head_len;
+	gso_size = v.gso_size;
+	payload = v.plen - head_len;
+	if (head_len + (payload < gso_size ? payload : gso_size) > cap)
 		return -1;
-	v4 = gso == GSO_TCPV4;
-	ip_len = csum_start;
-	if (ip_len < (v4 ? 20u : 40u) || plen < ip_len + 20 || (pkt[0] >> 4) != (v4 ? 4 : 6))
-		return -1;
-	tcp_len = (size_t)(pkt[ip_len + 12] >> 4) * 4;
-	head_len = ip_len + tcp_len;
-	if (tcp_len < 20 || head_len > plen || head_len + gso_size > cap)
-		return -1;
-	payload = plen - head_len;
 	if ((payload + gso_size - 1) / gso_size > (size_t)max_out)
 		return -2;
 	seq0 = (uint32_t)pkt[ip_len + 4] << 24 | (uint32_t)pkt[ip_len + 5] << 16 | (uint32_t)pkt[ip_len + 6] << 8 |

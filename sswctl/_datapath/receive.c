@@ -171,6 +171,9 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 	if (!same_addr(&ep, eplen, src_addr, src_len) || !ssw_same_src(&ep_src, local)) {
 		ssw_peer_set_endpoint(p, (const struct sockaddr *)src_addr, src_len, local);
 		ssw_event_push(d, SSW_EV_ENDPOINT, p->id, 0, NULL, 0, src_addr, src_len, local);
+	} else if (ep_src.ifindex != local->ifindex) {
+		/* same address, now known (or seen) on another interface: no news */
+		ssw_peer_set_endpoint(p, (const struct sockaddr *)src_addr, src_len, local);
 	}
 	confirm(d, rx, p, kp);
 	if (kp == p->current && kp->is_initiator && now - kp->created >= SSW_REKEY_ON_RECV_AGE &&
@@ -248,6 +251,7 @@ static size_t parse_ctrl(struct msghdr *h, size_t len, struct ssw_src *local)
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			local->family = AF_INET;
 			local->v4 = pi.ipi_spec_dst; /* as wireguard-go's sticky endpoint */
+			local->ifindex = pi.ipi_ifindex;
 		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
 			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
 			struct in6_pktinfo pi;
@@ -255,6 +259,7 @@ static size_t parse_ctrl(struct msghdr *h, size_t len, struct ssw_src *local)
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			local->family = AF_INET6;
 			local->v6 = pi.ipi6_addr;
+			local->ifindex = (int)pi.ipi6_ifindex;
 		}
 	}
 	return seg;

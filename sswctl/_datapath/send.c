@@ -192,25 +192,36 @@ struct out {
 	int n;
 	/* UDP GSO: runs of equal-sized datagrams to one destination (from one
 	 * source) go out as one message with UDP_SEGMENT (the kernel, or the
-	 * receiver's UDP GRO, handles the rest); off for good after the first
-	 * refusal */
+	 * receiver's UDP GRO, handles the rest). A segment size the kernel
+	 * refuses (EINVAL: larger than the path MTU, e.g. a big tunnel MTU whose
+	 * datagrams must be fragmented) and every larger one go plain from then
+	 * on; any other refusal (no support) turns GSO off for good. */
 	struct mmsghdr gmsg[SSW_OFFLOAD_SLOTS];
 	int gfirst[SSW_OFFLOAD_SLOTS];
 	union ssw_ctrl gctrl[SSW_OFFLOAD_SLOTS];
+	size_t gso_refused; /* 0: none */
 	bool no_gso;
 };
 
-/* Per-thread buffers: slots of cap plaintext bytes with room for the header
- * in front and padding + tag behind; plain reads land in them directly,
- * offload reads go to rbuf and are split into them. */
+/* Per-thread buffers. Plain reads land in nslots fixed slots of cap
+ * plaintext bytes, with room for the header in front and padding + tag
+ * behind. Offload reads go to rbuf and their segments are laid out back to
+ * back in mem (used bytes so far), each slot as long as that read's longest
+ * segment needs, so any tunnel MTU fits. */
 struct tx {
 	int nslots;
-	size_t cap, stride;
+	size_t cap, stride, mem_len, used;
 	uint8_t *mem, *rbuf;
 	uint8_t *pt[SSW_OFFLOAD_SLOTS]; /* plaintext start: slot + SSW_HEADER_LEN */
 	size_t len[SSW_OFFLOAD_SLOTS];
 	struct out o4, o6;
 };
+
+/* A slot's length for cap plaintext bytes, kept 16-byte aligned. */
+static size_t slot_len(size_t cap)
+{
+	return (SSW_HEADER_LEN + cap + SSW_PAD_MULTIPLE + SSW_TAG_LEN + 15) & ~(size_t)15;
+}
 
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 65000
@@ -274,8 +285,9 @@ static int gso_runs(struct out *o, int first)
 	for (int k = first, m; k < o->n; k += m) {
 		size_t size = o->iov[k].iov_len, total = size;
 		struct msghdr *h = &o->gmsg[g].msg_hdr;
+		int max = o->gso_refused && size >= o->gso_refused ? 1 : GSO_MAX_SEGS;
 
-		for (m = 1; k + m < o->n && m < GSO_MAX_SEGS && same_dst(o, k, k + m); m++) {
+		for (m = 1; k + m < o->n && m < max && same_dst(o, k, k + m); m++) {
 			size_t len = o->iov[k + m].iov_len;
 
 			if (len > size || total + len > GSO_MAX_BYTES)
@@ -323,8 +335,18 @@ static void flush(struct ssw_dev *d, int fd, struct out *o)
 			done = 0;
 			continue;
 		}
+		if (o->gmsg[done].msg_hdr.msg_iovlen > 1 && errno == EINVAL) {
+			/* this segment size is beyond the path MTU: such runs go plain */
+			size_t size = o->iov[k].iov_len;
+
+			if (!o->gso_refused || size < o->gso_refused)
+				o->gso_refused = size;
+			g = gso_runs(o, k);
+			done = 0;
+			continue;
+		}
 		if (o->gmsg[done].msg_hdr.msg_iovlen > 1) {
-			/* GSO refused (no support, or a path limit): plain from here on */
+			/* GSO refused (no support): plain from here on */
 			o->no_gso = true;
 			flush_plain(d, fd, o, k);
 			break;
@@ -385,9 +407,10 @@ static struct tx *tx_new(struct ssw_dev *d)
 	if (!t)
 		return NULL;
 	t->nslots = d->vnet_hdr ? SSW_OFFLOAD_SLOTS : SSW_BATCH;
-	t->cap = d->vnet_hdr ? SSW_OFFLOAD_SLOT_CAP : SSW_MAX_PLAINTEXT;
-	t->stride = SSW_HEADER_LEN + t->cap + SSW_PAD_MULTIPLE + SSW_TAG_LEN;
-	t->mem = malloc(t->stride * (size_t)t->nslots);
+	t->cap = SSW_MAX_PLAINTEXT;
+	t->stride = slot_len(t->cap);
+	t->mem_len = d->vnet_hdr ? SSW_OFFLOAD_ARENA : t->stride * SSW_BATCH;
+	t->mem = malloc(t->mem_len);
 	t->rbuf = d->vnet_hdr ? malloc(SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM) : NULL;
 	if (!t->mem || (d->vnet_hdr && !t->rbuf)) {
 		free(t->mem);
@@ -395,8 +418,9 @@ static struct tx *tx_new(struct ssw_dev *d)
 		free(t);
 		return NULL;
 	}
-	for (int i = 0; i < t->nslots; i++)
-		t->pt[i] = t->mem + t->stride * (size_t)i + SSW_HEADER_LEN;
+	if (!d->vnet_hdr)
+		for (int i = 0; i < t->nslots; i++)
+			t->pt[i] = t->mem + t->stride * (size_t)i + SSW_HEADER_LEN;
 	return t;
 }
 
@@ -405,7 +429,7 @@ static void tx_free(struct tx *t)
 	if (!t)
 		return;
 	/* plaintext traffic: do not leave it in the heap */
-	OPENSSL_cleanse(t->mem, t->stride * (size_t)t->nslots);
+	OPENSSL_cleanse(t->mem, t->mem_len);
 	free(t->mem);
 	if (t->rbuf) {
 		OPENSSL_cleanse(t->rbuf, SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
@@ -414,38 +438,62 @@ static void tx_free(struct tx *t)
 	free(t);
 }
 
-/* Up to SSW_BATCH reads; returns the packets now waiting in t's slots. */
+/* One offload read (in rbuf, r bytes) split into slots from n on; returns
+ * the new count. When the slots or the arena run out, what is waiting is
+ * sent first. */
+static int split_read(struct ssw_dev *d, struct tx *t, size_t r, int n)
+{
+	size_t longest, stride;
+	int need = ssw_offload_count(t->rbuf, r, &longest), k;
+
+	if (need < 0)
+		goto malformed;
+	stride = slot_len(longest);
+	if (n + need > t->nslots || t->used + (size_t)need * stride > t->mem_len) {
+		seal_batch(d, t, n);
+		n = 0;
+		t->used = 0;
+		if (need > t->nslots || (size_t)need * stride > t->mem_len)
+			goto malformed; /* more segments than slots: never from a sane stack */
+	}
+	for (int i = 0; i < need; i++)
+		t->pt[n + i] = t->mem + t->used + stride * (size_t)i + SSW_HEADER_LEN;
+	k = ssw_offload_split(t->rbuf, r, t->pt + n, t->len + n, need, longest);
+	if (k < 0)
+		goto malformed;
+	t->used += (size_t)k * stride;
+	return n + k;
+malformed:
+	ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
+	return n;
+}
+
+/* Up to SSW_BATCH reads; returns the packets now waiting in t's slots, or
+ * -1 once the TUN device is gone (deleted, or its namespace was: the fd is
+ * detached and reads fail with EBADFD). */
 static int read_batch(struct ssw_dev *d, struct tx *t)
 {
-	int n = 0;
+	int n = 0, reads;
 
-	int reads;
-
+	t->used = 0;
 	for (reads = 0; reads < SSW_BATCH; reads++) {
 		ssize_t r;
-		int k;
 
-		if (!d->vnet_hdr) {
+		if (!d->vnet_hdr)
 			r = read(d->tun_fd, t->pt[n], t->cap);
-			if (r < 0)
-				break;
-			t->len[n++] = (size_t)r;
-			continue;
-		}
-		r = read(d->tun_fd, t->rbuf, SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
-		if (r < 0)
+		else
+			r = read(d->tun_fd, t->rbuf, SSW_VNET_HDR_LEN + SSW_MAX_DATAGRAM);
+		if (r < 0) {
+			if (errno == EBADFD) {
+				atomic_store(&d->tun_gone, true);
+				return -1;
+			}
 			break;
-		k = ssw_offload_split(t->rbuf, (size_t)r, t->pt + n, t->len + n, t->nslots - n, t->cap);
-		if (k == -2) { /* no room left: send what we have, then split into empty slots */
-			seal_batch(d, t, n);
-			n = 0;
-			k = ssw_offload_split(t->rbuf, (size_t)r, t->pt, t->len, t->nslots, t->cap);
 		}
-		if (k < 0) {
-			ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
-			continue;
-		}
-		n += k;
+		if (!d->vnet_hdr)
+			t->len[n++] = (size_t)r;
+		else
+			n = split_read(d, t, (size_t)r, n);
 	}
 	ssw_count(&d->tun_reads, (uint64_t)reads);
 	return n;
@@ -468,6 +516,15 @@ void *ssw_send_worker(void *arg)
 			break;
 		ssw_timers_run(d);
 		n = read_batch(d, t);
+		if (n < 0) {
+			/* the TUN device is gone: tell the daemon (it shuts down) and stop
+			 * polling a descriptor that would now be readable for ever */
+			uint64_t one = 1;
+			ssize_t w = write(d->event_fd, &one, sizeof(one));
+
+			(void)w;
+			break;
+		}
 		if (n)
 			seal_batch(d, t, n);
 	}

@@ -59,6 +59,9 @@ FLUSH_AT = 64
 # Above this many peers the daemon leaves the native data plane (its control
 # calls are O(peers) each: ~1 s to configure 1000 peers, minutes for 10k).
 NATIVE_MAX_PEERS = 1000
+# After a routing change, sticky sources are checked this much later: a burst
+# of changes (a whole table reloaded) costs one check.
+RECHECK_DELAY = 0.05
 
 
 class PeerRuntime:
@@ -100,7 +103,8 @@ class Daemon(EngineDriver):
         self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
         self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
         # Sticky sources: per peer, (its endpoint, the local address it wrote
-        # to); sends to that endpoint leave from that address.
+        # to, the interface that arrived on or 0); sends to that endpoint leave
+        # from that address.
         self._src: dict[bytes, tuple] = {}
         # (source, local address) of the datagram being handled: the engine's
         # replies to it (response, cookie reply) leave from where it arrived.
@@ -118,6 +122,11 @@ class Daemon(EngineDriver):
         self.lock: InterfaceLock | None = None
         self.running = False
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
+        self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
+        self._recheck_at: float | None = None  # when to check sticky sources against routing
+        # Per peer, the source the last check dropped: a datagram the peer sent
+        # to it before it saw our new one must not make it sticky again.
+        self._unfit: dict[bytes, str] = {}
 
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
@@ -130,6 +139,8 @@ class Daemon(EngineDriver):
         self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
             self.tun = Tun(self.name, mtu=self.mtu, offload=self.tun_offload)
+            self.rtnl = net.RtnlMonitor(self.tun.ifindex)
+            self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
             if not self.native:
                 self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
@@ -154,6 +165,10 @@ class Daemon(EngineDriver):
                 self._unregister(s)
                 s.close()
         self.udp4 = self.udp6 = None
+        if self.rtnl is not None:
+            self._unregister(self.rtnl)
+            self.rtnl.close()
+            self.rtnl = None
         if self.tun is not None:
             self._unregister(self.tun.fd)
             self.tun.close()
@@ -178,6 +193,12 @@ class Daemon(EngineDriver):
                 try:
                     buf = read(fd, TUN_READ)
                 except BlockingIOError:
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBADFD:
+                        raise
+                    self._unregister(fd)  # readable for ever now
+                    self._tun_gone()
                     break
                 if vnet:
                     try:
@@ -295,12 +316,13 @@ class Daemon(EngineDriver):
                     break
                 seg = net.gro_segment_size(ancdata)
                 local = net.local_address(ancdata)
+                ifindex = net.local_ifindex(ancdata)
                 if seg and seg < len(data):
                     # UDP GRO handed us several datagrams of one flow at once.
                     for off in range(0, len(data), seg):
-                        self._inbound(data[off:off + seg], src, now, local)
+                        self._inbound(data[off:off + seg], src, now, local, ifindex)
                 else:
-                    self._inbound(data, src, now, local)
+                    self._inbound(data, src, now, local, ifindex)
                 if len(self._rx_pending) >= FLUSH_AT:
                     self._flush_tun()
         finally:
@@ -318,8 +340,8 @@ class Daemon(EngineDriver):
             except OSError:
                 self.drops["tun_write"] += 1
 
-    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None) -> None:
-        """One datagram from ``src``, sent to our address ``local``."""
+    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None, ifindex: int = 0) -> None:
+        """One datagram from ``src``, sent to our address ``local`` (arrived on ``ifindex``, 0 unknown)."""
         engine = self.engine
         if engine is None:
             self.drops["no_private_key"] += 1
@@ -343,7 +365,7 @@ class Daemon(EngineDriver):
         if r.kind == "data":
             self._deliver(r.peer, r.packet)
         if r.peer is not None and r.kind in self._authenticated:
-            self._learn_source(r.peer, src, local, r.kind)
+            self._learn_source(r.peer, src, local, r.kind, ifindex)
         if r.events:
             self._rx_from = (src, local)
             try:
@@ -363,19 +385,81 @@ class Daemon(EngineDriver):
         self._rx_pending.append(packet)
         rt.rx_packets += 1
 
+    # ------------------------------------------------------------------ the link and routing
+
+    def _tun_gone(self) -> None:
+        """The TUN device was deleted, or the namespace holding it was: its
+        descriptor is detached (EBADFD). Nothing is left to serve: stop, and
+        close() removes the UAPI socket and the lock (pid) file."""
+        log.warning("%s: the TUN device is gone (deleted, or its namespace was): shutting down", self.name)
+        self.stop()
+
+    def _on_rtnl(self, _sock, _mask) -> None:
+        ev = self.rtnl.drain()
+        mtu = ev.mtu
+        if ev.overrun:
+            mtu = net.link_mtu(self.name)  # notifications were lost: read it
+        if mtu and mtu != self.mtu:
+            self._set_mtu(mtu)
+        if ev.routing and self._recheck_at is None:
+            # A burst of changes (a route table reload) is checked once.
+            self._recheck_at = time.monotonic() + RECHECK_DELAY
+
+    def _set_mtu(self, mtu: int) -> None:
+        """``ip link set IFACE mtu N``: padding follows it (never past the link MTU)."""
+        log.info("%s: MTU %d", self.name, mtu)
+        self.mtu = mtu
+        if self.tun is not None:
+            self.tun.mtu = mtu
+        if self.engine is not None:
+            self.engine.mtu = mtu
+        if self.dp is not None:
+            self.dp.set_mtu(mtu)
+
+    def pending(self, now: float) -> float | None:
+        if self._recheck_at is not None and now >= self._recheck_at:
+            self._recheck_at = None
+            self._recheck_sources()
+        return self._recheck_at
+
+    def _recheck_sources(self) -> None:
+        """Routing changed: a sticky source stays only while routing still sends
+        to the peer out of the interface the peer's datagrams to it arrived on
+        (WireGuard's src_if4 rule); else it is forgotten, routing picks the
+        source of the new way out, and the peer's endpoint for us moves."""
+        if self.dp is not None:
+            sources = [(key, st["endpoint"], st["source"], st["source_ifindex"])
+                       for key, st in self.dp.stats()["peers"].items()]
+        else:
+            sources = [(key, *s) for key, s in self._src.items()]
+        self._unfit = {}
+        for key, endpoint, source, ifindex in sources:
+            if source is None or not ifindex or endpoint is None:
+                continue
+            oif = net.route_oif(endpoint, source)
+            if oif != ifindex:
+                log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
+                         self.name, short_key(key), source)
+                self._clear_source(key)
+                self._unfit[key] = source
+
     # ------------------------------------------------------------------ sticky sources
 
-    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str) -> None:
+    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str, ifindex: int = 0) -> None:
         """An authenticated datagram from ``src`` to our ``local``: the peer's
         endpoint and sticky source (WireGuard: on handshake and data alike).
         The native data path learns from data itself; a handshake's goes to it
         before the keypair is installed (an initiator's key-confirming
         keepalive then leaves from the right address)."""
-        if self._src.get(key) != (src, local):
+        if self._src.get(key) != (src, local, ifindex):
+            if local is not None and self._unfit.get(key) == local:
+                local = None  # a datagram in flight since routing moved: not again
+                if self.dp is not None:
+                    self.dp.clear_source(key)
             if local is None:
                 self._src.pop(key, None)
             else:
-                self._src[key] = (src, local)
+                self._src[key] = (src, local, ifindex)
         if self.dp is not None and kind in ("initiation", "response"):
             sent = self._dp_sent.get(key)
             if sent is not None:
@@ -631,8 +715,16 @@ class Daemon(EngineDriver):
             self.config.fwmark = fwmark
             return
         v4, v6, actual = net.bind_pair(port, fwmark)
-        restart = self.dp is not None
-        self._stop_dp()  # it reads the old sockets
+        if self.dp is not None:
+            # The running data path moves to the new sockets and keeps its
+            # sessions, as WireGuard does on a new listen port.
+            try:
+                self.dp.set_sockets(self.tun.fd, v4.fileno(), v6.fileno() if v6 else -1, offload=self.tun.vnet)
+            except BaseException:
+                for s in (v4, v6):
+                    if s is not None:
+                        s.close()
+                raise  # it carries on with the old sockets
         for s in (self.udp4, self.udp6):
             if s is not None:
                 self._unregister(s)
@@ -644,8 +736,6 @@ class Daemon(EngineDriver):
                     self.sel.register(s, selectors.EVENT_READ, self._on_udp)
         self.config.listen_port = actual
         self.config.fwmark = fwmark
-        if restart:
-            self._start_dp()
 
     # ------------------------------------------------------------------ native data path
 
@@ -737,10 +827,12 @@ class Daemon(EngineDriver):
             elif kind == "endpoint":
                 if self.engine is not None and ev.peer in self.peers:
                     self.engine.update_peer(ev.peer, endpoint=ev.addr)
-                    if ev.source is None:
+                    if ev.source is not None and self._unfit.get(ev.peer) == ev.source:
+                        self.dp.clear_source(ev.peer)  # in flight since routing moved: not again
+                    elif ev.source is None:
                         self._src.pop(ev.peer, None)
                     else:
-                        self._src[ev.peer] = (ev.addr, ev.source)
+                        self._src[ev.peer] = (ev.addr, ev.source, 0)
                     sent = self._dp_sent.get(ev.peer)
                     if sent is not None:
                         self._dp_sent[ev.peer] = (ev.addr, *sent[1:])
@@ -750,6 +842,8 @@ class Daemon(EngineDriver):
                     rt.confirmed = time.time()
                     log.info("%s: handshake completed with peer %s (confirmed)", self.name, short_key(ev.peer))
                     self._release_held(ev.peer, rt)
+        if self.dp is not None and self.dp.tun_gone():
+            self._tun_gone()
 
     def _release_held(self, key: bytes, rt: PeerRuntime) -> None:
         """Send what waited for the handshake, through the data path."""

@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import socket
 import struct
+import sys
 
 from ..model import Endpoint
 
@@ -88,6 +89,16 @@ def local_address(ancdata: list) -> str | None:
     return None
 
 
+def local_ifindex(ancdata: list) -> int:
+    """The interface a datagram arrived on (IP_PKTINFO / IPV6_PKTINFO), or 0."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
+            return _IN_PKTINFO.unpack_from(data)[0]
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _IN6_PKTINFO.size:
+            return _IN6_PKTINFO.unpack_from(data)[1]
+    return 0
+
+
 @functools.lru_cache(maxsize=256)
 def source_cmsg(local: str) -> tuple:
     """The control message that makes a send leave from ``local`` (interface left to routing)."""
@@ -148,3 +159,132 @@ def endpoint_of(addr: tuple) -> Endpoint:
         if ip.ipv4_mapped:
             return Endpoint(str(ip.ipv4_mapped), addr[1])
     return Endpoint(host, addr[1])
+
+
+# --- rtnetlink: what changes under the daemon (linux/rtnetlink.h) ---------------------
+
+NETLINK_ROUTE = 0
+RTMGRP_LINK, RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE = 0x1, 0x10, 0x40
+RTMGRP_IPV6_IFADDR, RTMGRP_IPV6_ROUTE = 0x100, 0x400
+RTM_NEWLINK, RTM_DELLINK = 16, 17
+ROUTING_CHANGES = frozenset((20, 21, 24, 25))  # RTM_NEW/DELADDR, RTM_NEW/DELROUTE
+IFLA_MTU = 4
+SIOCGIFMTU = 0x8921
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+_IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+_RTATTR = struct.Struct("=HH")
+
+
+class LinkEvents:
+    """What one drain of the rtnetlink socket said: our link's new MTU, and
+    whether addresses or routes changed. (Its deletion is not read here: a
+    link moved to another namespace is "deleted" here too and keeps working;
+    the TUN descriptor itself says when the device is gone.)"""
+
+    __slots__ = ("mtu", "overrun", "routing")
+
+    def __init__(self) -> None:
+        self.mtu: int | None = None
+        self.routing = False
+        self.overrun = False  # messages were lost (ENOBUFS): assume everything changed
+
+
+class RtnlMonitor:
+    """A non-blocking rtnetlink socket subscribed to link, address and route
+    changes in the daemon's namespace: the TUN link's MTU (``ip link set
+    mtu``) and the routing changes after which sticky sources
+    are checked again. Nothing is read per packet; the daemon's selector
+    watches ``fileno()``."""
+
+    GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE
+
+    def __init__(self, ifindex: int) -> None:
+        self.ifindex = ifindex
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC,
+                                  NETLINK_ROUTE)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self.sock.bind((0, self.GROUPS))
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def drain(self) -> LinkEvents:
+        ev = LinkEvents()
+        while True:
+            try:
+                buf = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return ev
+            except OSError as e:
+                if e.errno != errno.ENOBUFS:
+                    raise
+                ev.overrun = ev.routing = True
+                continue
+            self._parse(buf, ev)
+
+    def _parse(self, buf: bytes, ev: LinkEvents) -> None:
+        off = 0
+        while off + _NLMSGHDR.size <= len(buf):
+            length, kind = _NLMSGHDR.unpack_from(buf, off)[:2]
+            if length < _NLMSGHDR.size or off + length > len(buf):
+                return
+            body = off + _NLMSGHDR.size
+            if kind in ROUTING_CHANGES:
+                ev.routing = True
+            elif kind in (RTM_NEWLINK, RTM_DELLINK) and length >= _NLMSGHDR.size + _IFINFOMSG.size:
+                if kind == RTM_NEWLINK and _IFINFOMSG.unpack_from(buf, body)[2] == self.ifindex:
+                    mtu = _link_mtu(buf, body + _IFINFOMSG.size, off + length)
+                    ev.mtu = mtu if mtu is not None else ev.mtu
+                ev.routing = True  # a link going up or down moves routes too
+            off += (length + 3) & ~3
+
+
+def _link_mtu(buf: bytes, off: int, end: int) -> int | None:
+    while off + _RTATTR.size <= end:
+        length, kind = _RTATTR.unpack_from(buf, off)
+        if length < _RTATTR.size:
+            return None
+        if kind == IFLA_MTU and length >= _RTATTR.size + 4:
+            return int.from_bytes(buf[off + 4:off + 8], sys.byteorder)
+        off += (length + 3) & ~3
+    return None
+
+
+def link_mtu(name: str) -> int | None:
+    """The MTU of link ``name`` in our namespace (SIOCGIFMTU), or None."""
+    import fcntl
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            ifr = fcntl.ioctl(s, SIOCGIFMTU, struct.pack("16si12x", name.encode(), 0))
+    except OSError:
+        return None
+    return struct.unpack_from("i", ifr, 16)[0]
+
+
+def route_oif(dest: tuple, source: str) -> int | None:
+    """The interface routing sends a datagram to ``dest`` from our address
+    ``source`` out of (the kernel's own lookup, RTM_GETROUTE), or None if it
+    refuses (``source`` is no longer ours, or no route)."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    host = dest[0].split("%", 1)[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with IPRoute() as ipr:
+            msgs = ipr.route("get", family=family, dst=host, src=source)
+    except (NetlinkError, OSError):
+        return None
+    for msg in msgs:
+        oif = msg.get_attr("RTA_OIF")
+        if oif is not None:
+            return oif
+    return None

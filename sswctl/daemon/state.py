@@ -5,7 +5,8 @@ sockets, sessions and the TUN device, so a request that fails validation
 changes nothing (wireguard-go, by contrast, applies line by line).
 
 Rules (wireguard-go device/uapi.go and the kernel's netlink.c agree):
-- An all-zero private key clears it. A peer whose public key equals the
+- An all-zero private key clears it; any other is stored clamped (RFC 7748,
+  as the kernel stores it and wg shows it). A peer whose public key equals the
   device's own public key is ignored in a request, and removed when the
   private key changes to match it.
 - ``replace_peers`` drops every peer before the request's peer sections.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import copy
 import errno
 
-from ..keys import public_key
+from ..keys import clamp, public_key
 from ..model import Cipher, Device, Peer, Protocol
 from ..uapi import ZERO_KEY, UAPIError
 
@@ -43,7 +44,10 @@ def apply_set(current: Device, request: Device) -> Device:
     """The configuration after ``request``; ``current`` is not modified."""
     new = _copy(current)
     if request.private_key is not None:
-        new.private_key = None if request.private_key == ZERO_KEY else request.private_key
+        # Stored clamped, as the kernel stores it (noise.c
+        # wg_noise_set_static_identity_private_key): `show private-key` and a
+        # get print it so, as wg does for WireGuard. The X25519 result is the same.
+        new.private_key = None if request.private_key == ZERO_KEY else clamp(request.private_key)
         new.public_key = public_key(new.private_key) if new.private_key else None
         if new.public_key is not None:
             new.peers = [p for p in new.peers if p.public_key != new.public_key]

@@ -229,7 +229,8 @@ class Engine:
 
     def set_private_key(self, private_key: bytes) -> None:
         """Replace the static key: every session and handshake is dropped,
-        per-peer precomputations are redone; a peer with our own new public
+        per-peer precomputations are redone, the handshake rate limit is
+        lifted so the next packet handshakes at once; a peer with our own new public
         key is removed (as the kernel does)."""
         old_identity, old_checker = self.identity, self.checker
         self._set_identity(private_key)
@@ -238,6 +239,9 @@ class Engine:
         self._peers.pop(self.identity.public, None)
         for p in list(self._peers.values()):
             self._clear_keys(p)
+            # The next packet handshakes at once under the new key, not after
+            # REKEY_TIMEOUT (noise.c wg_noise_reset_last_sent_handshake).
+            p.last_sent_handshake = None
             psk = bytes(p.keys.psk)
             p.keys.zero()
             p.keys = PeerKeys(self.identity, p.public_key, psk)

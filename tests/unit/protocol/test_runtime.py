@@ -81,6 +81,21 @@ def test_set_private_key_drops_sessions_and_handshakes_with_the_new_key():
     handshake(a, b, 20.0)
 
 
+def test_set_private_key_lifts_the_handshake_rate_limit():
+    """noise.c wg_noise_expire_current_peer_keypairs: with a new key the next
+    initiation goes at once, though the last one left within REKEY_TIMEOUT."""
+    a, b = pair("secureswift", "chacha20-poly1305")
+    handshake(a, b, 1.0)  # A initiated at 1.0
+    assert transmits(a.initiate(b.public_key, 2.0)) == []  # the rate limit is live
+    old_pub = a.public_key
+    a.set_private_key(bytes(range(1, 33)))
+    b.remove_peer(old_pub)
+    b.add_peer(a.public_key)
+    init = transmits(a.initiate(b.public_key, 2.0), "initiation")[0].data
+    resp = transmits(b.receive(init, A_ADDR, 2.0).events, "response")[0].data
+    assert a.receive(resp, B_ADDR, 2.0).kind == "response"  # a session under the new key
+
+
 def test_keypair_accessors_for_the_kernel_backend():
     a, b = pair("secureswift", "aes-256-gcm")
     handshake(a, b, 5.0)
