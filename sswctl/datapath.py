@@ -3,7 +3,9 @@
 The daemon keeps the protocol engine in ``handshake_only`` mode and hands the
 data plane to two native threads, as the kernel backend hands it to the
 module (DESIGN section 2). ``native`` is None when the extension did not
-build; the daemon then keeps its pure-Python data plane::
+build; the daemon then keeps its pure-Python data plane. Every control call
+costs O(change), not O(peers): peers and keypairs sit in hash tables, the
+allowed IPs in tries changed in place (docs/datapath.md)::
 
     from sswctl import datapath
     if datapath.native is not None:
@@ -212,6 +214,11 @@ class Datapath:
         s = self._dp.stats()
         s["peers"] = {self._names.get(k, k): v for k, v in s["peers"].items()}
         return s
+
+    def control_work(self) -> int:
+        """Trie nodes and hash entries the control calls have visited so far:
+        one change costs O(its prefixes), whatever the number of peers."""
+        return self._dp.control_work()
 
     def __enter__(self) -> Datapath:
         return self
