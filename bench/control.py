@@ -251,7 +251,9 @@ def write_doc(med: dict[str, float], load: tuple[float, float], wg_version: str,
         "IPv6 /128 each; every tenth with an endpoint) loaded into a fresh wireguard-go "
         "and a fresh `sswctl daemon --backend userspace --wg-socket` in one namespace, then read back, "
         "then one peer added and removed again (each command's whole run, median of "
-        f"{ONE_CHANGE}); the reference is {wg_version} (`{WG_GO}`); "
+        f"{ONE_CHANGE}); the reference is {wg_version} (`{WG_GO}`)"
+        + (f", which refuses more than {WG_GO_MAX_PEERS:,} peers (its `device.MaxPeers`), so it was not run; "
+           if PEERS > WG_GO_MAX_PEERS else "; ") +
         f"{ROUNDS} rounds, medians. Ratios are ours over wireguard-go's in the same run: below 1.00x is "
         "faster or smaller. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f}.",
