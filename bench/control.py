@@ -4,15 +4,25 @@
 Run as root (``make bench``). One network namespace; in it wireguard-go and our
 daemon (``sswctl daemon --backend userspace --wg-socket``) each serve an
 interface. One configuration of PEERS peers (key, PSK, one IPv4 /32 and one
-IPv6 /128 each, every tenth with an endpoint and a keepalive: a VPN server's
-shape) is loaded into each, ROUNDS times, interleaved, and timed:
+IPv6 /128 each, every tenth with an endpoint: the issue's shape; no keepalives,
+which would start a thousand handshakes towards addresses that never answer)
+is loaded into each, ROUNDS times, interleaved, and timed:
 
 - ``wg setconf`` / ``wg show dump`` against each (the same tool, so the
   daemons are compared, not the tools);
 - ``sswctl setconf`` / ``sswctl show dump`` against ours (what our users type);
-- the resident memory (VmRSS) of each daemon once it holds the peers.
+- adding one peer and removing it again (``wg set`` into each, ``sswctl set``
+  into ours), end to end: the command's whole run, ONE_CHANGE times, median;
+- the resident memory (VmRSS) of each daemon once it holds the peers;
+- then (``BENCH_IPERF``, default on) iperf3 through one peer of a PEERS-peer
+  interface vs the same tunnel with that one peer alone: two namespaces, two
+  of our daemons, the native data plane throughout.
 
-Writes the "Control plane at server scale (userspace backend)" section of
+The reference is the wireguard-go on PATH, or ``WIREGUARD_GO`` (a path); its
+``--version`` is written into the section. ``BENCH_PEERS=100000`` for the
+100k row set (the section is named by the peer count, so both stay).
+
+Writes the "Control plane at server scale, N peers (userspace backend)" section of
 docs/performance.md and prints it. Times are medians; ratios are ours over
 wireguard-go's from the same run (below 1.0 is faster / smaller).
 
@@ -21,6 +31,7 @@ This is a benchmark, not a test: numbers vary with the machine and its load.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import platform
 import signal
@@ -32,17 +43,25 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "netns"))  # the namespace helpers the netns tests use
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
+from nslab import iperf, make_lab, ping  # noqa: E402
 from report import write_section  # noqa: E402
 
 from sswctl import keys  # noqa: E402
+from sswctl.model import Device, Endpoint, Peer  # noqa: E402
 
 PEERS = int(os.environ.get("BENCH_PEERS", "10000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ONE_CHANGE = 5  # single-peer adds and removes per daemon per round
+IPERF = os.environ.get("BENCH_IPERF", "1") != "0"
+IPERF_SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+WG_GO = os.environ.get("WIREGUARD_GO", "wireguard-go")
+WG_GO_MAX_PEERS = 1 << 16  # wireguard-go's device.MaxPeers: it refuses the 65,537th peer
 DOC = REPO / "docs" / "performance.md"
-SECTION = "## Control plane at server scale (userspace backend)"
+SECTION = f"## Control plane at server scale, {PEERS:,} peers (userspace backend)"
 SSWCTL = str(Path(sys.executable).with_name("sswctl"))
 NS = f"sswbc{os.getpid()}"
 
@@ -54,9 +73,10 @@ def config_text(n: int) -> str:
     for i in range(n):
         lines += ["[Peer]", f"PublicKey = {keys.to_base64(keys.public_key(keys.generate_private_key()))}",
                   f"PresharedKey = {keys.to_base64(os.urandom(32))}",
-                  f"AllowedIPs = 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32, fd00::{i:x}/128"]
+                  f"AllowedIPs = 10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}/32, "
+                  f"fd00::{i >> 16:x}:{i & 0xffff:x}/128"]
         if i % 10 == 0:
-            lines += [f"Endpoint = 192.0.2.{i % 250 + 1}:{40000 + i % 20000}", "PersistentKeepalive = 25"]
+            lines.append(f"Endpoint = 192.0.2.{i % 250 + 1}:{40000 + i % 20000}")
         lines.append("")
     return "\n".join(lines)
 
@@ -90,7 +110,7 @@ def rss_mib(pid: int) -> float:
 
 
 def start_wireguard_go(name: str) -> subprocess.Popen:
-    p = subprocess.Popen(["ip", "netns", "exec", NS, "env", "LOG_LEVEL=error", "wireguard-go", "-f", name],
+    p = subprocess.Popen(["ip", "netns", "exec", NS, "env", "LOG_LEVEL=error", WG_GO, "-f", name],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_path(f"/var/run/wireguard/{name}.sock", p, "wireguard-go")
     return p
@@ -115,24 +135,44 @@ def stop(p: subprocess.Popen) -> None:
 
 
 def one_round(conf: str, rnd: int) -> dict[str, float]:
-    """Each load goes into a fresh daemon: wireguard-go and ours through `wg`, and a
-    second one of ours through `sswctl`."""
+    """Each load goes into a fresh daemon: wireguard-go (when it can hold
+    PEERS) and ours through `wg`, and a second one of ours through `sswctl`."""
     r: dict[str, float] = {}
     wgname, ours, ours2 = f"bwg{rnd}", f"bss{rnd}", f"bst{rnd}"
-    procs = [start_wireguard_go(wgname), start_ours(ours), start_ours(ours2)]
+    wg_go = PEERS <= WG_GO_MAX_PEERS
+    procs = [start_ours(ours), start_ours(ours2)] + ([start_wireguard_go(wgname)] if wg_go else [])
     try:
-        r["wg setconf -> wireguard-go"], _ = timed("wg", "setconf", wgname, conf)
+        if wg_go:
+            r["wg setconf -> wireguard-go"], _ = timed("wg", "setconf", wgname, conf)
         r["wg setconf -> sswctl daemon"], _ = timed("wg", "setconf", ours, conf)
         r["sswctl setconf -> sswctl daemon"], _ = timed(SSWCTL, "setconf", ours2, conf)
-        r["wg show dump <- wireguard-go"], out_wg = timed("wg", "show", wgname, "dump")
-        r["wg show dump <- sswctl daemon"], out_ours = timed("wg", "show", ours, "dump")
-        r["sswctl show dump <- sswctl daemon"], out_ssw = timed(SSWCTL, "show", ours2, "dump")
-        for what, out in (("wireguard-go", out_wg), ("sswctl daemon", out_ours), ("sswctl show", out_ssw)):
+        outs = []
+        if wg_go:
+            r["wg show dump <- wireguard-go"], out = timed("wg", "show", wgname, "dump")
+            outs.append(("wireguard-go", out))
+        r["wg show dump <- sswctl daemon"], out = timed("wg", "show", ours, "dump")
+        outs.append(("sswctl daemon", out))
+        r["sswctl show dump <- sswctl daemon"], out = timed(SSWCTL, "show", ours2, "dump")
+        outs.append(("sswctl show", out))
+        for what, out in outs:
             if len(out.splitlines()) != PEERS + 1:
                 raise RuntimeError(f"{what}: {len(out.splitlines()) - 1} peers listed, not {PEERS}")
+        key = keys.to_base64(keys.public_key(keys.generate_private_key()))
+        for label, tool, dev in (("wg set", "wg", wgname), ("wg set", "wg", ours), ("sswctl set", SSWCTL, ours2)):
+            if dev == wgname and not wg_go:
+                continue
+            who = "wireguard-go" if dev == wgname else "sswctl daemon"
+            adds, removes = [], []
+            for _ in range(ONE_CHANGE):
+                adds.append(timed(tool, "set", dev, "peer", key, "allowed-ips",
+                                  "10.255.255.1/32,fd00:ffff::1/128")[0])
+                removes.append(timed(tool, "set", dev, "peer", key, "remove")[0])
+            r[f"{label} add one -> {who}"] = statistics.median(adds)
+            r[f"{label} remove one -> {who}"] = statistics.median(removes)
         # `ip netns exec` and env exec their commands: the wrappers' pids are the daemons'.
-        r["RSS wireguard-go (MiB)"] = rss_mib(procs[0].pid)
-        r["RSS sswctl daemon (MiB)"] = rss_mib(procs[1].pid)
+        r["RSS sswctl daemon (MiB)"] = rss_mib(procs[0].pid)
+        if wg_go:
+            r["RSS wireguard-go (MiB)"] = rss_mib(procs[2].pid)
     finally:
         for p in procs:
             stop(p)
@@ -146,18 +186,74 @@ PAIRS = [  # (ours, reference, what)
      "`sswctl setconf` vs `wg setconf` on wireguard-go"),
     ("sswctl show dump <- sswctl daemon", "wg show dump <- wireguard-go",
      "`sswctl show dump` vs `wg show dump` on wireguard-go"),
+    ("wg set add one -> sswctl daemon", "wg set add one -> wireguard-go", "add one peer, `wg set` (same tool)"),
+    ("wg set remove one -> sswctl daemon", "wg set remove one -> wireguard-go",
+     "remove one peer, `wg set` (same tool)"),
+    ("sswctl set add one -> sswctl daemon", "wg set add one -> wireguard-go",
+     "add one peer, `sswctl set` vs `wg set` on wireguard-go"),
+    ("sswctl set remove one -> sswctl daemon", "wg set remove one -> wireguard-go",
+     "remove one peer, `sswctl set` vs `wg set` on wireguard-go"),
     ("RSS sswctl daemon (MiB)", "RSS wireguard-go (MiB)", "daemon resident memory holding the peers"),
 ]
 
 
-def write_doc(med: dict[str, float], load: tuple[float, float]) -> str:
+def wg_go_version() -> str:
+    cp = subprocess.run([WG_GO, "--version"], capture_output=True, text=True)
+    return (cp.stdout.strip() or cp.stderr.strip()).splitlines()[0] if cp.returncode == 0 else "unknown version"
+
+
+def iperf_many(conf: str) -> dict[str, float]:
+    """iperf3 A -> B through one peer, with B holding that peer alone and with
+    the PEERS peers of the file ``conf`` besides (ours on both sides), in
+    turns, ROUNDS times each, so the machine's load falls on both alike."""
+    alone, crowded, rss = [], [], 0.0
+    lab = make_lab()
+    try:
+        a, b = lab.a, lab.b
+        lab.start_daemon(a, "--log-level", "warning")
+        lab.start_daemon(b, "--log-level", "warning")
+        lab.configure_pair()
+        only_a = Device(name=b.iface, replace_peers=True, peers=[Peer(
+            public_key=a.public_key, endpoint=Endpoint(a.underlay4, 51820 + a.index),
+            allowed_ips=[ipaddress.ip_network(f"{a.tun4}/32"), ipaddress.ip_network(f"{a.tun6}/128")])])
+        path = conf + ".peers"
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write("\n".join(Path(conf).read_text().split("\n")[3:]))  # the [Peer] sections, not a key
+        for _ in range(ROUNDS):
+            lab.backend.set_device(only_a)
+            assert ping(a, b.tun4).returncode == 0, "no tunnel"
+            alone.append(iperf(lab, a, b, seconds=IPERF_SECONDS) / 1e9)
+            subprocess.run([SSWCTL, "addconf", b.iface, path], check=True, capture_output=True, timeout=1800)
+            assert len(lab.backend.get_device(b.iface).peers) == PEERS + 1
+            assert ping(a, b.tun4).returncode == 0, "no tunnel with the peers added"
+            crowded.append(iperf(lab, a, b, seconds=IPERF_SECONDS) / 1e9)
+            rss = rss_mib(b.proc.pid)
+    finally:
+        lab.close()
+    return {"iperf3 1 peer (Gbit/s)": statistics.median(alone),
+            f"iperf3 1 of {PEERS + 1:,} peers (Gbit/s)": statistics.median(crowded),
+            "RSS sswctl daemon, with iperf peers (MiB)": rss}
+
+
+def _fmt(what: str, v: float) -> str:
+    if "RSS" in what:
+        return f"{v:.1f} MiB"
+    return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def write_doc(med: dict[str, float], load: tuple[float, float], wg_version: str,
+              tput: dict[str, float]) -> str:
     lines = [
         SECTION,
         "",
         f"`bench/control.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
         f"kernel {platform.release()}. One configuration of {PEERS:,} peers (key, PSK, an IPv4 /32 and an "
-        "IPv6 /128 each; every tenth with an endpoint and a 25 s keepalive) loaded into a fresh wireguard-go "
-        "and a fresh `sswctl daemon --backend userspace --wg-socket` in one namespace, then read back; "
+        "IPv6 /128 each; every tenth with an endpoint) loaded into a fresh wireguard-go "
+        "and a fresh `sswctl daemon --backend userspace --wg-socket` in one namespace, then read back, "
+        "then one peer added and removed again (each command's whole run, median of "
+        f"{ONE_CHANGE}); the reference is {wg_version} (`{WG_GO}`)"
+        + (f", which refuses more than {WG_GO_MAX_PEERS:,} peers (its `device.MaxPeers`), so it was not run; "
+           if PEERS > WG_GO_MAX_PEERS else "; ") +
         f"{ROUNDS} rounds, medians. Ratios are ours over wireguard-go's in the same run: below 1.00x is "
         "faster or smaller. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f}.",
@@ -166,12 +262,23 @@ def write_doc(med: dict[str, float], load: tuple[float, float]) -> str:
         "|---|---|---|---|",
     ]
     for ours, ref, what in PAIRS:
-        unit = " MiB" if "RSS" in ours else " s"
-        lines.append(f"| {what} | {med[ours]:.2f}{unit} | {med[ref]:.2f}{unit} | {med[ours] / med[ref]:.2f}x |")
+        if ref in med:
+            lines.append(f"| {what} | {_fmt(ours, med[ours])} | {_fmt(ref, med[ref])} | {med[ours] / med[ref]:.2f}x |")
+        else:
+            lines.append(f"| {what} | {_fmt(ours, med[ours])} | holds at most {WG_GO_MAX_PEERS:,} peers | - |")
     lines += ["", "Rows 1 and 3 load the same file into the same kind of daemon, so their difference is the "
-              "client: `sswctl`'s Python start-up, parsing and encoding against `wg`'s C. Above 1000 peers "
-              "the daemon keeps the data plane in Python (docs/userspace.md); the control path measured "
-              "here is the same either way."]
+              "client: `sswctl`'s Python start-up, parsing and encoding against `wg`'s C; the same holds for "
+              "the one-peer rows, where a command's start-up is most of its time. The daemon keeps its "
+              "native data plane at any peer count (every control call is O(change): docs/datapath.md, "
+              "\"Scale\")."]
+    if tput:
+        one = tput["iperf3 1 peer (Gbit/s)"]
+        many = tput[f"iperf3 1 of {PEERS + 1:,} peers (Gbit/s)"]
+        lines += ["", f"iperf3 ({IPERF_SECONDS} s, TCP, A to B over a veth pair, our daemons on both sides, "
+                  f"the two cases in turns, medians of {ROUNDS}) "
+                  f"through one peer: {one:.2f} Gbit/s with that peer alone, {many:.2f} Gbit/s with "
+                  f"{PEERS:,} more peers configured on B ({many / one:.2f}x); B's daemon then held "
+                  f"{tput['RSS sswctl daemon, with iperf peers (MiB)']:.0f} MiB."]
     section = "\n".join(lines) + "\n"
     write_section(DOC, SECTION, section)
     return section
@@ -197,8 +304,10 @@ def main() -> int:
                 runs.append(r)
         finally:
             subprocess.run(["ip", "netns", "del", NS], check=False)
+        tput = iperf_many(conf) if IPERF else {}
+        print(", ".join(f"{k} {v:.2f}" for k, v in tput.items()), flush=True)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(write_doc(med, (load_start, os.getloadavg()[0])))
+    print(write_doc(med, (load_start, os.getloadavg()[0]), wg_go_version(), tput))
     return 0
 
 

@@ -6,7 +6,8 @@
  * Locking and the lifetime rules are in docs/datapath.md; in short: one
  * writer-preferring rwlock per device, the workers hold it for reading while
  * they touch peers, keypairs and the allowed-IPs tries, and every free
- * happens with it held for writing.
+ * happens with it held for writing. Every control call costs O(change), not
+ * O(peers) (hash tables, an incremental trie), so writers hold it briefly.
  */
 #ifndef SSW_DP_H
 #define SSW_DP_H
@@ -51,7 +52,6 @@
 #endif
 
 #define SSW_BATCH 64
-#define SSW_INDEX_BUCKETS 4096
 #define SSW_MAX_EVENTS 4096
 #define SSW_MAX_STAGED 256 /* packets waiting in the event queue, all peers */
 /* Handshake messages waiting for Python, in a queue of their own so that
@@ -86,18 +86,49 @@ void ssw_replay_init(struct ssw_replay *r);
 bool ssw_replay_would_accept(const struct ssw_replay *r, uint64_t their);
 bool ssw_replay_check(struct ssw_replay *r, uint64_t their);
 
+/* --- table.c: hash tables keyed by a u64 (SipHash, random key) ---------- */
+struct ssw_hnode {
+	struct ssw_hnode *next;
+	uint64_t key;
+};
+struct ssw_htab {
+	struct ssw_hnode **buckets;
+	size_t mask, n; /* buckets - 1 (a power of two), entries */
+	uint64_t key[2];
+};
+uint64_t ssw_siphash_u64(const uint64_t key[2], uint64_t m);
+int ssw_htab_init(struct ssw_htab *t);
+void ssw_htab_free(struct ssw_htab *t);
+void ssw_htab_add(struct ssw_htab *t, struct ssw_hnode *e, uint64_t key);
+/* work (may be NULL): incremented per entry visited */
+struct ssw_hnode *ssw_htab_find(const struct ssw_htab *t, uint64_t key, uint64_t *work);
+void ssw_htab_del(struct ssw_htab *t, struct ssw_hnode *e, uint64_t *work);
+
 /* --- allowedips.c ------------------------------------------------------- */
 struct ssw_peer;
 struct ssw_trie {
 	struct ssw_trie *child[2];
-	struct ssw_peer *peer;
+	struct ssw_peer *peer; /* NULL: a branch only */
+	uint8_t cidr;
+	uint8_t bits[16]; /* the prefix, zero past cidr */
+};
+struct ssw_trie_pool { /* nodes taken before a change, so it cannot fail half way */
+	struct ssw_trie *free;
+	size_t n;
 };
 struct ssw_aip {
 	uint8_t family; /* 4 or 6 */
 	uint8_t cidr;
 	uint8_t addr[16];
 };
-int ssw_trie_insert(struct ssw_trie **root, const uint8_t *addr, int bits, struct ssw_peer *peer);
+int ssw_trie_reserve(struct ssw_trie_pool *pool, size_t inserts);
+void ssw_trie_pool_drain(struct ssw_trie_pool *pool);
+/* work: incremented per node visited (the control-cost counter) */
+void ssw_trie_insert(struct ssw_trie **root, struct ssw_trie_pool *pool, const uint8_t *addr, int cidr,
+		     struct ssw_peer *peer, uint64_t *work);
+bool ssw_trie_remove(struct ssw_trie **root, const uint8_t *addr, int cidr, const struct ssw_peer *peer,
+		     uint64_t *work);
+struct ssw_peer *ssw_trie_owner(struct ssw_trie **root, const uint8_t *addr, int cidr, uint64_t *work);
 struct ssw_peer *ssw_trie_lookup(const struct ssw_trie *root, const uint8_t *addr, int maxbits);
 void ssw_trie_free(struct ssw_trie *root);
 void ssw_aip_mask(struct ssw_aip *a);
@@ -121,7 +152,7 @@ enum ssw_drop {
 extern const char *const ssw_drop_names[SSW_DROP__MAX];
 
 struct ssw_keypair {
-	struct ssw_keypair *hnext; /* receiver-index hash chain */
+	struct ssw_hnode hnode; /* in the device's index table, by local_index */
 	struct ssw_peer *peer;
 	uint32_t local_index, remote_index;
 	bool is_initiator;
@@ -165,7 +196,9 @@ union ssw_ctrl {
 };
 
 struct ssw_peer {
+	struct ssw_hnode hnode; /* in the device's peer table, by id */
 	uint64_t id;
+	size_t slot; /* where it sits in the device's peers array */
 	/* Slots (WireGuard's key confirmation). Written by control with the
 	 * device lock held for writing, or by the receive thread (the only
 	 * worker that rotates) with it held for reading; read atomically. */
@@ -269,10 +302,14 @@ struct ssw_event {
 
 struct ssw_dev {
 	pthread_rwlock_t lock;
-	struct ssw_peer **peers;
+	struct ssw_peer **peers; /* for walks (timers, stats); unordered */
 	size_t n_peers, cap_peers;
-	struct ssw_keypair *index[SSW_INDEX_BUCKETS];
+	struct ssw_htab peer_table; /* id -> peer */
+	struct ssw_htab index_table; /* local index -> keypair */
 	struct ssw_trie *trie4, *trie6;
+	/* Nodes and entries visited by control calls, write lock held: what a
+	 * change cost, for tests that check it does not grow with the peers. */
+	uint64_t control_work;
 	uint8_t type_data;
 	int mtu;
 	int tun_fd, udp4_fd, udp6_fd;
@@ -313,7 +350,6 @@ void ssw_peer_clear_src(struct ssw_peer *p);
 void ssw_dev_forget_src(struct ssw_dev *d, const struct ssw_src *src);
 bool ssw_same_src(const struct ssw_src *a, const struct ssw_src *b);
 int ssw_peer_set_aips(struct ssw_dev *d, struct ssw_peer *p, const struct ssw_aip *a, size_t n);
-int ssw_rebuild_tries(struct ssw_dev *d);
 struct ssw_keypair *ssw_keypair_new(uint32_t local_index, uint32_t remote_index, const uint8_t *send_key,
 				    const uint8_t *recv_key, int cipher, bool is_initiator, double created);
 void ssw_keypair_free(struct ssw_keypair *kp);
@@ -324,7 +360,7 @@ void ssw_keypair_drop(struct ssw_dev *d, struct ssw_keypair *kp); /* unindex + f
 void ssw_peer_install(struct ssw_dev *d, struct ssw_peer *p, struct ssw_keypair *kp);
 void ssw_peer_clear_keypairs(struct ssw_dev *d, struct ssw_peer *p);
 bool ssw_keypair_usable(const struct ssw_keypair *kp, double now);
-void ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu);
+int ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu);
 void ssw_dev_destroy(struct ssw_dev *d);
 static inline void ssw_count(_Atomic uint64_t *c, uint64_t n)
 {

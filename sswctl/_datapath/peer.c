@@ -36,11 +36,17 @@ double ssw_now(void)
 	return (double)ssw_now_ns() / 1e9;
 }
 
-void ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu)
+int ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu)
 {
 	pthread_rwlockattr_t attr;
 
 	memset(d, 0, sizeof(*d));
+	if (ssw_htab_init(&d->peer_table))
+		return -1;
+	if (ssw_htab_init(&d->index_table)) {
+		ssw_htab_free(&d->peer_table);
+		return -1;
+	}
 	/* Writer preference: control calls must not starve behind workers. */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -50,6 +56,7 @@ void ssw_dev_init(struct ssw_dev *d, uint8_t type_data, int mtu)
 	d->type_data = type_data;
 	d->mtu = mtu;
 	d->tun_fd = d->udp4_fd = d->udp6_fd = d->stop_fd = d->event_fd = -1;
+	return 0;
 }
 
 void ssw_dev_destroy(struct ssw_dev *d)
@@ -62,6 +69,8 @@ void ssw_dev_destroy(struct ssw_dev *d)
 	ssw_trie_free(d->trie4);
 	ssw_trie_free(d->trie6);
 	d->trie4 = d->trie6 = NULL;
+	ssw_htab_free(&d->peer_table);
+	ssw_htab_free(&d->index_table);
 	ssw_events_free(d->events, d->n_events);
 	d->events = NULL;
 	d->n_events = d->n_staged = 0;
@@ -71,10 +80,9 @@ void ssw_dev_destroy(struct ssw_dev *d)
 
 struct ssw_peer *ssw_peer_find(struct ssw_dev *d, uint64_t id)
 {
-	for (size_t i = 0; i < d->n_peers; i++)
-		if (d->peers[i]->id == id)
-			return d->peers[i];
-	return NULL;
+	struct ssw_hnode *e = ssw_htab_find(&d->peer_table, id, &d->control_work);
+
+	return e ? (struct ssw_peer *)((char *)e - offsetof(struct ssw_peer, hnode)) : NULL;
 }
 
 struct ssw_peer *ssw_peer_add(struct ssw_dev *d, uint64_t id)
@@ -95,23 +103,28 @@ struct ssw_peer *ssw_peer_add(struct ssw_dev *d, uint64_t id)
 		return NULL;
 	p->id = id;
 	pthread_spin_init(&p->ep_lock, PTHREAD_PROCESS_PRIVATE);
+	p->slot = d->n_peers;
 	d->peers[d->n_peers++] = p;
+	ssw_htab_add(&d->peer_table, &p->hnode, id);
 	return p;
+}
+
+static struct ssw_trie **trie_of(struct ssw_dev *d, const struct ssw_aip *a)
+{
+	return a->family == 4 ? &d->trie4 : &d->trie6;
 }
 
 void ssw_peer_remove(struct ssw_dev *d, struct ssw_peer *p)
 {
 	ssw_peer_clear_keypairs(d, p);
-	for (size_t i = 0; i < d->n_peers; i++) {
-		if (d->peers[i] == p) {
-			d->peers[i] = d->peers[--d->n_peers];
-			break;
-		}
-	}
+	for (size_t i = 0; i < p->n_aips; i++)
+		ssw_trie_remove(trie_of(d, &p->aips[i]), p->aips[i].addr, p->aips[i].cidr, p, &d->control_work);
 	free(p->aips);
 	p->aips = NULL;
 	p->n_aips = 0;
-	ssw_rebuild_tries(d);
+	ssw_htab_del(&d->peer_table, &p->hnode, &d->control_work);
+	d->peers[p->slot] = d->peers[--d->n_peers];
+	d->peers[p->slot]->slot = p->slot;
 	pthread_spin_destroy(&p->ep_lock);
 	free(p);
 }
@@ -179,10 +192,25 @@ static bool aip_equal(const struct ssw_aip *a, const struct ssw_aip *b)
 	return a->family == b->family && a->cidr == b->cidr && !memcmp(a->addr, b->addr, 16);
 }
 
-/* Replace p's list; as in WireGuard a prefix belongs to one peer, so it is
- * taken away from any other peer that had it. */
+/* o no longer holds a: it went to another peer */
+static void aip_forget(struct ssw_peer *o, const struct ssw_aip *a)
+{
+	for (size_t j = 0; j < o->n_aips; j++) {
+		if (aip_equal(&o->aips[j], a)) {
+			memmove(&o->aips[j], &o->aips[j + 1], (o->n_aips - j - 1) * sizeof(*a));
+			o->n_aips--;
+			return;
+		}
+	}
+}
+
+/* Replace p's list, in the tries in place; as in WireGuard a prefix belongs
+ * to one peer, so it is taken away from any other peer that had it. Costs
+ * the prefixes of p's old and new lists (and of those it takes), not the
+ * peers. All memory is taken first: -1 changes nothing. */
 int ssw_peer_set_aips(struct ssw_dev *d, struct ssw_peer *p, const struct ssw_aip *a, size_t n)
 {
+	struct ssw_trie_pool pool = { 0 };
 	struct ssw_aip *copy = NULL;
 
 	if (n) {
@@ -193,49 +221,25 @@ int ssw_peer_set_aips(struct ssw_dev *d, struct ssw_peer *p, const struct ssw_ai
 		for (size_t i = 0; i < n; i++)
 			ssw_aip_mask(&copy[i]);
 	}
-	for (size_t i = 0; i < d->n_peers; i++) {
-		struct ssw_peer *o = d->peers[i];
-		size_t k = 0;
-
-		if (o == p)
-			continue;
-		for (size_t j = 0; j < o->n_aips; j++) {
-			bool taken = false;
-
-			for (size_t m = 0; m < n && !taken; m++)
-				taken = aip_equal(&o->aips[j], &copy[m]);
-			if (!taken)
-				o->aips[k++] = o->aips[j];
-		}
-		o->n_aips = k;
+	if (ssw_trie_reserve(&pool, n)) {
+		ssw_trie_pool_drain(&pool);
+		free(copy);
+		return -1;
 	}
+	for (size_t i = 0; i < p->n_aips; i++)
+		ssw_trie_remove(trie_of(d, &p->aips[i]), p->aips[i].addr, p->aips[i].cidr, p, &d->control_work);
+	for (size_t i = 0; i < n; i++) {
+		struct ssw_trie **root = trie_of(d, &copy[i]);
+		struct ssw_peer *o = ssw_trie_owner(root, copy[i].addr, copy[i].cidr, &d->control_work);
+
+		if (o && o != p)
+			aip_forget(o, &copy[i]);
+		ssw_trie_insert(root, &pool, copy[i].addr, copy[i].cidr, p, &d->control_work);
+	}
+	ssw_trie_pool_drain(&pool);
 	free(p->aips);
 	p->aips = copy;
 	p->n_aips = n;
-	return ssw_rebuild_tries(d);
-}
-
-int ssw_rebuild_tries(struct ssw_dev *d)
-{
-	struct ssw_trie *t4 = NULL, *t6 = NULL;
-
-	for (size_t i = 0; i < d->n_peers; i++) {
-		struct ssw_peer *p = d->peers[i];
-
-		for (size_t j = 0; j < p->n_aips; j++) {
-			struct ssw_aip *a = &p->aips[j];
-
-			if (ssw_trie_insert(a->family == 4 ? &t4 : &t6, a->addr, a->cidr, p)) {
-				ssw_trie_free(t4);
-				ssw_trie_free(t6);
-				return -1;
-			}
-		}
-	}
-	ssw_trie_free(d->trie4);
-	ssw_trie_free(d->trie6);
-	d->trie4 = t4;
-	d->trie6 = t6;
 	return 0;
 }
 
@@ -276,28 +280,20 @@ void ssw_keypair_free(struct ssw_keypair *kp)
 
 void ssw_index_add(struct ssw_dev *d, struct ssw_keypair *kp)
 {
-	struct ssw_keypair **b = &d->index[kp->local_index % SSW_INDEX_BUCKETS];
-
-	kp->hnext = *b;
-	*b = kp;
+	ssw_htab_add(&d->index_table, &kp->hnode, kp->local_index);
 }
 
 void ssw_index_del(struct ssw_dev *d, struct ssw_keypair *kp)
 {
-	for (struct ssw_keypair **b = &d->index[kp->local_index % SSW_INDEX_BUCKETS]; *b; b = &(*b)->hnext) {
-		if (*b == kp) {
-			*b = kp->hnext;
-			return;
-		}
-	}
+	ssw_htab_del(&d->index_table, &kp->hnode, &d->control_work);
 }
 
+/* The receive worker's lookup (read lock): it counts no work. */
 struct ssw_keypair *ssw_index_find(struct ssw_dev *d, uint32_t local_index)
 {
-	for (struct ssw_keypair *kp = d->index[local_index % SSW_INDEX_BUCKETS]; kp; kp = kp->hnext)
-		if (kp->local_index == local_index)
-			return kp;
-	return NULL;
+	struct ssw_hnode *e = ssw_htab_find(&d->index_table, local_index, NULL);
+
+	return e ? (struct ssw_keypair *)((char *)e - offsetof(struct ssw_keypair, hnode)) : NULL;
 }
 
 void ssw_keypair_drop(struct ssw_dev *d, struct ssw_keypair *kp)

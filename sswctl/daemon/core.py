@@ -45,7 +45,7 @@ from ..uapi import UAPIError, encode_get
 from . import net, offload
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
-from .state import apply_set
+from .state import Change, RunningConfig
 from .uapi_server import UAPIServer
 
 log = logging.getLogger("sswctl.daemon")
@@ -56,9 +56,6 @@ TUN_READ = 65536 + offload.VNET_HDR_LEN
 # one coalesced TUN write's worth, so batching never delays a packet by more
 # than ~64 packets of work.
 FLUSH_AT = 64
-# Above this many peers the daemon leaves the native data plane (its control
-# calls are O(peers) each: ~1 s to configure 1000 peers, minutes for 10k).
-NATIVE_MAX_PEERS = 1000
 # After a routing change, sticky sources are checked this much later: a burst
 # of changes (a whole table reloaded) costs one check.
 RECHECK_DELAY = 0.05
@@ -109,7 +106,9 @@ class Daemon(EngineDriver):
         # (source, local address) of the datagram being handled: the engine's
         # replies to it (response, cookie reply) leave from where it arrived.
         self._rx_from: tuple | None = None
-        self.config = Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher)
+        # Indexed by key and allowed IP: a set costs what it names (state.py).
+        self.conf = RunningConfig(
+            Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher))
         self.peers: dict[bytes, PeerRuntime] = {}
         self.table = AllowedIPs()
         self.drops: collections.Counter = collections.Counter()
@@ -131,6 +130,11 @@ class Daemon(EngineDriver):
     _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
     _authenticated = frozenset(("initiation", "response", "data", "keepalive"))
+
+    @property
+    def config(self) -> Device:
+        """The device-level settings (key, port, mark, mode); the peers are ``conf.peers``."""
+        return self.conf.device
 
     # ------------------------------------------------------------------ life
 
@@ -562,7 +566,7 @@ class Daemon(EngineDriver):
             for what, n in stats["device"]["handshake"].items():  # the flood defence's sheds
                 if n and (what.startswith("shed_") or what in ("malformed", "mac1_invalid", "cookie_sent")):
                     dev.drops[f"handshake_{what}"] = n
-        for p in self.config.peers:
+        for p in self.conf.peers.values():
             rt = self.peers[p.public_key]
             peer = Peer(
                 public_key=p.public_key,
@@ -600,11 +604,12 @@ class Daemon(EngineDriver):
         return encode_get(self.snapshot(), extensions=extensions)
 
     def _uapi_set(self, request: Device) -> None:
-        new = apply_set(self.config, request)
+        change = self.conf.plan(request)
+        new = change.device
         # Everything that can fail happens before the first change.
         addrs = {}
         for req in request.peers:
-            p = new.peer(req.public_key)
+            p = change.peers.get(req.public_key)
             if p is not None and req.endpoint is not None:
                 try:
                     addrs[p.public_key] = net.resolve_endpoint(req.endpoint)
@@ -617,15 +622,14 @@ class Daemon(EngineDriver):
             except OSError as e:
                 raise UAPIError(f"cannot bind UDP port {new.listen_port}: {e.strerror}", errno.EADDRINUSE) from None
             new.listen_port = self.config.listen_port
-        self._commit(new, addrs)
+        self._commit(change, addrs)
 
-    def _commit(self, new: Device, addrs: dict) -> None:
+    def _commit(self, change: Change, addrs: dict) -> None:
+        """Apply a validated change; costs the peers it names, not all of them
+        (a new key or mode restarts every session: that is O(peers) by nature)."""
         old = self.config
-        self.config = new
-        if self.native and len(new.peers) > NATIVE_MAX_PEERS:
-            self._leave_native()
-            self._rebuild_engine()
-            return
+        new = change.device
+        removed, changed = self.conf.commit(change)
         if new.protocol != old.protocol or new.cipher != old.cipher or self.engine is None:
             self._rebuild_engine()
             return
@@ -635,20 +639,15 @@ class Daemon(EngineDriver):
                 return
             self.engine.set_private_key(new.private_key)
             if self.dp is not None:
-                for p in new.peers:
-                    if p.public_key in self._dp_sent:
-                        self.dp.remove_keypair(p.public_key)
+                for key in self._dp_sent:
+                    self.dp.remove_keypair(key)
         engine = self.engine
         now = time.monotonic()
-        old_peers = {p.public_key: p for p in old.peers}
-        new_keys = {p.public_key for p in new.peers}
-        for key in list(self.peers):
-            if key not in new_keys:
-                del self.peers[key]
-                self._src.pop(key, None)
-                engine.remove_peer(key)
-        for p in new.peers:
-            before = old_peers.get(p.public_key)
+        for key, _ in removed:
+            del self.peers[key]
+            self._src.pop(key, None)
+            engine.remove_peer(key)
+        for before, p in changed:
             if before is None:
                 self._add_peer(p, addrs.get(p.public_key), now)
                 continue
@@ -662,8 +661,8 @@ class Daemon(EngineDriver):
                 changes["persistent_keepalive"] = p.persistent_keepalive or 0
             if changes:
                 self.handle(engine.update_peer(p.public_key, now=now, **changes))
-        self._rebuild_table()
-        self._sync_dp()
+        self._update_table(removed, changed)
+        self._sync_dp([k for k, _ in removed] + [p.public_key for _, p in changed])
 
     def _rebuild_engine(self) -> None:
         """New mode or suite (or no key): every session restarts from scratch."""
@@ -681,7 +680,7 @@ class Daemon(EngineDriver):
         known = self.peers
         self.peers = {}
         self._src.clear()
-        for p in self.config.peers:
+        for p in self.conf.peers.values():
             self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
         self._rebuild_table()
         if self.native and self.tun is not None:
@@ -701,11 +700,28 @@ class Daemon(EngineDriver):
             ))
 
     def _rebuild_table(self) -> None:
+        """The Python plane's allowed-IPs table (the native plane keeps its own)."""
         table = AllowedIPs()
-        for p in self.config.peers:
-            for n in p.allowed_ips:
-                table.insert(n, p.public_key)
+        if not self.native:
+            for p in self.conf.peers.values():
+                for n in p.allowed_ips:
+                    table.insert(n, p.public_key)
         self.table = table
+
+    def _update_table(self, removed: list, changed: list) -> None:
+        """The Python plane's table after a change: only the peers it names."""
+        if self.native:
+            return
+        for key, _ in removed:
+            self.table.remove_by_owner(key)
+        for _, p in changed:  # stale prefixes first, so a prefix that moves is not lost
+            keep = set(p.allowed_ips)
+            for n in self.table.list_by_owner(p.public_key):
+                if n not in keep:
+                    self.table.remove(n)
+        for _, p in changed:
+            for n in p.allowed_ips:
+                self.table.insert(n, p.public_key)
 
     def _bind(self, port: int, fwmark: int) -> None:
         if self.udp4 is not None and port == self.config.listen_port:  # only the mark changes
@@ -751,40 +767,30 @@ class Daemon(EngineDriver):
         dp.start()
         self.sel.register(dp.event_fd(), selectors.EVENT_READ, self._on_dp_events)
 
-    def _leave_native(self) -> None:
-        """Hand the data plane back to Python for good (sessions restart).
-
-        The native data path's control calls scan all peers and rebuild its
-        tries on every change (docs/datapath.md, "Not done"): a 10k-peer
-        setconf would block the daemon for minutes. Above NATIVE_MAX_PEERS
-        the Python plane, whose control path is linear, takes over.
-        """
-        log.warning("%s: more than %d peers: switching to the Python data plane", self.name, NATIVE_MAX_PEERS)
-        self._stop_dp()
-        self.native = False
-        self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
-        for sock in (self.udp4, self.udp6):
-            if sock is not None:
-                self.sel.register(sock, selectors.EVENT_READ, self._on_udp)
-
     def _stop_dp(self) -> None:
         dp, self.dp = self.dp, None
         if dp is not None:
             self._unregister(dp.event_fd())
             dp.stop()  # joins the workers, zeroes every keypair
 
-    def _sync_dp(self) -> None:
-        """Tell the data path what changed: peers, endpoints, keepalives, allowed IPs."""
+    def _sync_dp(self, keys: list | None = None) -> None:
+        """Tell the data path what changed for ``keys`` (None: every peer):
+        peers, endpoints, keepalives, allowed IPs."""
         dp = self.dp
         if dp is None:
             return
         if self.config.public_key is not None:
             dp.set_public_key(self.config.public_key)  # mac1 and cookie replies in C
-        wanted = {p.public_key: p for p in self.config.peers}
-        for key in [k for k in self._dp_sent if k not in wanted]:
-            dp.remove_peer(key)
-            del self._dp_sent[key]
-        for key, p in wanted.items():
+        wanted = self.conf.peers
+        if keys is None:
+            keys = [k for k in self._dp_sent if k not in wanted] + list(wanted)
+        for key in keys:
+            p = wanted.get(key)
+            if p is None:
+                if key in self._dp_sent:
+                    dp.remove_peer(key)
+                    del self._dp_sent[key]
+                continue
             endpoint = None
             if self.engine is not None:
                 endpoint = self.engine.peer(key).endpoint

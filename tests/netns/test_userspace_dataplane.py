@@ -274,25 +274,3 @@ def test_debug_logs_never_contain_keys(lab):
         for secret in secrets:
             for form in (keys.to_base64(secret), secret.hex(), keys.to_base64(secret)[:12], secret.hex()[:16]):
                 assert form not in log
-
-
-def test_many_peers_move_the_tunnel_to_the_python_plane_and_it_keeps_working(lab, tmp_path):
-    """Above NATIVE_MAX_PEERS the daemon leaves the native plane (whose control
-    calls are O(peers)); the tunnel re-handshakes and carries traffic."""
-    from sswctl.daemon.core import NATIVE_MAX_PEERS
-
-    up_pair(lab)
-    a, b = lab.a, lab.b
-    lines = []
-    for i in range(NATIVE_MAX_PEERS):
-        lines += ["[Peer]", f"PublicKey = {keys.to_base64(keys.public_key(keys.generate_private_key()))}",
-                  f"AllowedIPs = 10.{100 + i // 256}.{i % 256}.0/24", ""]
-    conf = tmp_path / "many.conf"
-    conf.write_text("\n".join(lines))
-    sswctl("addconf", a.iface, str(conf))
-    assert len(state(a.iface)["peers"]) == NATIVE_MAX_PEERS + 1
-    assert ping(a, b.tun4).returncode == 0
-    assert ping(b, a.tun6).returncode == 0
-    log = open(f"/tmp/{a.iface}.daemon.log").read()
-    if "native data path" in log:  # the extension is built: the switch must have happened
-        assert "switching to the Python data plane" in log
