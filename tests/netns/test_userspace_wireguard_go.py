@@ -76,7 +76,7 @@ def test_interop_with_wireguard_go(lab, we_initiate, psk):
     hs = subprocess.run(["wg", "show", lab.b.iface, "latest-handshakes"], capture_output=True, text=True).stdout
     assert hs.split("\t")[1].strip() != "0"
     assert ping(second, first.tun6).returncode == 0
-    assert iperf(lab, lab.a, lab.b) > 1e6
-    assert iperf(lab, lab.a, lab.b, reverse=True) > 1e6
+    assert iperf(lab, lab.a, lab.b, nbytes=2 << 20) > 0  # fixed amounts: the counts below hold at any speed
+    assert iperf(lab, lab.a, lab.b, nbytes=2 << 20, reverse=True) > 0
     ours = lab.backend.get_device(lab.a.iface).peer(lab.b.public_key)
     assert ours.last_handshake and ours.rx_bytes > 1_000_000 and ours.tx_bytes > 1_000_000

@@ -287,10 +287,13 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     upcalls: list = []
     done = threading.Event()
 
+    read_until: list[float] = []
+
     def read_upcalls() -> None:
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
                 upcalls.extend(u for u in ups.read() if u.kind == "handshake")
+        read_until.append(time.monotonic())  # nothing the limiter let up later was counted
 
     rates: list[float] = []
     failures: list[str] = []
@@ -339,10 +342,16 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     assert expected * 0.97 <= dropped <= expected + 200
     assert st["rx"]["errors"] - st0["rx"]["errors"] <= 10  # no authentic-but-refused datagrams were sent
     assert rx - rx0 == st["rx"]["packets"] - st0["rx"]["packets"]
-    # The rate limit: 20/s per source after a burst of 5, whatever the port.
-    limit = len(FLOOD_SOURCES) * (5 + 20 * (elapsed + 2.5))
-    assert 1 <= n_up <= limit, (n_up, limit)
-    assert sent["good_mac1"] >= 3 * n_up
+    # The rate limit promises per source a burst of 5, then 20/s: over the time from the
+    # first good initiation (t0) to the last upcall read, at most this many went up (+1 per
+    # source: the coarse clock's tick). How many go up depends on how fast this machine
+    # sent, so the bound is the budget over the measured time, never a share of the flood.
+    window = (read_until[0] if read_until else time.monotonic()) - t0
+    limit = len(FLOOD_SOURCES) * (5 + 20 * window + 1)
+    assert 1 <= n_up <= limit, (n_up, limit, window)
+    # The flood offered more than that budget (else it could not show shedding), so the
+    # bound above means the limiter shed at least the excess.
+    assert sent["good_mac1"] > limit, f"flood too slow to exceed the limit: {sent['good_mac1']} in {window:.1f} s"
     assert all(u.packet[0] == MODE.type_initiation and len(u.packet) == MODE.initiation_len for u in upcalls)
     assert {u.endpoint.host for u in upcalls} <= set(FLOOD_SOURCES)
     assert not failures, failures
