@@ -159,12 +159,18 @@ def ping(side: Side, target: str, count: int = 3, timeout: float = WAIT) -> subp
 
 def iperf(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False,
           addr: str | None = None, nbytes: int | None = None) -> float:
-    """TCP goodput (bit/s) of an iperf3 run to ``addr`` (default: the server's
-    tunnel address), client -> server (server -> client with ``reverse``).
-    With ``nbytes`` the run carries that many bytes, however long it takes,
-    instead of running for ``seconds``: what a test counts afterwards then does
-    not depend on the machine's speed. Goodput is no test of correctness: a slow
-    machine may carry little, so assert > 0 (bench/ measures speed)."""
+    """TCP goodput (bit/s) of an iperf3 run (see iperf_end). Goodput is no test of
+    correctness: a slow machine may carry little, so assert > 0 (bench/ measures speed)."""
+    return iperf_end(lab, client, server, seconds, reverse, addr, nbytes)["sum_received"]["bits_per_second"]
+
+
+def iperf_end(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False,
+              addr: str | None = None, nbytes: int | None = None) -> dict:
+    """The summary ("end" of iperf3 -J) of an iperf3 TCP run to ``addr`` (default: the
+    server's tunnel address), client -> server (server -> client with ``reverse``), for
+    ``seconds`` or, with ``nbytes``, until the client has written that many bytes (the
+    server may get a little less: the test ends with data still in flight). A count
+    checked afterwards derives from ``["sum_received"]["bytes"]``, what really arrived."""
     import json
 
     addr = addr or server.tun4
@@ -181,7 +187,7 @@ def iperf(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool 
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     finally:
         srv.wait(timeout=15)
-    return json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"]
+    return json.loads(r.stdout)["end"]
 
 
 def make_lab():

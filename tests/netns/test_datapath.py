@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from nslab import WAIT, Lab, Side, iperf, ping
+from nslab import WAIT, Lab, Side, iperf, iperf_end, ping
 
 from sswctl import datapath
 from sswctl.protocol import Engine, KeypairCreated, ProtocolError, Transmit
@@ -161,12 +161,12 @@ def test_ping_and_iperf3_through_the_native_data_path(lab, native_tunnel):
     t = native_tunnel
     assert ping(lab.a, lab.b.tun4).returncode == 0
     assert ping(lab.b, lab.a.tun6).returncode == 0
-    # A fixed amount each way (not a duration), so the counts below do not depend on the speed.
-    assert iperf(lab, lab.a, lab.b, nbytes=BULK) > 0
-    assert iperf(lab, lab.a, lab.b, nbytes=BULK, reverse=True) > 0
+    got = iperf_end(lab, lab.a, lab.b, nbytes=BULK)["sum_received"]["bytes"]
+    assert got > 0 and iperf(lab, lab.a, lab.b, nbytes=BULK, reverse=True) > 0
     sa, sb = t.peer_stats(t.a, t.b), t.peer_stats(t.b, t.a)
     assert sb["endpoint"][:2] == t.a.endpoint  # the outer family the test asked for
-    assert sa["tx_packets"] >= BULK // 1420 and sb["rx_packets"] >= BULK // 1420  # MTU-sized at most
+    # What B's iperf3 received crossed in packets of at most the TUN MTU (1420) each.
+    assert sa["tx_packets"] >= got // 1420 and sb["rx_packets"] >= got // 1420
     for s in (sa, sb):
         assert s["drops"]["decrypt"] == s["drops"]["replay"] == s["drops"]["allowed_ips"] == 0
     # How many segments TCP puts in a super-packet, and how many datagrams wait at
