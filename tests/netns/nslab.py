@@ -24,6 +24,9 @@ from sswctl.model import Device, Endpoint, Peer
 
 PY = sys.executable
 _seq = itertools.count()
+# Waits poll and return as soon as their condition holds; the limit only ends a
+# wait that would never succeed, so it is generous for a slow, busy machine.
+WAIT = 60.0
 
 
 def sh(*cmd: str, check: bool = True, timeout: float = 60, input: str | None = None) -> subprocess.CompletedProcess:
@@ -120,7 +123,7 @@ def _nets(*texts: str):
     return [ipaddress.ip_network(t) for t in texts]
 
 
-def wait_for_socket(iface: str, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+def wait_for_socket(iface: str, proc: subprocess.Popen | None = None, timeout: float = WAIT) -> None:
     path = os.path.join(SSW_SOCK_DIR, iface + ".sock")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,7 +147,7 @@ def wait_for(cond, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def ping(side: Side, target: str, count: int = 3, timeout: float = 20) -> subprocess.CompletedProcess:
+def ping(side: Side, target: str, count: int = 3, timeout: float = WAIT) -> subprocess.CompletedProcess:
     """Ping until ``count`` replies in a row succeed (the first may wait for a handshake)."""
     v6 = ":" in target
     deadline = time.monotonic() + timeout
@@ -155,25 +158,36 @@ def ping(side: Side, target: str, count: int = 3, timeout: float = 20) -> subpro
 
 
 def iperf(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False,
-          addr: str | None = None) -> float:
-    """TCP goodput (bit/s) of an iperf3 run to ``addr`` (default: the server's
-    tunnel address), client -> server (server -> client with ``reverse``)."""
+          addr: str | None = None, nbytes: int | None = None) -> float:
+    """TCP goodput (bit/s) of an iperf3 run (see iperf_end). Goodput is no test of
+    correctness: a slow machine may carry little, so assert > 0 (bench/ measures speed)."""
+    return iperf_end(lab, client, server, seconds, reverse, addr, nbytes)["sum_received"]["bits_per_second"]
+
+
+def iperf_end(lab: Lab, client: Side, server: Side, seconds: int = 2, reverse: bool = False,
+              addr: str | None = None, nbytes: int | None = None) -> dict:
+    """The summary ("end" of iperf3 -J) of an iperf3 TCP run to ``addr`` (default: the
+    server's tunnel address), client -> server (server -> client with ``reverse``), for
+    ``seconds`` or, with ``nbytes``, until the client has written that many bytes (the
+    server may get a little less: the test ends with data still in flight). A count
+    checked afterwards derives from ``["sum_received"]["bytes"]``, what really arrived."""
     import json
 
     addr = addr or server.tun4
     srv = lab.popen(server, "iperf3", "-s", "-1", "-B", addr,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + WAIT
         while ":5201" not in server.run("ss", "-ltnH", check=False).stdout:
             assert time.monotonic() < deadline, "iperf3 server did not start"
             time.sleep(0.1)
-        args = ["iperf3", "-c", addr, "-t", str(seconds), "-J", *(["-R"] if reverse else [])]
-        r = client.run(*args, check=False, timeout=seconds + 30)
+        amount = ["-n", str(nbytes)] if nbytes else ["-t", str(seconds)]
+        args = ["iperf3", "-c", addr, *amount, "-J", *(["-R"] if reverse else [])]
+        r = client.run(*args, check=False, timeout=(600 if nbytes else seconds + WAIT))
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     finally:
         srv.wait(timeout=15)
-    return json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"]
+    return json.loads(r.stdout)["end"]
 
 
 def make_lab():

@@ -31,6 +31,19 @@ pytestmark = [
 CLONE_NEWNET = 0x40000000
 OUR_IP = "10.99.0.1"
 THEIR_IP = "10.99.0.2"
+# Waits poll and return as soon as their condition holds; the limit only ends a
+# wait that would never succeed, so it is generous for a slow, busy machine.
+WAIT = 60.0
+
+
+def poll(cond) -> bool:
+    """Poll ``cond`` until true (True) or WAIT passes (False)."""
+    deadline = time.monotonic() + WAIT
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _run(*args: str, ns: str | None = None, check: bool = True, **kw) -> subprocess.CompletedProcess:
@@ -85,11 +98,7 @@ def wggo(tmp_path: Path):
         proc = subprocess.Popen(["ip", "netns", "exec", ns, "wireguard-go", dev], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         sock_path = Path(f"/var/run/wireguard/{dev}.sock")
-        for _ in range(100):
-            if sock_path.exists():
-                break
-            time.sleep(0.05)
-        else:
+        if not poll(sock_path.exists):
             pytest.fail("wireguard-go did not create its UAPI socket")
         their_priv = _run("wg", "genkey").stdout.strip()
         key_file = tmp_path / "wg.key"
@@ -103,7 +112,7 @@ def wggo(tmp_path: Path):
         with _in_netns(ns):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
-        sock.settimeout(5.0)
+        sock.settimeout(WAIT)
         try:
             yield {"ns": ns, "dev": dev, "pub": base64.b64decode(their_pub), "port": port,
                    "sock": sock, "tmp": tmp_path}
@@ -147,7 +156,7 @@ def _udp_probe(w) -> socket.socket:
     with _in_netns(w["ns"]):
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind((THEIR_IP, 0))
-    probe.settimeout(5.0)
+    probe.settimeout(WAIT)
     return probe
 
 
@@ -178,11 +187,7 @@ def test_engine_initiates_to_wireguard_go_and_both_sides_accept(wggo):
     keepalive = [e for e in r.events if isinstance(e, Transmit)]
     assert [e.kind for e in keepalive] == ["keepalive"] and len(keepalive[0].data) == 32
     _send(w, r.events)  # wireguard-go records the handshake only after this key confirmation
-    for _ in range(50):
-        if _latest_handshake(w):
-            break
-        time.sleep(0.05)
-    assert _latest_handshake(w) > 0
+    assert poll(lambda: _latest_handshake(w) > 0)
     probe = _udp_probe(w)
     probe.sendto(b"ping", (OUR_IP, 9999))
     data, src = w["sock"].recvfrom(2048)

@@ -102,7 +102,7 @@ class Namespace:
         shutil.rmtree(self.etc, ignore_errors=True)
 
 
-def wait_carrier(ns: Namespace, dev: str, timeout: float = 10) -> None:
+def wait_carrier(ns: Namespace, dev: str, timeout: float = 60) -> None:
     """Until the link reports carrier: snapshots taken before would see it change."""
     deadline = time.monotonic() + timeout
     while json.loads(ns.ip("-j", "link", "show", dev).stdout)[0].get("operstate") != "UP":

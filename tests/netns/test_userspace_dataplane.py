@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nslab import PY, iperf, ping, wait_for_socket
+from nslab import PY, WAIT, iperf, ping, wait_for, wait_for_socket
 
 from sswctl import keys
 from sswctl.model import Device
@@ -36,6 +36,23 @@ def state(iface: str) -> dict:
 def peer_state(iface: str, pub: bytes) -> dict:
     b64 = keys.to_base64(pub)
     return next(p for p in state(iface)["peers"] if p["public_key"] == b64)
+
+
+def all_drops(iface: str) -> dict[str, int]:
+    """The device's drop counters plus every peer's, by reason."""
+    st = state(iface)
+    drops = dict(st["drops"])
+    for p in st["peers"]:
+        for k, v in p["drops"].items():
+            drops[k] = drops.get(k, 0) + v
+    return drops
+
+
+def udp_receive_errors(side) -> int:
+    """Datagrams the kernel dropped in ``side``'s namespace for want of socket buffer (the
+    daemon did not read them in time): what a busy machine may lose before the daemon."""
+    lines = [ln for ln in side.run("cat", "/proc/net/snmp").stdout.splitlines() if ln.startswith("Udp:")]
+    return int(dict(zip(lines[0].split()[1:], lines[1].split()[1:], strict=True))["RcvbufErrors"])
 
 
 def up_pair(lab, **kw) -> None:
@@ -127,31 +144,34 @@ def test_hostile_datagrams_are_dropped_counted_and_the_tunnel_survives(lab):
     # Well-formed initiations (valid mac1) from keys B does not know; sent
     # before the flood, which would put B under load (cookie replies instead).
     a.run(*env_py, "wrongkey", b.underlay4, port, b.public_key.hex())
+    wait_for(lambda: all_drops(b.iface).get("unknown_peer", 0) >= 1, WAIT, "the wrong-key initiations counted")
+    before, lost0 = sum(all_drops(b.iface).values()), udp_receive_errors(b)
     r = a.run(*env_py, "garbage", b.underlay4, port, "3000", timeout=120)
-    assert json.loads(r.stdout)["sent"] > 2000
+    sent = json.loads(r.stdout)["sent"]
+    assert sent > 2000
+    # Every datagram is counted: dropped by the daemon by reason, or by the kernel
+    # when the daemon fell behind (only those may be missing from the reasons).
+    wait_for(lambda: sum(all_drops(b.iface).values()) - before + udp_receive_errors(b) - lost0 >= sent,
+             WAIT, "every garbage datagram counted")
+    lost = udp_receive_errors(b) - lost0
     # Replay: capture one of A's data datagrams to B while traffic flows, send it again.
     cap = lab.popen(a, *env_py, "replay", b.underlay4, port, "va", stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
     r = a.run("ping", "-c", "5", "-i", "0.2", b.tun4, check=False)
     cap.wait(timeout=20)
     assert cap.returncode == 0, (r.stdout, state(b.iface), open(f"/tmp/{b.iface}.daemon.log").read()[-3000:])
-    time.sleep(0.5)
-    st = state(b.iface)
-    drops = dict(st["drops"])
-    for p in st["peers"]:
-        for k, v in p["drops"].items():
-            drops[k] = drops.get(k, 0) + v
-    # Each kind was sent 300 times; under machine load a few may be lost
-    # before the socket, so the floors are well below what arrives normally.
-    assert drops.get("malformed", 0) > 300, drops
-    assert drops.get("unknown_index", 0) > 50, drops
-    assert drops.get("mac", 0) > 50, drops
-    assert drops.get("wrong_protocol", 0) > 50, drops
+    wait_for(lambda: all_drops(b.iface).get("replay", 0) >= 2, WAIT, "the replayed datagrams counted")
+    drops = all_drops(b.iface)
+    print(f"garbage: {sent} sent, {lost} lost before the daemon, drops {drops}")
+    # Each kind was sent 300 times; only what the kernel dropped before the daemon may be missing.
+    assert drops.get("malformed", 0) >= 900 - lost, (drops, lost)  # empty, truncated, short handshakes
+    assert drops.get("unknown_index", 0) >= 300 - lost, (drops, lost)
+    assert drops.get("mac", 0) >= 300 - lost, (drops, lost)
+    assert drops.get("wrong_protocol", 0) >= 300 - lost, (drops, lost)
     assert drops.get("unknown_peer", 0) >= 1, drops
-    assert drops.get("replay", 0) >= 2, drops
     assert b.proc.poll() is None, "daemon died"
     assert ping(a, b.tun4).returncode == 0
-    assert iperf(lab, a, b, seconds=1) > 1e6
+    assert iperf(lab, a, b, nbytes=1 << 20) > 0
 
 
 def test_second_daemon_for_the_same_interface_is_refused(lab):
@@ -224,11 +244,14 @@ def test_ipv6_underlay_and_full_mtu_packets(lab):
 def test_persistent_keepalive_keeps_traffic_flowing_without_data(lab):
     up_pair(lab)
     a, b = lab.a, lab.b
+    before, start = peer_state(b.iface, a.public_key)["rx_bytes"], time.monotonic()
     sswctl("set", a.iface, "peer", keys.to_base64(b.public_key), "persistent-keepalive", "1")
-    before = peer_state(b.iface, a.public_key)["rx_bytes"]
-    time.sleep(5)
-    after = peer_state(b.iface, a.public_key)["rx_bytes"]
-    assert after - before >= 3 * 32, (before, after)  # a keepalive is 32 bytes on the wire
+    # A keepalive is 32 bytes on the wire: three arrive, however long the machine takes.
+    wait_for(lambda: peer_state(b.iface, a.public_key)["rx_bytes"] - before >= 3 * 32, WAIT, "three keepalives")
+    got = (peer_state(b.iface, a.public_key)["rx_bytes"] - before) // 32
+    # One per second of silence, so no more than one per second since the setting,
+    # one at once, and the passive keepalive the earlier ping may still owe.
+    assert got <= int(time.monotonic() - start) + 2, got
 
 
 def test_staged_queue_is_bounded_and_overflow_counted(lab):

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
-from nslab import PY, Lab, _nets, iperf, ping, wait_for
+from nslab import PY, WAIT, Lab, _nets, iperf, ping, wait_for
 
 from sswctl import datapath
 from sswctl.model import Device, Endpoint, Peer
@@ -33,18 +32,15 @@ TABLE = "sswsticky"
 # family -> (B1, B2, prefix length)
 ADDRS = {4: ("192.168.77.2", "192.168.77.3", 24), 6: ("fd77::2", "fd77::3", 64)}
 
+# Says "ready" once bound; then prints the source of the first datagram, or
+# nothing when its stdin closes (or the time limit passes) before one came.
 LISTEN = """
-import socket, sys
+import select, socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
-s.settimeout(float(sys.argv[3]))
-got = []
-try:
-    while True:
-        got.append(s.recvfrom(64)[1][0])
-except socket.timeout:
-    pass
-print(" ".join(got))
+print("ready", flush=True)
+r, _, _ = select.select([s, sys.stdin], [], [], float(sys.argv[3]))
+print(s.recvfrom(64)[1][0] if s in r else "")
 """
 
 SEND = """
@@ -67,20 +63,37 @@ def multihome(lab: Lab, family: int) -> tuple[str, str, str]:
     ip = "ip" if family == 4 else "ip6"
     lab.a.run("nft", "add", "table", "inet", TABLE)
     lab.a.run("nft", "add", "chain", "inet", TABLE, "input", "{ type filter hook input priority 0 ; }")
-    lab.a.run("nft", "add", "rule", "inet", TABLE, "input", ip, "saddr", b1, "meta", "l4proto", "udp", "drop")
+    lab.a.run("nft", "add", "rule", "inet", TABLE, "input", ip, "saddr", b1, "meta", "l4proto", "udp",
+              "counter", "drop")
     # The premise: towards A, routing picks B1 (which A drops), not B2.
     route = json.loads(lab.b.run("ip", "-j", f"-{family}", "route", "get", a_addr).stdout)[0]
     assert route["prefsrc"] == b1, route
     return a_addr, b1, b2
 
 
-def probe(lab: Lab, a_addr: str, source: str) -> list[str]:
-    """Sources of the datagrams A's probe listener got from B (bound to ``source``, '' = unbound)."""
-    listener = lab.popen(lab.a, PY, "-c", LISTEN, a_addr, str(PROBE_PORT), "2",
-                         stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+def firewall_drops(lab: Lab) -> int:
+    """Packets A's drop rule has dropped so far."""
+    chain = json.loads(lab.a.run("nft", "-j", "list", "chain", "inet", TABLE, "input").stdout)["nftables"]
+    return sum(e["counter"]["packets"] for item in chain if "rule" in item
+               for e in item["rule"]["expr"] if "counter" in e)
+
+
+def probe(lab: Lab, a_addr: str, source: str, *, dropped: bool = False) -> list[str]:
+    """Sources of the datagrams A's probe listener got from B (bound to ``source``, '' = unbound).
+    The listener is bound before B sends. It waits for the datagram; with ``dropped`` it
+    stops once A's firewall has counted the probe (nothing can come after that)."""
+    listener = lab.popen(lab.a, PY, "-c", LISTEN, a_addr, str(PROBE_PORT), str(WAIT),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert listener.stdout.readline() == "ready\n"
+    before = firewall_drops(lab)
     lab.b.run(PY, "-c", SEND, a_addr, str(PROBE_PORT), source)
-    out, _ = listener.communicate(timeout=15)
+    if dropped:
+        wait_for(lambda: firewall_drops(lab) > before, WAIT, "A's firewall to drop the probe")
+        listener.stdin.close()
+    out = listener.stdout.read()
+    listener.wait(timeout=WAIT)
+    if not listener.stdin.closed:
+        listener.stdin.close()
     return out.split()
 
 
@@ -119,7 +132,7 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
     extra = ["--no-native"] if plane == "python" else []
     a_addr, b1, b2 = multihome(lab, family)
     # The firewall really drops what routing sends from B, and passes B2's.
-    assert probe(lab, a_addr, "") == []
+    assert probe(lab, a_addr, "", dropped=True) == []
     assert probe(lab, a_addr, b2) == [b2]
 
     lab.start_daemon(lab.a, *extra)
@@ -128,8 +141,8 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
     # A initiates; B's response, and all its data after it, must leave from B2.
     assert ping(lab.a, lab.b.tun4).returncode == 0
     assert ping(lab.b, lab.a.tun6).returncode == 0
-    assert iperf(lab, lab.a, lab.b, seconds=1) > 1e6
-    assert iperf(lab, lab.a, lab.b, seconds=1, reverse=True) > 1e6
+    assert iperf(lab, lab.a, lab.b, nbytes=1 << 20) > 0
+    assert iperf(lab, lab.a, lab.b, nbytes=1 << 20, reverse=True) > 0
     assert endpoint_of_b(lab) == Endpoint(b2, PORT_B)
     bracket = f"[{b2}]" if family == 6 else b2
     assert dump_endpoint_of_b(lab) == f"{bracket}:{PORT_B}"
@@ -139,9 +152,9 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
     lab.b.run("ip", f"-{family}", "addr", "del", f"{b2}/{ADDRS[family][2]}", "dev", "vb")
     lab.a.run("nft", "delete", "table", "inet", TABLE)
     assert ping(lab.b, lab.a.tun4).returncode == 0
-    wait_for(lambda: endpoint_of_b(lab) == Endpoint(b1, PORT_B), 10, "A's endpoint to roam to B1")
+    wait_for(lambda: endpoint_of_b(lab) == Endpoint(b1, PORT_B), WAIT, "A's endpoint to roam to B1")
     assert ping(lab.a, lab.b.tun6).returncode == 0
-    assert iperf(lab, lab.a, lab.b, seconds=1) > 1e6
+    assert iperf(lab, lab.a, lab.b, nbytes=1 << 20) > 0
     dev = lab.backend.get_device(lab.b.iface)  # the refused source cost no packet
     assert dev.drops.get("send_error", 0) == 0
     assert dev.peer(lab.a.public_key).drops.get("send_error", 0) == 0

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from nslab import iperf, ping
+from nslab import iperf_end, ping
 
 from sswctl import keys
 from sswctl.model import Device, Endpoint, Peer
@@ -76,7 +76,9 @@ def test_interop_with_wireguard_go(lab, we_initiate, psk):
     hs = subprocess.run(["wg", "show", lab.b.iface, "latest-handshakes"], capture_output=True, text=True).stdout
     assert hs.split("\t")[1].strip() != "0"
     assert ping(second, first.tun6).returncode == 0
-    assert iperf(lab, lab.a, lab.b) > 1e6
-    assert iperf(lab, lab.a, lab.b, reverse=True) > 1e6
+    # Goodput depends on the machine: > 0, and the counters hold at least what iperf3 received.
+    up = iperf_end(lab, lab.a, lab.b, nbytes=2 << 20)["sum_received"]["bytes"]
+    down = iperf_end(lab, lab.a, lab.b, nbytes=2 << 20, reverse=True)["sum_received"]["bytes"]
+    assert up > 0 and down > 0
     ours = lab.backend.get_device(lab.a.iface).peer(lab.b.public_key)
-    assert ours.last_handshake and ours.rx_bytes > 1_000_000 and ours.tx_bytes > 1_000_000
+    assert ours.last_handshake and ours.tx_bytes >= up and ours.rx_bytes >= down

@@ -54,7 +54,12 @@ def engines(protocol: str = "wireguard", cipher: str = "chacha20-poly1305") -> t
     return a, b
 
 
-def wait_for(cond, timeout: float = 5.0, what: str = "condition"):
+# Waits poll and return as soon as their condition holds; the limit only ends a
+# wait that would never succeed, so it is generous for a slow, busy machine.
+WAIT = 60.0
+
+
+def wait_for(cond, timeout: float = WAIT, what: str = "condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         v = cond()
@@ -80,7 +85,7 @@ class Side:
     def peer_stats(self, other: Side) -> dict:
         return self.dp.stats()["peers"][other.engine.public_key]
 
-    def recv_tun(self, timeout: float = 5.0) -> bytes:
+    def recv_tun(self, timeout: float = WAIT) -> bytes:
         r, _, _ = select.select([self.tun], [], [], timeout)
         assert r, "nothing came out of the tunnel"
         return self.tun.recv(65536)
@@ -332,21 +337,22 @@ def test_timers_passive_keepalive_and_needs_handshake(short_timers):
     b.dp.stop()
     a.dp.poll_events()
     a.tun.send(ip4("10.9.0.1", "10.9.0.2"))
-    ev = wait_for(lambda: [e for e in a.dp.poll_events() if e.kind == "rekey"], timeout=4,
-                  what="needs-handshake event")
+    ev = wait_for(lambda: [e for e in a.dp.poll_events() if e.kind == "rekey"], what="needs-handshake event")
     assert ev == [("rekey", b.engine.public_key, 0, None, None, None)]
 
 
 def test_timers_persistent_keepalive(short_timers):
     a, b = short_timers
-    a.dp.set_peer(b.engine.public_key, b.addr, persistent_keepalive=1)
     before, start = b.peer_stats(a)["rx_bytes"], time.monotonic()
+    a.dp.set_peer(b.engine.public_key, b.addr, persistent_keepalive=1)
 
     def got():
         return (b.peer_stats(a)["rx_bytes"] - before) // 32
 
-    wait_for(lambda: got() >= 2, timeout=6, what="two persistent keepalives")
-    assert got() <= time.monotonic() - start + 1  # about one per second, not more
+    wait_for(lambda: got() >= 2, what="two persistent keepalives")
+    # One per second of silence, so at most one per second since the setting, plus
+    # one at once (the last packet went out more than a second before).
+    assert got() <= int(time.monotonic() - start) + 1
     assert b.peer_stats(a)["rx_packets"] == 0
 
 
@@ -485,12 +491,19 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(multihomed, udp):
     # B learned the source from A's key-confirming keepalive
     assert b.peer_stats(a)["source"] == "127.0.0.7"
     assert ("endpoint", a.engine.public_key, 0, None, a.addr, "127.0.0.7") in b.dp.poll_events()
-    sent = b.dp.stats()["device"]["udp_send_msgs"]
-    for _ in range(40):  # a run of equal-sized datagrams: one UDP_SEGMENT message carries the source
-        b.tun.send(ip4("10.9.0.2", "10.9.0.1", bytes(1000)))
-    for _ in range(40):
-        assert a.recv_tun() == ip4("10.9.0.2", "10.9.0.1", bytes(1000))
-    assert b.dp.stats()["device"]["udp_send_msgs"] - sent < 40
+    run = ip4("10.9.0.2", "10.9.0.1", bytes(1000))
+
+    def batched() -> bool:
+        """A run of equal-sized datagrams: one UDP_SEGMENT message carries the source. How many
+        the worker finds waiting at once is up to the scheduler, so runs repeat until one batched."""
+        sent = b.dp.stats()["device"]["udp_send_msgs"]
+        for _ in range(40):
+            b.tun.send(run)
+        for _ in range(40):
+            assert a.recv_tun() == run
+        return b.dp.stats()["device"]["udp_send_msgs"] - sent < 40
+
+    wait_for(batched, what="a run of datagrams sent in fewer messages")
     # A roams to the source of B's authenticated datagrams: still 127.0.0.7
     assert a.peer_stats(b)["endpoint"] == sticky
     assert b.dp.send(a.engine.public_key) is True  # the control-side send too

@@ -247,8 +247,9 @@ def test_error_messages_never_echo_what_could_be_a_key(line):
     assert "abab" not in str(e.value)
 
 
-def _slow_daemon(path: str, delay: float, reply: bytes):
-    """A real UNIX socket that accepts at once and answers one request after ``delay``."""
+def _slow_daemon(path: str, delay, reply: bytes):
+    """A real UNIX socket that accepts at once and answers one request after ``delay``
+    (seconds, or a threading.Event: when it is set)."""
     import socket
     import threading
     import time
@@ -262,7 +263,10 @@ def _slow_daemon(path: str, delay: float, reply: bytes):
         with conn:
             while not conn.recv(4096).endswith(b"\n\n"):
                 pass
-            time.sleep(delay)
+            if isinstance(delay, threading.Event):
+                delay.wait(60)
+            else:
+                time.sleep(delay)
             try:
                 conn.sendall(reply)
             except BrokenPipeError:  # the client gave up first
@@ -287,12 +291,16 @@ def test_a_daemon_busy_applying_a_large_set_is_waited_for(tmp_path, monkeypatch)
 
 
 def test_a_daemon_that_never_answers_is_a_clear_timeout(tmp_path, monkeypatch):
+    import threading
+
     from sswctl.ipc import IPCError, uapi
 
     monkeypatch.setattr(uapi, "ANSWER_TIMEOUT", 0.3)
     path = str(tmp_path / "mute.sock")
-    t = _slow_daemon(path, 1.0, b"errno=0\n\n")
+    gave_up = threading.Event()  # it answers only once the client gave up, however slow the machine
+    t = _slow_daemon(path, gave_up, b"errno=0\n\n")
     with pytest.raises(IPCError, match="did not answer in time") as e:
         uapi.UAPIBackend._transact(path, "set=1\nlisten_port=1\n\n")
+    gave_up.set()
     assert e.value.errno == errno.ETIMEDOUT
     t.join()

@@ -204,7 +204,7 @@ def stop_all(daemons) -> None:
         d.kill()
 
 
-def quiet_counters(p: Pair, i: int, timeout: float = 15.0):
+def quiet_counters(p: Pair, i: int, timeout: float = 60.0):
     """Side i's peer and `ip -s link` counters, read once no packet moves between the two
     reads (the last ACKs of a transfer, a keepalive, can pass between them)."""
     deadline = time.monotonic() + timeout
@@ -218,16 +218,18 @@ def quiet_counters(p: Pair, i: int, timeout: float = 15.0):
         time.sleep(0.5)
 
 
-def iperf3(pair: Pair, reverse: bool) -> float:
-    """iperf3 TCP for 2 s from side 0 to side 1 (reverse: 1 to 0); bits per second received."""
+def iperf3(pair: Pair, reverse: bool) -> dict:
+    """iperf3 TCP for 2 s from side 0 to side 1 (reverse: 1 to 0); its ``sum_received``
+    summary (``bytes``, ``bits_per_second``)."""
     server = subprocess.Popen(["ip", "netns", "exec", pair.ns[1], "iperf3", "-s", "-1", "-B", "10.243.0.2"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        for _ in range(50):
+        deadline = time.monotonic() + 60  # polls: generous for a slow machine, ends when it answers
+        while time.monotonic() < deadline:
             cp = run("iperf3", "-c", "10.243.0.2", "-t", "2", "-J", *(["-R"] if reverse else []),
                      check=False, netns=pair.ns[0])
             try:
-                return json.loads(cp.stdout)["end"]["sum_received"]["bits_per_second"]
+                return json.loads(cp.stdout)["end"]["sum_received"]
             except (ValueError, KeyError):
                 pass
             if "unable to connect" not in cp.stdout:
@@ -254,13 +256,16 @@ def test_daemons_negotiate_and_the_module_carries_ping_and_iperf3(netns, tmp_pat
         ping(p.ns[0], "fd10:243::2")
         ping(p.ns[1], "fd10:243::1")
         up, down = iperf3(p, reverse=False), iperf3(p, reverse=True)
-        print(f"[iperf3 {protocol} {cipher}: {up / 1e6:.0f} / {down / 1e6:.0f} Mbit/s]")
-        assert up > 0 and down > 0
+        print(f"[iperf3 {protocol} {cipher}: {up['bits_per_second'] / 1e6:.0f} / "
+              f"{down['bits_per_second'] / 1e6:.0f} Mbit/s]")
+        assert up["bits_per_second"] > 0 and down["bits_per_second"] > 0
+        # How much 2 s carry is the machine's speed; each way carried at least what arrived.
+        least = min(up["bytes"], down["bytes"])
         for i in (0, 1):
             peer, stats = quiet_counters(p, i)
             assert peer.last_handshake is not None
             assert (peer.rx_bytes, peer.tx_bytes) == (stats["rx"]["bytes"], stats["tx"]["bytes"])
-            assert peer.rx_bytes > 1_000_000 and peer.tx_bytes > 1_000_000
+            assert min(peer.rx_bytes, peer.tx_bytes) >= least > 0
         for d in daemons:
             assert d.poll() is None, d.output()
             assert d.stop() == 0, d.output()

@@ -119,7 +119,7 @@ def b_plain_udp_leaves_from_b1_and_is_dropped(t: TwoAddresses) -> None:
         s = socket.socket(socket.AF_INET if t.family == 4 else socket.AF_INET6, socket.SOCK_DGRAM)
     with s:
         s.sendto(b"x", (t.a_addr, A_PORT))
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a poll: generous, ends as soon as it is counted
     while t.dropped_from_b1() == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert t.dropped_from_b1() == before + 1
@@ -155,7 +155,7 @@ def test_the_source_removed_from_the_host_falls_back_to_a_routable_one(netns, tm
         t.remove_b2()
         cp = run("ping", "-c", "3", "-i", "0.3", "-W", "1", A_IN, check=False, netns=t.ns[1])
         assert cp.returncode != 0, cp.stdout
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a poll: generous, ends as soon as it is counted
         while t.dropped_from_b1() == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert t.dropped_from_b1() > 0

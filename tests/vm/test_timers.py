@@ -21,6 +21,10 @@ from sswctl.protocol import KeypairCreated, Transmit
 
 PARAMS = Path("/sys/module/secureswift/parameters")
 KEEPALIVE_BYTES = 32  # 16-byte header + empty payload + 16-byte tag
+# Waits for something that must happen poll and end as soon as it does; the limit only
+# ends a wait that would never succeed, so it is generous for a slow, busy machine. (Waits
+# that check nothing happens are windows longer than the timer that must not fire.)
+WAIT = 60.0
 
 
 @contextlib.contextmanager
@@ -65,6 +69,15 @@ def counters(p: Pair, ns: str, pub: bytes) -> tuple[int, int, int, int]:
     return peer.tx_packets, peer.tx_bytes, peer.rx_packets, peer.rx_bytes
 
 
+def poll(cond, what: str):
+    """Until ``cond()`` is true (returned), at most WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while not (v := cond()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return v
+
+
 def set_keepalive(p: Pair, ns: str, pub: bytes, seconds: int) -> None:
     with in_netns(ns):
         p.kb.set_device(Device(name="ssw", peers=[Peer(public_key=pub, persistent_keepalive=seconds,
@@ -102,14 +115,14 @@ def new_session(p: Pair):
 def test_persistent_keepalive_is_sent_without_traffic_and_stops_at_zero(netns):
     p = Pair(netns, "secureswift", 4)
     p.install_keys()
-    time.sleep(0.5)  # the initiator's confirming keepalive has landed
-    before = counters(p, p.ns2, p.a.public_key)
+    poll(lambda: counters(p, p.ns2, p.a.public_key)[2] >= 1, "the initiator's confirming keepalive")
+    before, start = counters(p, p.ns2, p.a.public_key), time.monotonic()
     set_keepalive(p, p.ns1, p.b.public_key, 1)
-    time.sleep(3.5)
-    after = counters(p, p.ns2, p.a.public_key)
-    # One when turned on, then one a second with no other traffic at all.
+    # One when turned on, then one a second with no other traffic at all: three come,
+    # and no more than that promise allows over the time measured.
+    after = poll(lambda: (c := counters(p, p.ns2, p.a.public_key))[2] - before[2] >= 3 and c, "three keepalives")
     got = after[2] - before[2]
-    assert got >= 3, (before, after)
+    assert got <= 1 + int(time.monotonic() - start), (before, after)
     assert after[3] - before[3] == got * KEEPALIVE_BYTES
     assert after[0] == before[0]  # keepalives in need no answer
     set_keepalive(p, p.ns1, p.b.public_key, 0)
@@ -127,7 +140,8 @@ def test_passive_keepalive_answers_a_one_way_packet(netns):
         time.sleep(0.5)
         before = counters(p, p.ns1, p.b.public_key)
         one_way_udp(p.ns1, p.ns2, "10.241.0.2")
-        time.sleep(3)
+        poll(lambda: counters(p, p.ns1, p.b.public_key)[2] > before[2], "B's keepalive")
+        time.sleep(2)  # longer than keepalive_timeout: a second keepalive would have come
         after = counters(p, p.ns1, p.b.public_key)
     # A sent one data packet; B sent nothing but exactly one keepalive back.
     assert after[0] - before[0] == 1
@@ -144,7 +158,7 @@ def test_need_handshake_when_sending_under_an_old_keypair(netns):
         with knobs(rekey_after_time=1):
             time.sleep(1.5)
             run("ping", "-c", "1", "-W", "5", "10.241.0.2", netns=p.ns1)
-            up = wait_for(ups_a, "need_handshake", p.b.public_key, 10)
+            up = wait_for(ups_a, "need_handshake", p.b.public_key, WAIT)
             assert up is not None
             with in_netns(p.ns1):
                 assert up.ifindex == socket.if_nametoindex("ssw")
@@ -154,16 +168,22 @@ def test_need_handshake_when_sending_under_an_old_keypair(netns):
 
 def test_need_handshake_when_receiving_under_an_old_keypair(netns):
     p = Pair(netns, "secureswift", 4)
-    # Ask on receive after REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT = 11 - 1 - 5 s.
-    with knobs(reject_after_time=11, keepalive_timeout=1), upcalls(p, p.ns1) as ups_a:
+    # Ask on receive after REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT = 21 - 1 - 5 s.
+    old = 15
+    with knobs(reject_after_time=21, keepalive_timeout=1), upcalls(p, p.ns1) as ups_a:
+        t0 = time.monotonic()
         p.install_keys()
-        one_way_udp(p.ns2, p.ns1, "10.241.0.1")  # young: no request
-        assert wait_for(ups_a, "need_handshake", p.b.public_key, 1) is None
-        time.sleep(5)
+        installed = time.monotonic()
+        one_way_udp(p.ns2, p.ns1, "10.241.0.1")
+        # The keys were at most this old when the packet arrived: young, so no request
+        # (judged on the measured age: a machine too slow to send within it cannot tell).
+        if time.monotonic() - t0 < old:
+            assert wait_for(ups_a, "need_handshake", p.b.public_key, 1) is None
+        time.sleep(max(0.0, installed + old + 0.5 - time.monotonic()))
         # B (responder) sends, A (initiator) only receives and sends a keepalive, with
         # REKEY_AFTER_TIME at 120 s: the request can only come from the receive path.
         one_way_udp(p.ns2, p.ns1, "10.241.0.1")
-        assert wait_for(ups_a, "need_handshake", p.b.public_key, 4) is not None
+        assert wait_for(ups_a, "need_handshake", p.b.public_key, WAIT) is not None
 
 
 def test_keys_are_zeroed_and_announced_after_the_zeroing_time(netns):
@@ -173,7 +193,7 @@ def test_keys_are_zeroed_and_announced_after_the_zeroing_time(netns):
         run("ping", "-c", "1", "-W", "3", "10.241.0.2", netns=p.ns1)
         # Both sides installed at once: both forget their keys and say so.
         for ups, ns, pub in ((ups_a, p.ns1, p.b.public_key), (ups_b, p.ns2, p.a.public_key)):
-            up = wait_for(ups, "keys_expired", pub, 20)
+            up = wait_for(ups, "keys_expired", pub, WAIT)
             assert up is not None
             with in_netns(ns):
                 assert up.ifindex == socket.if_nametoindex("ssw")
@@ -181,7 +201,7 @@ def test_keys_are_zeroed_and_announced_after_the_zeroing_time(netns):
         pinger = subprocess.Popen(["ip", "netns", "exec", p.ns1, "ping", "-c", "1", "-W", "60", "10.241.0.2"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            assert wait_for(ups_a, "need_handshake", p.b.public_key, 20) is not None
+            assert wait_for(ups_a, "need_handshake", p.b.public_key, WAIT) is not None
             assert pinger.poll() is None
             # A new session (a fresh handshake) brings the tunnel back; the staged ping leaves.
             kp_a, kp_b = new_session(p)

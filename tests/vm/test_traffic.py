@@ -90,10 +90,15 @@ def iperf_server(ns: str) -> subprocess.Popen:
 
 def iperf(ns: str, dst: str, *extra: str, seconds: int = IPERF_SECONDS) -> float:
     """iperf3 TCP client from ``ns``; received bit/s (retries while the server starts)."""
+    return iperf_received(ns, dst, *extra, seconds=seconds)["bits_per_second"]
+
+
+def iperf_received(ns: str, dst: str, *extra: str, seconds: int = IPERF_SECONDS) -> dict:
+    """iperf3 TCP client from ``ns``; its ``sum_received`` summary (bytes, bits_per_second)."""
     for _ in range(30):
         cp = run("iperf3", "-c", dst, "-t", str(seconds), "-J", *extra, netns=ns, check=False)
         with contextlib.suppress(ValueError, KeyError):
-            return json.loads(cp.stdout)["end"]["sum_received"]["bits_per_second"]
+            return json.loads(cp.stdout)["end"]["sum_received"]
         if not re.search(r"Connection refused|server is busy", cp.stdout + cp.stderr):
             raise AssertionError(f"iperf3 -c {dst} {' '.join(extra)}: {cp.stdout[-2000:]} {cp.stderr}")
         time.sleep(0.5)
@@ -114,13 +119,23 @@ def iperf_server_in(ns: str):
         srv.wait()
 
 
-def counters_match_link(p: Pair, ns: str, peer_pub: bytes) -> None:
-    """The peer's transfer counters (GET_DEVICE) are the device's `ip -s link`."""
-    peer = p.peer_of(ns, peer_pub)
-    st = link_stats(ns, "ssw")
+def counters_match_link(p: Pair, ns: str, peer_pub: bytes, sent: int, received: int) -> None:
+    """The peer's transfer counters (GET_DEVICE) are the device's `ip -s link`, read
+    between two peer reads that agree (the last ACKs may still be in flight on a slow
+    machine: a poll, not a guess of how long they take), and hold at least the TCP
+    payload iperf3 reported received from (``sent``) and by (``received``) this side."""
+    deadline = time.monotonic() + 60
+    while True:
+        peer = p.peer_of(ns, peer_pub)
+        st = link_stats(ns, "ssw")
+        again = p.peer_of(ns, peer_pub)
+        if (peer.tx_packets, peer.rx_packets) == (again.tx_packets, again.rx_packets):
+            break
+        assert time.monotonic() < deadline, "counters never settled"
+        time.sleep(0.5)
     assert (st["tx"]["bytes"], st["tx"]["packets"]) == (peer.tx_bytes, peer.tx_packets)
     assert (st["rx"]["bytes"], st["rx"]["packets"]) == (peer.rx_bytes, peer.rx_packets)
-    assert peer.rx_bytes > 1_000_000 and peer.tx_bytes > 1_000_000
+    assert peer.tx_bytes >= sent > 0 and peer.rx_bytes >= received > 0
 
 
 @pytest.mark.parametrize("protocol,cipher,with_psk", [
@@ -133,15 +148,17 @@ def test_iperf3_tcp_both_directions_inner_v4_and_v6(netns, protocol, cipher, wit
     p = tunnel(netns, protocol, cipher, psk)
     if psk:
         assert p.peer_of(p.ns1, p.b.public_key).preshared_key == psk
-    rates = {}
+    got = {}
     with iperf_server_in(p.ns2):
         for dst in ("10.241.0.2", "fd10::2"):
-            rates[dst, "up"] = iperf(p.ns1, dst)
-            rates[dst, "down"] = iperf(p.ns1, dst, "-R")
+            got[dst, "up"] = iperf_received(p.ns1, dst)
+            got[dst, "down"] = iperf_received(p.ns1, dst, "-R")
+    rates = {k: r["bits_per_second"] for k, r in got.items()}
     assert all(r > 0 for r in rates.values()), rates
-    time.sleep(0.5)  # the last FIN/ACKs
-    counters_match_link(p, p.ns1, p.b.public_key)
-    counters_match_link(p, p.ns2, p.a.public_key)
+    # How much 2 s carry is the machine's speed; the counters hold at least what arrived.
+    up, down = (sum(r["bytes"] for (_, w), r in got.items() if w == way) for way in ("up", "down"))
+    counters_match_link(p, p.ns1, p.b.public_key, up, down)
+    counters_match_link(p, p.ns2, p.a.public_key, down, up)
     pa, pb = p.peer_of(p.ns1, p.b.public_key), p.peer_of(p.ns2, p.a.public_key)
     assert pa.tx_packets >= pb.rx_packets > 0 and pb.tx_packets >= pa.rx_packets > 0
     print(f"{protocol} {cipher} psk={with_psk}: " + ", ".join(f"{d} {w} {r / 1e6:.0f} Mbit/s"
@@ -287,10 +304,13 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     upcalls: list = []
     done = threading.Event()
 
+    read_until: list[float] = []
+
     def read_upcalls() -> None:
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
                 upcalls.extend(u for u in ups.read() if u.kind == "handshake")
+        read_until.append(time.monotonic())  # nothing the limiter let up later was counted
 
     rates: list[float] = []
     failures: list[str] = []
@@ -339,10 +359,16 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     assert expected * 0.97 <= dropped <= expected + 200
     assert st["rx"]["errors"] - st0["rx"]["errors"] <= 10  # no authentic-but-refused datagrams were sent
     assert rx - rx0 == st["rx"]["packets"] - st0["rx"]["packets"]
-    # The rate limit: 20/s per source after a burst of 5, whatever the port.
-    limit = len(FLOOD_SOURCES) * (5 + 20 * (elapsed + 2.5))
-    assert 1 <= n_up <= limit, (n_up, limit)
-    assert sent["good_mac1"] >= 3 * n_up
+    # The rate limit promises per source a burst of 5, then 20/s: over the time from the
+    # first good initiation (t0) to the last upcall read, at most this many went up (+1 per
+    # source: the coarse clock's tick). How many go up depends on how fast this machine
+    # sent, so the bound is the budget over the measured time, never a share of the flood.
+    window = (read_until[0] if read_until else time.monotonic()) - t0
+    limit = len(FLOOD_SOURCES) * (5 + 20 * window + 1)
+    assert 1 <= n_up <= limit, (n_up, limit, window)
+    # When the flood offered more than that budget (a machine that sends 4000 in under
+    # ~45 s), the bound means the limiter shed at least the excess; a slower sender
+    # stays within it (measured: 98 s on a loaded machine, 2800 went up, all in bound).
     assert all(u.packet[0] == MODE.type_initiation and len(u.packet) == MODE.initiation_len for u in upcalls)
     assert {u.endpoint.host for u in upcalls} <= set(FLOOD_SOURCES)
     assert not failures, failures
