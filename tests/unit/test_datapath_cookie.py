@@ -216,8 +216,9 @@ def test_not_under_load_mac1_valid_messages_go_up_without_cookies(server):
 
 
 def test_under_load_the_rate_limit_holds_mac2_valid_messages_to_20_per_second(request):
-    """One proven source sends mac2-valid initiations for ~1.5 s: C queues at
-    most the burst (5) plus 20/s of the measured elapsed time."""
+    """One proven source sends mac2-valid initiations for at least 1.5 s and well
+    past its budget: C queues at most the burst (5) plus 20/s of the measured
+    elapsed time."""
     e = engines("wireguard")[1]
     server = make_side(e, handshake_queue=512)  # under load from 64 waiting
     server.dp.start()
@@ -231,10 +232,15 @@ def test_under_load_the_rate_limit_holds_mac2_valid_messages_to_20_per_second(re
         before = hs(server)
         sent = 0
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 1.5:
+        # Send for at least 1.5 s and until twice what the limit lets through has
+        # gone out, however slowly this machine sends (bounded: 60 s).
+        while True:
+            spent = time.monotonic() - t0
+            if (spent >= 1.5 and sent > 2 * (5 + 20 * spent + 1)) or spent > 60:
+                break
             s.sendto(message(mode, pub, maker=maker), server.addr)
             sent += 1
-            time.sleep(0.005)
+            time.sleep(0.002)
         wait_for(lambda: hs(server)["received"] - before["received"] == sent, what="all seen")
         elapsed = time.monotonic() - t0
         after = hs(server)
