@@ -6,7 +6,10 @@ blank line. What the request means is the daemon's business: this module
 hands complete requests to two callbacks and writes their replies.
 
 Hostile clients: a request larger than MAX_REQUEST, a line without ``=``
-or an unknown operation gets an errno reply and the connection is closed.
+or an unknown operation gets an errno reply and the connection is closed. A
+request the daemon refuses gets ``errno=N`` and changes nothing (the set is
+validated whole before anything is applied); an unexpected exception while
+handling one is logged and answered with EIO, never fatal.
 Sockets are created with mode 0600 (umask held at 077 around bind).
 """
 
@@ -169,6 +172,11 @@ class UAPIServer:
         except UAPIError as e:
             log.warning("UAPI %s refused: %s", op[:8], e)
             return errno_reply(e.errno or errno.EINVAL)
+        except Exception as e:  # a bug: answer and keep serving, never die of one request
+            # The type only: a message might quote the request, which may hold a key.
+            log.error("UAPI %s failed: %s (a bug; please report it)", op[:8], type(e).__name__)
+            log.debug("UAPI failure", exc_info=True)
+            return errno_reply(errno.EIO)
 
     def _fail(self, conn: _Conn, err: int, why: str) -> None:
         log.warning("UAPI: %s, closing connection", why)
