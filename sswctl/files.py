@@ -76,7 +76,11 @@ def open_private(path: str, flags: int, mode: int = 0o600) -> int:
 
 def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data``: a new file (O_EXCL, O_NOFOLLOW, ``mode``)
-    next to it, synced, then renamed over it; a crash leaves the old or the new."""
+    next to it, synced, then renamed over it; a crash leaves the old or the new.
+    A symlink at ``path`` is refused (renaming over it would not write through
+    it, but whoever planted it meant something)."""
+    if os.path.islink(path):
+        raise UnsafePathError(f"{path}: is a symbolic link; refusing to write through it")
     tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         os.unlink(tmp)  # left by a crashed run of this pid

@@ -10,7 +10,7 @@ or an unknown operation gets an errno reply and the connection is closed. A
 request the daemon refuses gets ``errno=N`` and changes nothing (the set is
 validated whole before anything is applied); an unexpected exception while
 handling one is logged and answered with EIO, never fatal.
-Sockets are created with mode 0600 (umask held at 077 around bind).
+Sockets are created with mode 0600 (umask held at 0177 around bind, no chmod after).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import socket
 import stat
 from collections.abc import Callable
 
+from ..files import private_dir
 from ..uapi import EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
 
 log = logging.getLogger("sswctl.daemon")
@@ -31,8 +32,11 @@ MAX_REQUEST = 64 << 20  # a 10k-peer setconf is ~3 MiB; leave ample room
 
 
 def bind_unix(path: str) -> socket.socket:
-    """A listening UNIX socket at ``path`` with mode 0600, parent dir 0700."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    """A listening UNIX socket at ``path``, created with mode 0600 (the umask
+    is 0177 during bind: there is no moment at which others may connect, as
+    there would be between bind and a chmod), in a directory only we can
+    write (checked even when it exists: sswctl.files.private_dir)."""
+    private_dir(os.path.dirname(path))
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -42,12 +46,11 @@ def bind_unix(path: str) -> socket.socket:
             raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
         os.unlink(path)  # stale: the caller holds the interface lock
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old = os.umask(0o077)
+    old = os.umask(0o177)
     try:
         s.bind(path)
     finally:
         os.umask(old)
-    os.chmod(path, 0o600)
     s.listen(16)
     s.setblocking(False)
     return s
