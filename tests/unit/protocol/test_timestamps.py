@@ -174,3 +174,35 @@ def test_initiation_with_a_bad_mlkem_key_changes_no_state(monkeypatch, mode):
     # the bad one burned neither the timestamp nor the rate limit.
     good = initiation(a, b.public_key, 1.0 + REKEY_TIMEOUT)
     assert b.receive(good, A_ADDR, 1.0).kind == "initiation"
+
+
+@pytest.mark.parametrize("mode", ["wireguard", "secureswift"])
+def test_a_response_that_fails_to_decrypt_changes_no_state(mode):
+    a, b = engines(Clock(REAL), Clock(REAL), mode=mode)
+    init = initiation(a, b.public_key, 1.0)
+    resp = bytearray(transmits(b.receive(init, A_ADDR, 1.0).events, "response")[0].data)
+    resp[-33] ^= 1  # inside the encrypted empty payload; macs made again so mac1 holds
+    forged = b.peer(a.public_key).cookie.add_macs(bytearray(resp), 1.0)
+    hs = a.peer(b.public_key).handshake
+    before = (hs.state, hs.local_index, bytes(hs.chaining_key), hs.hash, dict(a._index))
+    with pytest.raises(DecryptError):
+        a.receive(forged, B_ADDR, 1.0)
+    assert (hs.state, hs.local_index, bytes(hs.chaining_key), hs.hash, dict(a._index)) == before
+    assert a.peer(b.public_key).current is None
+    resp[-33] ^= 1
+    genuine = b.peer(a.public_key).cookie.add_macs(resp, 1.0)
+    assert a.receive(genuine, B_ADDR, 1.0).kind == "response"
+
+
+def test_a_cookie_reply_that_fails_to_decrypt_changes_no_state():
+    a, b = engines(Clock(REAL), Clock(REAL))
+    b.under_load = True
+    cookie = transmits(b.receive(initiation(a, b.public_key, 1.0), A_ADDR, 1.0).events, "cookie")[0].data
+    maker = a.peer(b.public_key).cookie
+    forged = bytearray(cookie)
+    forged[-1] ^= 1
+    with pytest.raises(DecryptError):
+        a.receive(bytes(forged), B_ADDR, 1.0)
+    assert not maker.has_valid_cookie(1.0)
+    assert a.receive(cookie, B_ADDR, 1.0).kind == "cookie"  # still awaited: the forgery took nothing
+    assert maker.has_valid_cookie(1.0)
