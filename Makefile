@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 # wireguard-go (the reference peer), iperf3 (throughput), ip (namespaces),
 # ping (reachability through tunnels), libssl-dev (OpenSSL headers for the
 # native data path, sswctl/_datapath/).
-APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2 iputils-ping libssl-dev
+APT_PKGS := wireguard-tools wireguard-go iperf3 iproute2 iputils-ping libssl-dev faketime
 
 # A test layer exists when its directory does; absent layers are not "skipped".
 TEST_LAYERS := $(foreach l,unit netns vm,$(if $(wildcard tests/$(l)),$(l)))

@@ -33,7 +33,19 @@ from collections.abc import Callable, Sequence
 
 from . import keys
 from .errors import ConfigError, KeyFormatError, UsageError
-from .model import KEY_LEN, Cipher, Device, Endpoint, IPInterface, IPNetwork, Peer, Protocol, network, parse_address
+from .model import (
+    KEY_LEN,
+    Cipher,
+    Device,
+    Endpoint,
+    IPInterface,
+    IPNetwork,
+    Peer,
+    Protocol,
+    bounded_decimal,
+    network,
+    parse_address,
+)
 
 SETCONF = "setconf"  # only what `wg setconf` accepts, plus Protocol/Cipher/# Name
 QUICK = "quick"  # also the wg-quick keys
@@ -57,12 +69,23 @@ class ValueProblem(ValueError):
 # --- value parsers (shared by files and `set` argv) ---------------------------------
 
 
+def _number_text(digits: str) -> str:
+    """A decimal number for an error message, without leading zeros, cut short when long."""
+    digits = digits.lstrip("0") or "0"
+    return digits if len(digits) <= 20 else f"{digits[:12]}... ({len(digits)} digits)"
+
+
+def _short(value: str) -> str:
+    """A value quoted for an error message, cut short when long."""
+    return repr(value) if len(value) <= 40 else f"{value[:20]!r}... ({len(value)} characters)"
+
+
 def parse_port(value: str, *, allow_zero: bool = True) -> int:
     if not _DIGITS.fullmatch(value):
-        raise ValueProblem(f"port must be a number from {0 if allow_zero else 1} to 65535, got {value!r}")
-    port = int(value)
-    if port > 65535 or (port == 0 and not allow_zero):
-        raise ValueProblem(f"port {port} out of range ({0 if allow_zero else 1}-65535)")
+        raise ValueProblem(f"port must be a number from {0 if allow_zero else 1} to 65535, got {_short(value)}")
+    port = bounded_decimal(value, 65535)
+    if port is None or (port == 0 and not allow_zero):
+        raise ValueProblem(f"port {_number_text(value)} out of range ({0 if allow_zero else 1}-65535)")
     return port
 
 
@@ -71,12 +94,13 @@ def parse_fwmark(value: str) -> int:
     if value.lower() == "off":
         return 0
     if _HEX.fullmatch(value):
-        mark = int(value, 16)
+        hexdigits = value[2:].lstrip("0") or "0"
+        mark = int(hexdigits, 16) if len(hexdigits) <= 8 else None
     elif _DIGITS.fullmatch(value):
-        mark = int(value)
+        mark = bounded_decimal(value, 0xFFFFFFFF)
     else:
-        raise ValueProblem(f"FwMark must be off, a number or 0x-hex, got {value!r}")
-    if mark > 0xFFFFFFFF:
+        raise ValueProblem(f"FwMark must be off, a number or 0x-hex, got {_short(value)}")
+    if mark is None:
         raise ValueProblem("FwMark does not fit in 32 bits")
     return mark
 
@@ -85,9 +109,10 @@ def parse_keepalive(value: str) -> int:
     """``off`` or 0-65535 seconds; 0 means off."""
     if value.lower() == "off":
         return 0
-    if not _DIGITS.fullmatch(value) or int(value) > 65535:
-        raise ValueProblem(f"PersistentKeepalive must be off or 0-65535 seconds, got {value!r}")
-    return int(value)
+    n = bounded_decimal(value, 65535) if _DIGITS.fullmatch(value) else None
+    if n is None:
+        raise ValueProblem(f"PersistentKeepalive must be off or 0-65535 seconds, got {_short(value)}")
+    return n
 
 
 def parse_key(value: str, what: str) -> bytes:
@@ -111,9 +136,10 @@ def _parse_cidr(item: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Addres
     addr = _parse_ip(addr_text)
     if not slash:
         return addr, addr.max_prefixlen
-    if not _DIGITS.fullmatch(prefix_text) or int(prefix_text) > addr.max_prefixlen:
-        raise ValueProblem(f"invalid prefix length in {item!r} (0-{addr.max_prefixlen})")
-    return addr, int(prefix_text)
+    prefix = bounded_decimal(prefix_text, addr.max_prefixlen) if _DIGITS.fullmatch(prefix_text) else None
+    if prefix is None:
+        raise ValueProblem(f"invalid prefix length in {_short(item)} (0-{addr.max_prefixlen})")
+    return addr, prefix
 
 
 def _split_list(value: str, what: str) -> list[str]:
@@ -194,18 +220,20 @@ def parse_cipher(value: str) -> Cipher:
 
 
 def parse_mtu(value: str) -> int:
-    if not _DIGITS.fullmatch(value) or not 68 <= int(value) <= 65535:
-        raise ValueProblem(f"MTU must be a number from 68 to 65535, got {value!r}")
-    return int(value)
+    mtu = bounded_decimal(value, 65535) if _DIGITS.fullmatch(value) else None
+    if mtu is None or mtu < 68:
+        raise ValueProblem(f"MTU must be a number from 68 to 65535, got {_short(value)}")
+    return mtu
 
 
 def parse_table(value: str) -> str:
     if value in ("auto", "off"):
         return value
     if _DIGITS.fullmatch(value):
-        if int(value) > 0xFFFFFFFF:
+        table = bounded_decimal(value, 0xFFFFFFFF)
+        if table is None:
             raise ValueProblem("Table number does not fit in 32 bits")
-        return str(int(value))
+        return str(table)
     if _TABLE_NAME.fullmatch(value):
         return value
     raise ValueProblem(f"Table must be auto, off, a number or a table name, got {value!r}")

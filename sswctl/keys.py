@@ -15,6 +15,7 @@ import re
 import stat
 
 from .errors import KeyFormatError, UsageError
+from .files import write_atomic
 from .model import KEY_LEN
 
 _B64_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -106,19 +107,14 @@ def read_key_file(path: str) -> bytes:
 def write_secret_file(path: str, data: bytes | str) -> None:
     """Write a secret (key file, saved config) so that only its owner can read it.
 
-    The file is created 0600; an existing file is emptied on open and set to
-    0600 before the secret is written, so the secret is never readable by others.
+    A new file is created 0600 (O_EXCL, O_NOFOLLOW) next to ``path`` and
+    renamed over it, so the secret is never readable by others, a crash never
+    leaves half a key, and a symlink at ``path`` is refused
+    (:func:`sswctl.files.write_atomic`).
     """
     if isinstance(data, str):
         data = data.encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+    write_atomic(path, data, 0o600)
 
 
 def is_world_accessible(fd: int) -> bool:

@@ -27,6 +27,18 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
+def bounded_decimal(text: str, limit: int) -> int | None:
+    """The value of ``text``, ASCII digits only (the caller has matched
+    ``[0-9]+``), or None when it exceeds ``limit``. int() never sees more
+    digits than ``limit`` has: Python 3.11 refuses more than 4,300 (a
+    ValueError no caller expects) and converting long strings is quadratic."""
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(limit)):
+        return None
+    n = int(digits)
+    return n if n <= limit else None
+
+
 def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """An IP address as wg(8) and the kernel read one (inet_pton; IPv6 when there is a
     colon). ValueError when it is not one. Several times faster than ipaddress's own

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from . import config
 from .commands.strip import CONFIG_DIR
 from .errors import RuntimeFailure, UsageError
+from .files import private_dir, write_atomic
 from .ipc.uapi import SSW_SOCK_DIR, lock_path
 from .model import Device, IPNetwork, Protocol
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
@@ -130,12 +131,9 @@ class Journal:
         self.save()
 
     def save(self) -> None:
-        os.makedirs(state_dir(), mode=0o700, exist_ok=True)
-        tmp = self.path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump({"interface": self.iface, "config": self.config_path, "undo": self.steps}, f)
-        os.replace(tmp, self.path)
+        private_dir(state_dir())
+        write_atomic(self.path, json.dumps(
+            {"interface": self.iface, "config": self.config_path, "undo": self.steps}).encode())
 
     @classmethod
     def load(cls, iface: str) -> Journal | None:
@@ -537,19 +535,7 @@ def running_config(iface: str, template: Device) -> Device:
 
 def save_config(iface: str, path: str, template: Device) -> None:
     """Write the running configuration to ``path`` atomically, mode 0600."""
-    text = config.write_config(running_config(iface, template))
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, config.write_config(running_config(iface, template)).encode())
 
 
 def save(target: str) -> None:

@@ -37,7 +37,7 @@ import re
 
 from .ipc import IPCError
 from .keys import public_key
-from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, network, parse_address
+from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, bounded_decimal, network, parse_address
 
 EXTENSIONS_LINE = "ssw_extensions=1"
 
@@ -73,8 +73,8 @@ def key_from_hex(value: str, what: str = "key") -> bytes:
 def _uint(value: str, limit: int, what: str) -> int:
     if not _UINT.match(value):
         raise UAPIError(f"{what} is not a decimal number")
-    n = int(value)
-    if n > limit:
+    n = bounded_decimal(value, limit)
+    if n is None:
         raise UAPIError(f"{what} exceeds {limit}")
     return n
 
@@ -120,9 +120,10 @@ def parse_allowed_ip(value: str):
         ip = parse_address(addr)
     except ValueError:
         raise UAPIError("allowed_ip is not a valid prefix") from None
-    if int(length) > ip.max_prefixlen:
+    prefix = bounded_decimal(length, ip.max_prefixlen)
+    if prefix is None:
         raise UAPIError("allowed_ip is not a valid prefix")
-    return network(ip, int(length))
+    return network(ip, prefix)
 
 
 def _enum(cls, value: str, what: str):

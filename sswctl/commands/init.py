@@ -22,6 +22,7 @@ import subprocess
 
 from .. import config, keys
 from ..errors import UsageError
+from ..files import private_dir
 from ..model import Device, Peer
 from ..quick import IFACE_RE
 from . import Command, Param
@@ -35,7 +36,9 @@ EXAMPLE_DIRS = ("conf", "/usr/local/share/secureswift/examples")
 def _write_new(path: str, text: str, force: bool) -> None:
     if os.path.exists(path) and not force:
         raise UsageError(f"{path} exists; not overwriting it (use --force)")
-    os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    directory = os.path.dirname(path) or "."
+    if directory == CONFIG_DIR or not os.path.isdir(directory):
+        private_dir(directory)  # ours: created 0700, or checked when it exists
     keys.write_secret_file(path, text)
 
 

@@ -45,6 +45,7 @@ from ..uapi import UAPIError, encode_get
 from . import net, offload
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
+from .stamps import TimestampFile
 from .state import Change, RunningConfig
 from .uapi_server import UAPIServer
 
@@ -119,6 +120,7 @@ class Daemon(EngineDriver):
         self.udp6: socket.socket | None = None
         self.server = UAPIServer(self.sel, self._uapi_get, self._uapi_set)
         self.lock: InterfaceLock | None = None
+        self.stamps: TimestampFile | None = None
         self.running = False
         self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
         self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
@@ -142,6 +144,7 @@ class Daemon(EngineDriver):
         """Take the interface, create TUN, sockets and the UAPI endpoint(s)."""
         self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
+            self.stamps = TimestampFile(self.sock_dir, self.name)
             self.tun = Tun(self.name, mtu=self.mtu, offload=self.tun_offload)
             self.rtnl = net.RtnlMonitor(self.tun.ifindex)
             self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
@@ -179,6 +182,9 @@ class Daemon(EngineDriver):
             self.tun = None
         self.close_wake_pipe()
         self.drop_engine()
+        if self.stamps is not None:
+            self.stamps.close()
+            self.stamps = None
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -672,7 +678,7 @@ class Daemon(EngineDriver):
         if self.config.private_key is not None:
             self.engine = Engine(
                 self.config.private_key, self.config.protocol, self.config.cipher,
-                wall_offset=time.time() - time.monotonic(), mtu=self.mtu, handshake_only=self.native,
+                wall_clock=time.time, timestamps=self.stamps, mtu=self.mtu, handshake_only=self.native,
             )
         if self.native:
             self._stop_dp()  # a new mode may mean a new transport type byte

@@ -48,6 +48,7 @@ from ..protocol import ConfigError, Engine, ProtocolError, Transmit
 from ..protocol.keypair import Keypair
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
+from .stamps import TimestampFile
 
 log = logging.getLogger("sswctl.daemon")
 
@@ -81,6 +82,7 @@ class KernelDaemon(EngineDriver):
         self.ups = None
         self.links: socket.socket | None = None
         self.lock: InterfaceLock | None = None
+        self.stamps: TimestampFile | None = None
         self.running = False
         self.link_gone = False
         # Refused handshake messages by reason, failed kernel calls: never key material.
@@ -100,6 +102,7 @@ class KernelDaemon(EngineDriver):
         """Take the interface, subscribe, then read the configuration."""
         self.lock = InterfaceLock(self.sock_dir, self.name, per_netns=True)
         try:
+            self.stamps = TimestampFile(self.sock_dir, self.name, per_netns=True)
             try:
                 self.ifindex = socket.if_nametoindex(self.name)
             except OSError:
@@ -136,6 +139,9 @@ class KernelDaemon(EngineDriver):
             self.links = None
         self.close_wake_pipe()
         self.drop_engine()  # overwrites every handshake and keypair the engine holds
+        if self.stamps is not None:
+            self.stamps.close()
+            self.stamps = None
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -286,7 +292,7 @@ class KernelDaemon(EngineDriver):
                 log.info("%s: no private key yet: waiting for one", self.name)
                 return
             self.engine = Engine(new.private_key, new.protocol, new.cipher,
-                                 wall_offset=time.time() - time.monotonic(), handshake_only=True)
+                                 wall_clock=time.time, timestamps=self.stamps, handshake_only=True)
             for p in new.peers:
                 self._add_peer(p, now)
             return

@@ -15,6 +15,7 @@ import errno
 import fcntl
 import os
 
+from ..files import open_private, private_dir
 from ..ipc.uapi import lock_path
 
 
@@ -27,8 +28,8 @@ class InterfaceLock:
 
     def __init__(self, directory: str, name: str, per_netns: bool = False):
         self.path = lock_path(directory, name, per_netns)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        private_dir(directory)
+        self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:

@@ -6,8 +6,11 @@ blank line. What the request means is the daemon's business: this module
 hands complete requests to two callbacks and writes their replies.
 
 Hostile clients: a request larger than MAX_REQUEST, a line without ``=``
-or an unknown operation gets an errno reply and the connection is closed.
-Sockets are created with mode 0600 (umask held at 077 around bind).
+or an unknown operation gets an errno reply and the connection is closed. A
+request the daemon refuses gets ``errno=N`` and changes nothing (the set is
+validated whole before anything is applied); an unexpected exception while
+handling one is logged and answered with EIO, never fatal.
+Sockets are created with mode 0600 (umask held at 0177 around bind, no chmod after).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 import stat
 from collections.abc import Callable
 
+from ..files import private_dir
 from ..uapi import EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
 
 log = logging.getLogger("sswctl.daemon")
@@ -28,8 +32,11 @@ MAX_REQUEST = 64 << 20  # a 10k-peer setconf is ~3 MiB; leave ample room
 
 
 def bind_unix(path: str) -> socket.socket:
-    """A listening UNIX socket at ``path`` with mode 0600, parent dir 0700."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    """A listening UNIX socket at ``path``, created with mode 0600 (the umask
+    is 0177 during bind: there is no moment at which others may connect, as
+    there would be between bind and a chmod), in a directory only we can
+    write (checked even when it exists: sswctl.files.private_dir)."""
+    private_dir(os.path.dirname(path))
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -39,12 +46,11 @@ def bind_unix(path: str) -> socket.socket:
             raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
         os.unlink(path)  # stale: the caller holds the interface lock
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    old = os.umask(0o077)
+    old = os.umask(0o177)
     try:
         s.bind(path)
     finally:
         os.umask(old)
-    os.chmod(path, 0o600)
     s.listen(16)
     s.setblocking(False)
     return s
@@ -169,6 +175,11 @@ class UAPIServer:
         except UAPIError as e:
             log.warning("UAPI %s refused: %s", op[:8], e)
             return errno_reply(e.errno or errno.EINVAL)
+        except Exception as e:  # a bug: answer and keep serving, never die of one request
+            # The type only: a message might quote the request, which may hold a key.
+            log.error("UAPI %s failed: %s (a bug; please report it)", op[:8], type(e).__name__)
+            log.debug("UAPI failure", exc_info=True)
+            return errno_reply(errno.EIO)
 
     def _fail(self, conn: _Conn, err: int, why: str) -> None:
         log.warning("UAPI: %s, closing connection", why)

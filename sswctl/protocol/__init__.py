@@ -2,16 +2,16 @@
 transport crypto, cookies, replay window and timers, as a sans-I/O library.
 
 No sockets, threads, sleeps or clock reads inside: the caller passes ``now``
-(monotonic seconds, float) to every call and does the I/O that the returned
-events ask for. The byte layouts and the key schedule are in docs/protocol.md.
+(monotonic seconds, float) to every call and a real-time clock function
+(``wall_clock``) at construction, and does the I/O that the returned events
+ask for. The byte layouts and the key schedule are in docs/protocol.md.
 
 Driving it (what the daemon does)::
 
     import os, time
     from sswctl.protocol import Engine, Transmit, KeypairCreated, ProtocolError
 
-    eng = Engine(private_key, "secureswift", "chacha20-poly1305",
-                 wall_offset=time.time() - time.monotonic())
+    eng = Engine(private_key, "secureswift", "chacha20-poly1305", wall_clock=time.time)
     eng.add_peer(peer_pub, preshared_key=psk, persistent_keepalive=25,
                  endpoint=("192.0.2.1", 51820))
 
@@ -43,8 +43,15 @@ Driving it (what the daemon does)::
 
 Engine API (stable):
 
-- ``Engine(private_key, protocol="secureswift", cipher=None, *, wall_offset, rng=os.urandom, mtu=None,
-  handshake_only=False)``
+- ``Engine(private_key, protocol="secureswift", cipher=None, *, wall_clock | wall_offset,
+  timestamps=None, rng=os.urandom, mtu=None, handshake_only=False)``
+  ``wall_clock()`` is read for every initiation's TAI64N timestamp, which
+  never goes below the last one sent to that peer (a clock stepped back sends
+  one rounding step above it); ``wall_offset`` (wall = ``now + wall_offset``)
+  is for tests on a synthetic clock. ``timestamps`` is a :class:`Timestamps`
+  store (per peer: last sent, greatest accepted) that the engine reads when a
+  peer is added and writes before it uses a new value; the daemon's survives
+  restarts (sswctl/daemon/stamps.py).
   ``protocol``/``cipher`` take :class:`sswctl.model.Protocol` / ``Cipher`` or
   their string values; AES-256-GCM is secureswift-only (``ConfigError``).
   ``handshake_only=True`` is the kernel backend's mode: the engine negotiates
@@ -91,6 +98,7 @@ from .engine import (
     KeysZeroed,
     PeerSession,
     Received,
+    Timestamps,
     Transmit,
 )
 from .errors import (
@@ -114,6 +122,6 @@ __all__ = [
     "ConfigError", "DecryptError", "Engine", "Event", "ExpiredError", "HandshakeCompleted",
     "HandshakeGaveUp", "Keypair", "KeypairCreated", "KeysZeroed", "MacError", "MessageError",
     "Mode", "PeerSession", "ProtocolError", "RateLimitedError", "Received", "ReplayError",
-    "ReplayWindow", "Transmit", "UnknownIndexError", "UnknownPeerError", "WrongProtocolError",
+    "ReplayWindow", "Timestamps", "Transmit", "UnknownIndexError", "UnknownPeerError", "WrongProtocolError",
     "mode_for",
 ]

@@ -33,14 +33,37 @@ from .noise import (
     Handshake,
     PeerKeys,
     StaticIdentity,
-    consume_initiation,
+    check_initiation,
     consume_response,
     create_initiation,
     create_response,
     derive_transport_keys,
 )
+from .primitives import tai64n, tai64n_after
 
 _UNSET = object()
+_NO_TIMESTAMP = bytes(C.TIMESTAMP_LEN)
+
+
+class Timestamps:
+    """Per peer, the TAI64N timestamp of the last initiation sent to it and the
+    greatest one accepted from it. The engine reads a peer's pair when the peer
+    is added and calls ``record`` before it uses a new value (before the
+    initiation carrying it is returned, before an accepted initiation changes
+    any state), so a store that outlives the process (the daemon's, in
+    sswctl/daemon/stamps.py) keeps a restarted daemon from sending a timestamp
+    its peer already saw and from accepting a recorded initiation again.
+    This one keeps them in memory: what an engine without a store uses."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[bytes, tuple[bytes, bytes]] = {}
+
+    def load(self, peer: bytes) -> tuple[bytes, bytes]:
+        """(last sent, greatest accepted); zeros when nothing is known."""
+        return self._pairs.get(peer, (_NO_TIMESTAMP, _NO_TIMESTAMP))
+
+    def record(self, peer: bytes, sent: bytes, accepted: bytes) -> None:
+        self._pairs[peer] = (sent, accepted)
 
 
 # --- events ---------------------------------------------------------------
@@ -147,6 +170,7 @@ class PeerSession:
         self.need_another_keepalive = False
         self.handshake_attempts = 0
         self.last_sent_handshake: float | None = None
+        self.last_sent_timestamp = _NO_TIMESTAMP  # TAI64N of our last initiation to it
         self.sent_lastminute_handshake = False
         self.last_handshake: float | None = None
         self.rx_bytes = 0
@@ -180,11 +204,21 @@ class Engine:
     events ask for."""
 
     def __init__(self, private_key: bytes, protocol: Protocol | str = Protocol.SECURESWIFT,
-                 cipher: Cipher | str | None = None, *, wall_offset: float,
+                 cipher: Cipher | str | None = None, *,
+                 wall_clock: Callable[[], float] | None = None, wall_offset: float | None = None,
+                 timestamps: Timestamps | None = None,
                  rng: Callable[[int], bytes] = os.urandom, mtu: int | None = None,
                  handshake_only: bool = False) -> None:
-        """``wall_offset`` = time.time() - time.monotonic() at start: the
-        engine's wall clock (for TAI64N timestamps) is ``now + wall_offset``.
+        """``wall_clock()`` returns the real-time clock (Unix seconds), read
+        for every initiation's TAI64N timestamp and handshake time, so a clock
+        stepped after start (NTP on a router without RTC) is followed; a
+        timestamp never goes below the last one sent to the peer, whatever the
+        clock does. ``wall_offset`` instead ties the wall clock to the
+        caller's ``now`` (``now + wall_offset``), for tests and tools that run
+        the engine on a synthetic clock. One of the two is required: the
+        engine reads no clock of its own.
+        ``timestamps`` keeps the per-peer timestamps (:class:`Timestamps`;
+        the daemon passes one that survives restarts).
         ``rng(n)`` returns n random bytes (tests inject a deterministic one).
         ``mtu`` caps padding (WireGuard never pads beyond the MTU).
 
@@ -201,6 +235,10 @@ class Engine:
         self._rng = rng
         self._jitter_rng = random.Random(int.from_bytes(rng(8), "little"))
         self.wall_offset = wall_offset
+        if (wall_clock is None) == (wall_offset is None):
+            raise ConfigError("give the engine one of wall_clock or wall_offset")
+        self._wall_clock = wall_clock
+        self.timestamps = timestamps if timestamps is not None else Timestamps()
         self.mtu = mtu
         self.under_load = False
         self._peers: dict[bytes, PeerSession] = {}
@@ -258,9 +296,10 @@ class Engine:
             self._check_key(preshared_key, "preshared key")
         if public_key == self.identity.public:
             raise ConfigError("peer public key equals the interface's own")
-        self._peers[bytes(public_key)] = PeerSession(
+        p = self._peers[bytes(public_key)] = PeerSession(
             self.identity, self.mode, bytes(public_key), preshared_key,
             self._check_keepalive(persistent_keepalive), endpoint)
+        p.last_sent_timestamp, p.handshake.latest_timestamp = self.timestamps.load(p.public_key)
         if now is not None and persistent_keepalive:
             return self.send_keepalive(public_key, now)
         return []
@@ -340,6 +379,10 @@ class Engine:
 
     # --- helpers ---------------------------------------------------------------
 
+    def wall_time(self, now: float) -> float:
+        """The real-time clock (Unix seconds); ``now`` is the monotonic one."""
+        return self._wall_clock() if self._wall_clock is not None else now + self.wall_offset
+
     def _jitter(self) -> float:
         # Timer jitter needs no cryptographic randomness; a PRNG seeded from
         # rng keeps the per-packet path free of system calls.
@@ -389,7 +432,7 @@ class Engine:
         p.t_retransmit = None
         p.handshake_attempts = 0
         p.sent_lastminute_handshake = False
-        p.last_handshake = now + self.wall_offset
+        p.last_handshake = self.wall_time(now)
         return [HandshakeCompleted(p.public_key, p.last_handshake)]
 
     def _t_session_derived(self, p: PeerSession, now: float) -> None:
@@ -404,11 +447,16 @@ class Engine:
             return []
         if p.keys.static_static is None:
             return []
-        p.last_sent_handshake = now
         hs = p.handshake
+        ts = tai64n(self.wall_time(now))
+        if ts <= p.last_sent_timestamp:  # the clock stepped back, or stands still
+            ts = tai64n_after(p.last_sent_timestamp)
+        self.timestamps.record(p.public_key, ts, hs.latest_timestamp)
+        p.last_sent_timestamp = ts
+        p.last_sent_handshake = now
         self._drop_index(hs.local_index, hs)
         idx = self._new_index(p, hs)
-        body = create_initiation(self.identity, p.keys, hs, idx, now + self.wall_offset, self._rng)
+        body = create_initiation(self.identity, p.keys, hs, idx, ts, self._rng)
         data = p.cookie.add_macs(body, now)
         self._t_traversal(p, now)
         self._t_any_sent(p)
@@ -520,7 +568,13 @@ class Engine:
         cookie = self._check_macs(msg.raw, msg.sender, src, now)
         if cookie is not None:
             return cookie
-        p: PeerSession = consume_initiation(self.identity, msg, self._peers.get, now)
+        # Everything that can refuse the message runs first (check_initiation
+        # includes the ML-KEM key); the timestamp is stored before any state
+        # changes, so a refused message leaves the engine as it was.
+        checked = check_initiation(self.identity, msg, self._peers.get, now)
+        p: PeerSession = checked.session
+        self.timestamps.record(p.public_key, p.last_sent_timestamp, checked.timestamp)
+        checked.commit()
         p.rx_bytes += len(datagram)
         p.endpoint = src
         self._t_any_received(p)

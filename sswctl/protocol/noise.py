@@ -24,8 +24,8 @@ from .primitives import (
     mlkem_decapsulate,
     mlkem_encapsulate,
     mlkem_generate,
+    mlkem_public_key,
     public_key,
-    tai64n,
     x25519_key,
 )
 
@@ -57,7 +57,7 @@ class Handshake:
         self.ephemeral_key = None  # X25519 key object for ephemeral_private
         self.remote_ephemeral = b""
         self.kem_private = None  # initiator's ephemeral ML-KEM key (cryptography object)
-        self.remote_kem_public = b""
+        self.remote_kem_public = b""  # the initiator's parsed ML-KEM key (hybrid)
         self.latest_timestamp = bytes(TIMESTAMP_LEN)
         self.last_initiation_consumption: float | None = None
 
@@ -115,8 +115,9 @@ class PeerKeys:
 
 
 def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, local_index: int,
-                      wall_time: float, rng) -> bytearray:
-    """Message 1 without macs; moves ``hs`` to CREATED_INITIATION."""
+                      timestamp: bytes, rng) -> bytearray:
+    """Message 1 without macs, carrying the TAI64N ``timestamp``; moves ``hs``
+    to CREATED_INITIATION."""
     mode = identity.mode
     if peer.static_static is None:
         raise DecryptError("peer public key is a low-order point")
@@ -136,7 +137,7 @@ def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, l
     enc_static = aead_encrypt(k, 0, identity.public, h)
     h = blake2s_hash(h, enc_static)
     ck, k = kdf2(ck, bytes(peer.static_static))
-    enc_ts = aead_encrypt(k, 0, tai64n(wall_time), h)
+    enc_ts = aead_encrypt(k, 0, bytes(timestamp), h)
     h = blake2s_hash(h, enc_ts)
 
     hs.zero()
@@ -150,10 +151,41 @@ def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, l
     return encode_initiation_body(mode, local_index, e_pub, kem_pub, enc_static, enc_ts)
 
 
-def consume_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, now: float):
-    """Verify message 1. ``lookup_peer(static_pub)`` returns the peer's session
-    object (with ``.keys: PeerKeys`` and ``.handshake: Handshake``) or None.
-    Returns that session; its handshake is then CONSUMED_INITIATION."""
+class CheckedInitiation:
+    """A message 1 that passed every check, not yet applied to any state."""
+
+    __slots__ = ("session", "timestamp", "now", "msg", "kem_public", "hash", "chaining_key")
+
+    def __init__(self, session, timestamp: bytes, now: float, msg: Initiation, kem_public,
+                 h: bytes, ck: bytes) -> None:
+        self.session = session
+        self.timestamp = timestamp
+        self.now = now
+        self.msg = msg
+        self.kem_public = kem_public
+        self.hash = h
+        self.chaining_key = ck
+
+    def commit(self):
+        """Record the timestamp and move the peer's handshake to CONSUMED_INITIATION."""
+        hs: Handshake = self.session.handshake
+        hs.zero()
+        hs.latest_timestamp = self.timestamp
+        hs.last_initiation_consumption = self.now
+        hs.state = HandshakeState.CONSUMED_INITIATION
+        hs.remote_index = self.msg.sender
+        hs.remote_ephemeral = self.msg.ephemeral
+        hs.remote_kem_public = self.kem_public
+        hs.hash = self.hash
+        hs.chaining_key[:] = self.chaining_key
+        return self.session
+
+
+def check_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, now: float) -> CheckedInitiation:
+    """Verify message 1 without changing anything: decryption, the peer, the
+    replay timestamp, the rate limit and (hybrid) the ML-KEM public key.
+    ``lookup_peer(static_pub)`` returns the peer's session object (with
+    ``.keys: PeerKeys`` and ``.handshake: Handshake``) or None."""
     mode = identity.mode
     ck = identity.init_chaining_key
     h = identity.responder_hash
@@ -182,20 +214,19 @@ def consume_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, n
         last = hs.last_initiation_consumption
         if last is not None and now - last < INITIATION_MIN_INTERVAL:
             raise RateLimitedError("initiations arriving too fast")
+        # Checked here, not when the response encapsulates to it: a bad key
+        # must not get as far as recording the timestamp.
+        kem_public = mlkem_public_key(msg.kem_public) if mode.hybrid else b""
     except ProtocolError as e:
         e.peer = s_pub
         raise
+    return CheckedInitiation(session, ts, now, msg, kem_public, h, ck)
 
-    hs.zero()
-    hs.latest_timestamp = ts
-    hs.last_initiation_consumption = now
-    hs.state = HandshakeState.CONSUMED_INITIATION
-    hs.remote_index = msg.sender
-    hs.remote_ephemeral = msg.ephemeral
-    hs.remote_kem_public = msg.kem_public
-    hs.hash = h
-    hs.chaining_key[:] = ck
-    return session
+
+def consume_initiation(identity: StaticIdentity, msg: Initiation, lookup_peer, now: float):
+    """Verify message 1 and apply it (:func:`check_initiation`, then commit).
+    Returns the peer's session; its handshake is then CONSUMED_INITIATION."""
+    return check_initiation(identity, msg, lookup_peer, now).commit()
 
 
 def create_response(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, local_index: int,

@@ -127,17 +127,23 @@ def mlkem_generate(rng) -> tuple[mlkem.MLKEM768PrivateKey, bytes]:
     return sk, sk.public_key().public_bytes_raw()
 
 
-def mlkem_encapsulate(public: bytes) -> tuple[bytes, bytes]:
+def mlkem_public_key(public: bytes) -> mlkem.MLKEM768PublicKey:
+    """Parse an encapsulation key, with FIPS 203's modulus check; DecryptError if bad."""
+    try:
+        return mlkem.MLKEM768PublicKey.from_public_bytes(bytes(public))
+    except ValueError:
+        raise DecryptError("invalid ML-KEM-768 public key") from None
+
+
+def mlkem_encapsulate(public: bytes | mlkem.MLKEM768PublicKey) -> tuple[bytes, bytes]:
     """Return (shared_secret, ciphertext); raises DecryptError on a bad key.
 
     ``cryptography`` draws the encapsulation randomness itself; it cannot be
     injected, so secureswift responses are not reproducible byte for byte.
     """
-    try:
-        pk = mlkem.MLKEM768PublicKey.from_public_bytes(bytes(public))
-    except ValueError:
-        raise DecryptError("invalid ML-KEM-768 public key") from None
-    return pk.encapsulate()
+    if not isinstance(public, mlkem.MLKEM768PublicKey):
+        public = mlkem_public_key(public)
+    return public.encapsulate()
 
 
 def mlkem_decapsulate(private: mlkem.MLKEM768PrivateKey, ciphertext: bytes) -> bytes:
@@ -218,3 +224,13 @@ def tai64n(unix_time: float) -> bytes:
     out = struct.pack(">QI", _TAI_BASE + sec, nsec)
     assert len(out) == TIMESTAMP_LEN
     return out
+
+
+def tai64n_after(timestamp: bytes) -> bytes:
+    """The smallest rounded TAI64N timestamp greater than ``timestamp``: what an
+    initiator sends when its clock reads no later than its last initiation."""
+    sec, nsec = struct.unpack(">QI", timestamp)
+    nsec = nsec - nsec % _TAI_NSEC_ROUND + _TAI_NSEC_ROUND
+    if nsec >= 1_000_000_000:
+        sec, nsec = sec + 1, 0
+    return struct.pack(">QI", sec, nsec)

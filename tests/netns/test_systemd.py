@@ -67,8 +67,12 @@ def test_unit_is_hardened():
     text = render("secureswift@.service")
     for setting in ("Type=notify", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectHome=yes",
                     "PrivateTmp=yes", "ProtectSystem=", "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-                    "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE"):
-        assert setting in text
+                    "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
+                    "SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM", "DevicePolicy=closed",
+                    "DeviceAllow=/dev/net/tun rw", "PrivateMounts=yes"):
+        assert any(line.startswith(setting) for line in text.splitlines()), setting
+    after = next(line for line in text.splitlines() if line.startswith("After="))
+    assert "time-sync.target" in after.split("=", 1)[1].split()
     assert set(exec_lines(text, "x")) == {"ExecStart", "ExecStartPost", "ExecReload", "ExecStop"}
 
 
