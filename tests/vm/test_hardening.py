@@ -22,7 +22,7 @@ from test_daemon import quiet_counters, stop_all
 from test_datapath import Pair, forged, initiation_to, install, ip4_udp
 
 from sswctl.ipc import IPCError
-from sswctl.ipc.genl import GenlBackend
+from sswctl.ipc.genl import CMD, NLM_F_DUMP, NLM_F_DUMP_INTR, GenlBackend, encode
 from sswctl.model import Device, Endpoint, Peer
 
 CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
@@ -77,6 +77,9 @@ def test_padding_is_zero_when_the_packet_arrives_with_little_headroom(netns):
     headroom, so sealing reallocates their head. The padding must still be zeros: it used to be
     zeroed before that reallocation, which copies only up to the tail, so the padding sent was
     whatever the new buffer held (kernel memory, encrypted and sent to the peer)."""
+    # Debian's kernels zero every allocation (init_on_alloc), which hides this leak: the VM
+    # harness boots with init_on_alloc=0 so that stale memory is what a fresh buffer holds.
+    assert "init_on_alloc=0" in open("/proc/cmdline").read().split(), "boot with init_on_alloc=0"
     r = Receiver(netns)
     ns = r.p.ns1
     vx0, vx1 = unique("vx"), unique("vy")
@@ -167,7 +170,8 @@ def test_ipv4_total_length_shorter_than_its_header_is_refused(netns):
 
 def test_dumps_of_5000_peers_succeed_while_keys_are_installed(netns):
     """New keypairs are not configuration: installing them (50/s here, a busy server) must not
-    interrupt GET_DEVICE dumps, which used to fail after DUMP_RETRIES interrupted tries."""
+    mark GET_DEVICE dumps interrupted. It did on every install, so a dump that saw one failed
+    its consistency check and sswctl show / syncconf / the daemon gave up after 10 retries."""
     p = Pair(netns, "secureswift", 4)
     peers = [Peer(public_key=os.urandom(32)) for _ in range(5000)]
     with in_netns(p.ns1):
@@ -189,21 +193,28 @@ def test_dumps_of_5000_peers_succeed_while_keys_are_installed(netns):
 
     t = threading.Thread(target=installer, daemon=True)
     t.start()
+    request = encode("device", "IFNAME", "ssw")
+    dumps = interrupted = overlapping = 0
     try:
-        spans = []
         with in_netns(p.ns1):
-            for _ in range(3):
-                t0 = time.monotonic()
-                dev = p.kb.get_device("ssw")
-                spans.append((t0, time.monotonic()))
-                assert len(dev.peers) == 5001
+            # Raw dumps (the messages as the kernel flags them) until at least 20 installs
+            # completed while one was being read, however slow this machine is.
+            deadline = time.monotonic() + 300
+            while overlapping < 20 and time.monotonic() < deadline:
+                n0 = len(installed)
+                replies = p.kb._request(CMD["GET_DEVICE"], request, NLM_F_DUMP)
+                overlapping += max(0, len(installed) - n0 - 1)  # the first may predate the dump
+                dumps += 1
+                interrupted += any(flags & NLM_F_DUMP_INTR for flags, _ in replies)
+                assert len(replies) > 10  # a multi-message dump
+            for _ in range(3):  # and what sswctl show / the daemon call
+                assert len(p.kb.get_device("ssw").peers) == 5001
     finally:
         stop.set()
         t.join(30)
-    during = [sum(a <= x <= b for x in installed) for a, b in spans]
-    print(f"dumps took {[round(b - a, 2) for a, b in spans]} s, keypairs installed during each: {during}")
-    # Each dump really ran while keys were being installed.
-    assert all(n >= 2 for n in during), during
+    print(f"{dumps} dumps, {overlapping} keypairs installed during them, {interrupted} interrupted")
+    assert overlapping >= 20, (dumps, overlapping)
+    assert interrupted == 0, (dumps, overlapping, interrupted)
 
 
 # --- 2. XMIT_HANDSHAKE: only handshake messages, only for who administers the socket's namespace
@@ -306,6 +317,7 @@ def test_a_new_private_key_ends_the_sessions_at_once_and_asks_for_a_handshake(ne
         with in_netns(p.ns1):
             p.kb.set_device(Device(name="ssw", private_key=os.urandom(32)))
         before = p.peer_of(p.ns1, p.b.public_key).rx_packets
+        sent_old = p.peer_of(p.ns2, p.a.public_key).rx_packets
         drops0 = errors(p.ns1, "ssw")["dropped"]
         # The old session's keys are gone: an authentic message under them is dropped ...
         with in_netns(p.ns2):
@@ -315,8 +327,9 @@ def test_a_new_private_key_ends_the_sessions_at_once_and_asks_for_a_handshake(ne
         finally:
             s.close()
         # ... and a packet to the peer waits for a new handshake, asked for at once.
-        pinger = run("ping", "-c", "1", "-W", "1", "10.241.0.2", netns=p.ns1, check=False)
-        assert pinger.returncode != 0  # nothing went out under the old keys
+        run("ping", "-c", "1", "-W", "1", "10.241.0.2", netns=p.ns1, check=False)
+        # Nothing went out under the old keys: the peer received no data message.
+        assert p.peer_of(p.ns2, p.a.public_key).rx_packets == sent_old
         kinds = []
         while "need_handshake" not in kinds:
             kinds += [u.kind for u in ups.read() if u.peer_public_key in (None, p.b.public_key)]
@@ -369,7 +382,8 @@ def test_a_packet_no_peer_takes_gets_destination_unreachable(netns):
     cp = run("ping", "-6", "-c", "1", "-W", "2", "fd10::77", netns=p.ns1, check=False)
     assert cp.returncode != 0 and "Address unreachable" in cp.stdout, cp.stdout
     after = json.loads(run("ip", "-n", p.ns1, "-s", "-j", "link", "show", "dev", "ssw").stdout)[0]
-    assert after["stats64"]["tx"]["errors"] == errors0["stats64"]["tx"]["errors"] + 2
+    # Counted too (the kernel's own IPv6 multicast, with no peer either, may add to it).
+    assert after["stats64"]["tx"]["errors"] >= errors0["stats64"]["tx"]["errors"] + 2
 
 
 # --- 9. transfer counters count handshake messages ---------------------------------------------
