@@ -101,11 +101,13 @@ void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
 	static const u8 zero[SSW_KEY_LEN];
 	struct ssw_peer *peer;
 
-	u8 public[SSW_KEY_LEN];
-	bool ok = false;
+	u8 public[SSW_KEY_LEN], old_public[SSW_KEY_LEN];
+	bool ok = false, old_identity;
 
 	lockdep_assert_held(&ssw->device_update_lock);
 	write_lock_bh(&ssw->identity_lock);
+	old_identity = ssw->has_identity;
+	memcpy(old_public, ssw->static_public, sizeof(old_public));
 	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
 	memset(ssw->static_public, 0, sizeof(ssw->static_public));
 	ssw->has_identity = false;
@@ -120,6 +122,11 @@ void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
 		ssw->has_identity = ok;
 	}
 	write_unlock_bh(&ssw->identity_lock);
+	/* Setting the same key again changes nothing (the unit's reload does). */
+	if (ok != old_identity ||
+	    (ok && crypto_memneq(old_public, ssw->static_public, SSW_KEY_LEN)))
+		list_for_each_entry(peer, &ssw->peer_list, peer_list)
+			ssw_peer_identity_changed(peer);
 	if (!ok)
 		return;
 	/* A peer with our own public key makes no sense: drop it, as WireGuard does. */
@@ -141,6 +148,11 @@ static void ssw_setup(struct net_device *dev)
 	dev->type = ARPHRD_NONE;
 	dev->flags = IFF_POINTOPOINT | IFF_NOARP;
 	dev->priv_flags |= IFF_NO_QUEUE;
+	/*
+	 * ssw_xmit() needs the inner route: an ICMP error needs it (no peer
+	 * for the destination: unreachable), and the padding its MTU.
+	 */
+	netif_keep_dst(dev);
 	ssw_compat_set_lltx(dev);
 	/*
 	 * The core allocates and frees dev->tstats; the UDP tunnel transmit

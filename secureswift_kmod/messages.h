@@ -35,4 +35,32 @@ static inline u8 ssw_data_type(u8 protocol)
 						    SSW_MESSAGE_SSW_DATA;
 }
 
+/*
+ * The exact size of a handshake message of @type in @protocol
+ * (docs/protocol.md); 0: not a handshake message of that protocol.
+ */
+static inline size_t ssw_handshake_len(u8 protocol, u32 type)
+{
+	if (protocol == SSW_PROTOCOL_WIREGUARD) {
+		switch (type) {
+		case SSW_MESSAGE_WG_HANDSHAKE_INITIATION:
+			return 148;
+		case SSW_MESSAGE_WG_HANDSHAKE_RESPONSE:
+			return 92;
+		case SSW_MESSAGE_WG_HANDSHAKE_COOKIE:
+			return 64;
+		}
+		return 0;
+	}
+	switch (type) {
+	case SSW_MESSAGE_SSW_HANDSHAKE_INITIATION:
+		return 1332;
+	case SSW_MESSAGE_SSW_HANDSHAKE_RESPONSE:
+		return 1180;
+	case SSW_MESSAGE_SSW_HANDSHAKE_COOKIE:
+		return 64;
+	}
+	return 0;
+}
+
 #endif /* _SSW_MESSAGES_H */

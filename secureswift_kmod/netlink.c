@@ -557,6 +557,29 @@ static void device_changed(struct ssw_device *ssw)
 				SSW_MCGRP_HANDSHAKE_INDEX, GFP_KERNEL);
 }
 
+/*
+ * Leave no copy of the request's keys (ours, the peers' preshared ones) in
+ * the socket buffer, whatever became of the request.
+ */
+static void wipe_set_request(struct nlattr **attrs)
+{
+	struct nlattr *peer, *attr;
+	int rem, rem_peer;
+
+	if (attrs[SSWDEVICE_A_PRIVATE_KEY])
+		memzero_explicit(nla_data(attrs[SSWDEVICE_A_PRIVATE_KEY]),
+				 nla_len(attrs[SSWDEVICE_A_PRIVATE_KEY]));
+	if (!attrs[SSWDEVICE_A_PEERS])
+		return;
+	/* Raw walk, no policy: a peer the policy refused is wiped too. */
+	nla_for_each_nested(peer, attrs[SSWDEVICE_A_PEERS], rem) {
+		nla_for_each_nested(attr, peer, rem_peer) {
+			if (nla_type(attr) == SSWPEER_A_PRESHARED_KEY)
+				memzero_explicit(nla_data(attr), nla_len(attr));
+		}
+	}
+}
+
 static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 {
 	struct ssw_device *ssw = lookup_interface(info->attrs, skb);
@@ -565,8 +588,10 @@ static int ssw_set_device(struct sk_buff *skb, struct genl_info *info)
 	u32 flags = 0;
 	int ret, rem;
 
-	if (IS_ERR(ssw))
-		return PTR_ERR(ssw);
+	if (IS_ERR(ssw)) {
+		ret = PTR_ERR(ssw);
+		goto out_wipe;
+	}
 
 	mutex_lock(&ssw->device_update_lock);
 	ret = validate_set(ssw, info);
@@ -612,10 +637,8 @@ out:
 	if (changed)
 		device_changed(ssw);
 	dev_put(ssw->dev);
-	/* The request carried keys: leave no copy in the socket buffer. */
-	if (attrs[SSWDEVICE_A_PRIVATE_KEY])
-		memzero_explicit(nla_data(attrs[SSWDEVICE_A_PRIVATE_KEY]),
-				 nla_len(attrs[SSWDEVICE_A_PRIVATE_KEY]));
+out_wipe:
+	wipe_set_request(attrs);
 	return ret;
 }
 
@@ -625,6 +648,7 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	struct ssw_endpoint from = { };
 	struct ssw_device *ssw;
 	struct ssw_peer *peer;
+	u32 rx_handshake_len = 0;
 	bool initiator;
 	u8 cipher;
 	int ret;
@@ -634,6 +658,15 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	    !attrs[SSWKEYPAIR_A_SEND_KEY] || !attrs[SSWKEYPAIR_A_RECEIVE_KEY]) {
 		ret = -EINVAL;
 		goto out_wipe;
+	}
+	if (attrs[SSWKEYPAIR_A_RX_HANDSHAKE_LEN]) {
+		rx_handshake_len = nla_get_u32(attrs[SSWKEYPAIR_A_RX_HANDSHAKE_LEN]);
+		if (!rx_handshake_len || rx_handshake_len > SSW_MAX_HANDSHAKE_LEN) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attrs[SSWKEYPAIR_A_RX_HANDSHAKE_LEN],
+					    "not the size of a handshake message");
+			ret = -EINVAL;
+			goto out_wipe;
+		}
 	}
 	ret = get_destination(attrs[SSWKEYPAIR_A_ENDPOINT], attrs[SSWKEYPAIR_A_LOCAL],
 			      &from, info->extack);
@@ -681,8 +714,18 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	 */
 	if (from.addr.sa_family)
 		ssw_peer_set_endpoint(peer, &from);
+	/* The message that made the keys came from the peer: count it as WireGuard does. */
+	if (rx_handshake_len) {
+		local_bh_disable();	/* the device's per-CPU counters */
+		ssw_peer_count_rx(peer, rx_handshake_len);
+		local_bh_enable();
+	}
+	/*
+	 * No generation bump: new keys are not configuration, and a busy
+	 * server installs them all the time; a dump that spans one is not
+	 * inconsistent (WireGuard bumps only on configuration changes).
+	 */
 	ktime_get_real_ts64(&peer->walltime_last_handshake);
-	++ssw->generation;
 	/* The initiator confirms the session: the responder promotes its keys. */
 	if (initiator)
 		ssw_send_keepalive(peer);
@@ -714,6 +757,49 @@ static int clear_peer_src(struct ssw_device *ssw, const struct nlattr *public_ke
 	return peer ? 0 : -ENOENT;
 }
 
+/*
+ * XMIT_HANDSHAKE sends from the device's socket, which lives in the
+ * namespace the device was created in, maybe not the one it is configured
+ * from now (a device moved into a container): the sender must administer
+ * that namespace too, or container root could send host-sourced UDP
+ * anywhere. And only a well-formed handshake message of the device's
+ * protocol goes out, nothing else of the caller's choosing.
+ */
+static int check_handshake_sender(struct ssw_device *ssw, struct sk_buff *skb,
+				  const struct nlattr *packet,
+				  struct netlink_ext_ack *extack)
+{
+	struct net *net;
+	bool allowed;
+	u32 type;
+
+	if (nla_len(packet) < sizeof(type)) {
+		NL_SET_ERR_MSG_ATTR(extack, packet, "not a handshake message");
+		return -EINVAL;
+	}
+	type = le32_to_cpu(nla_get_le32(packet));
+	if (nla_len(packet) != ssw_handshake_len(READ_ONCE(ssw->protocol), type)) {
+		NL_SET_ERR_MSG_ATTR(extack, packet,
+				    "not a handshake message of the device's protocol (type or size)");
+		return -EINVAL;
+	}
+	rcu_read_lock();
+	net = rcu_dereference(ssw->creating_net);
+	if (net)
+		net = maybe_get_net(net);
+	rcu_read_unlock();
+	/* Gone, or going: the socket is closed with it and nothing is sent. */
+	allowed = !net || netlink_ns_capable(skb, net->user_ns, CAP_NET_ADMIN);
+	if (net)
+		put_net(net);
+	if (!allowed) {
+		NL_SET_ERR_MSG(extack,
+			       "sending needs CAP_NET_ADMIN in the namespace that created the device");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr **attrs = info->attrs;
@@ -735,6 +821,10 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 				    nla_get_u32(attrs[SSWHANDSHAKE_A_IFINDEX])));
 	if (IS_ERR(ssw))
 		return PTR_ERR(ssw);
+	ret = check_handshake_sender(ssw, skb, attrs[SSWHANDSHAKE_A_PACKET],
+				     info->extack);
+	if (ret < 0)
+		goto out;
 
 	if (attrs[SSWHANDSHAKE_A_FLAGS] &&
 	    (nla_get_u32(attrs[SSWHANDSHAKE_A_FLAGS]) & SSWHANDSHAKE_F_RETRANSMIT)) {
@@ -773,10 +863,27 @@ static int ssw_xmit_handshake(struct sk_buff *skb, struct genl_info *info)
 	skb_reset_inner_headers(out);
 	skb_put_data(out, nla_data(attrs[SSWHANDSHAKE_A_PACKET]), len);
 	/*
-	 * Not on the device's counters: they count transport data messages,
-	 * as the peers' do, so that `ip -s link` equals the peers' sum.
+	 * A message for a known peer counts as sent to it, on the device's
+	 * counters too (`ip -s link` stays the peers' sum), as WireGuard's;
+	 * one for nobody in particular (a cookie reply) on neither.
 	 */
-	ret = ssw_socket_send_to(ssw, out, &to, false);
+	if (attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]) {
+		mutex_lock(&ssw->device_update_lock);
+		peer = ssw_peer_lookup(ssw, nla_data(attrs[SSWHANDSHAKE_A_PEER_PUBLIC_KEY]));
+		if (peer)
+			kref_get(&peer->refcount);
+		mutex_unlock(&ssw->device_update_lock);
+	} else {
+		peer = NULL;
+	}
+	ret = ssw_socket_send_to(ssw, out, &to, peer != NULL);
+	if (peer) {
+		if (!ret) {
+			atomic64_add(len, &peer->tx_bytes);
+			atomic64_inc(&peer->tx_packets);
+		}
+		ssw_peer_put(peer);
+	}
 out:
 	dev_put(ssw->dev);
 	return ret;

@@ -187,6 +187,26 @@ void ssw_peer_want_handshake(struct ssw_peer *peer)
 		ssw_netlink_need_handshake(peer);
 }
 
+void ssw_peer_count_rx(struct ssw_peer *peer, unsigned int len)
+{
+	atomic64_add(len, &peer->rx_bytes);
+	atomic64_inc(&peer->rx_packets);
+	dev_sw_netstats_rx_add(peer->device->dev, len);
+}
+
+void ssw_peer_identity_changed(struct ssw_peer *peer)
+{
+	bool waiting;
+
+	ssw_keypairs_clear(peer);
+	spin_lock_bh(&peer->staged_packets.lock);
+	peer->last_need_handshake_ns = 0;	/* the old limit was for the old identity */
+	waiting = !skb_queue_empty(&peer->staged_packets);
+	spin_unlock_bh(&peer->staged_packets.lock);
+	if (waiting)
+		ssw_peer_want_handshake(peer);
+}
+
 bool ssw_peer_set_endpoint(struct ssw_peer *peer, const struct ssw_endpoint *ep)
 {
 	bool changed;

@@ -108,6 +108,13 @@ void ssw_peer_set_preshared_key(struct ssw_peer *peer, const u8 *key);
 void ssw_peer_want_handshake(struct ssw_peer *peer);
 
 /*
+ * Our private key changed: the sessions made with the old one end now, as
+ * WireGuard expires them (not up to REJECT_AFTER_TIME later), and a peer
+ * with packets waiting asks for a handshake at once.
+ */
+void ssw_peer_identity_changed(struct ssw_peer *peer);
+
+/*
  * Move the peer's endpoint to @ep (SET_DEVICE, or a handshake the daemon
  * authenticated). True when that changed it.
  */
@@ -117,6 +124,12 @@ bool ssw_peer_set_endpoint(struct ssw_peer *peer, const struct ssw_endpoint *ep)
  * tx_dropped as WireGuard does. Returns how many went.
  */
 unsigned int ssw_peer_purge_staged(struct ssw_peer *peer);
+
+/*
+ * @len bytes of UDP payload received from @peer, on its counters and the
+ * device's (`ip -s link` is the peers' sum). BHs off: per-CPU counters.
+ */
+void ssw_peer_count_rx(struct ssw_peer *peer, unsigned int len);
 
 int ssw_peer_hash_init(void);
 

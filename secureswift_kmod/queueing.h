@@ -44,6 +44,7 @@ struct ssw_packet_cb {
 	struct ssw_keypair *keypair;	/* a reference, put by the consumer */
 	struct sk_buff *more;		/* the entry's other segments, or NULL */
 	atomic_t state;
+	u32 mtu;			/* transmit: padding goes no further */
 };
 
 #define SSW_PACKET_CB(skb) ((struct ssw_packet_cb *)((skb)->cb))

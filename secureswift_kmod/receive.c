@@ -56,14 +56,21 @@ static int pull_udp_payload(struct sk_buff *skb)
 	return pskb_trim(skb, len);
 }
 
-/* The inner packet's length from its own header; 0 when it is not IP. */
+/*
+ * The inner packet's length from its own header; 0 when it is not IP or
+ * claims less than its own header (trimmed to that, the allowed-IPs check
+ * would read the source address beyond the packet).
+ */
 static unsigned int inner_len(struct sk_buff *skb, __be16 *protocol)
 {
+	unsigned int len;
+
 	if (skb->len >= sizeof(struct iphdr) && ip_hdr(skb)->version == 4) {
 		*protocol = htons(ETH_P_IP);
-		if (ip_hdr(skb)->ihl < 5)
+		len = ntohs(ip_hdr(skb)->tot_len);
+		if (ip_hdr(skb)->ihl < 5 || len < ip_hdr(skb)->ihl * 4)
 			return 0;
-		return ntohs(ip_hdr(skb)->tot_len);
+		return len;
 	}
 	if (skb->len >= sizeof(struct ipv6hdr) && ipv6_hdr(skb)->version == 6) {
 		*protocol = htons(ETH_P_IPV6);
@@ -215,10 +222,7 @@ static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */
 	/* Message bytes, keepalives included, on the peer and the device alike. */
-	len = plain_len + SSW_DATA_MIN_LEN;
-	atomic64_add(len, &peer->rx_bytes);
-	atomic64_inc(&peer->rx_packets);
-	dev_sw_netstats_rx_add(ssw->dev, len);
+	ssw_peer_count_rx(peer, plain_len + SSW_DATA_MIN_LEN);
 
 	if (!plain_len) {	/* keepalive */
 		consume_skb(skb);
@@ -227,6 +231,7 @@ static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	ssw_reset_packet(skb, false);
 	len = inner_len(skb, &protocol);
 	if (unlikely(!len || len > skb->len)) {
+		DEV_STATS_INC(ssw->dev, rx_errors);
 		DEV_STATS_INC(ssw->dev, rx_frame_errors);
 		goto dishonest;
 	}
@@ -291,29 +296,6 @@ int ssw_receive_poll(struct napi_struct *napi, int budget)
 	if (work_done < budget)
 		napi_complete_done(napi, work_done);
 	return work_done;
-}
-
-/* The exact size of a handshake message of @type in @protocol; 0: not one. */
-static size_t handshake_len(u8 protocol, u32 type)
-{
-	static const struct {
-		u8 protocol;
-		u8 type;
-		u16 len;
-	} sizes[] = {
-		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_INITIATION, 148 },
-		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_RESPONSE, 92 },
-		{ SSW_PROTOCOL_WIREGUARD, SSW_MESSAGE_WG_HANDSHAKE_COOKIE, 64 },
-		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_INITIATION, 1332 },
-		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_RESPONSE, 1180 },
-		{ SSW_PROTOCOL_SECURESWIFT, SSW_MESSAGE_SSW_HANDSHAKE_COOKIE, 64 },
-	};
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(sizes); ++i)
-		if (sizes[i].protocol == protocol && sizes[i].type == type)
-			return sizes[i].len;
-	return 0;
 }
 
 /* mac1 = MAC(HASH(LABEL_MAC1 || our public key), message up to mac1). */
@@ -386,7 +368,7 @@ int ssw_receive(struct sock *sk, struct sk_buff *skb)
 		receive_data(ssw, skb);
 		return 0;
 	}
-	len = handshake_len(protocol, le32_to_cpu(type));
+	len = ssw_handshake_len(protocol, le32_to_cpu(type));
 	if (len && skb->len == len) {
 		receive_handshake(ssw, skb, protocol, le32_to_cpu(type));
 		return 0;

@@ -28,6 +28,7 @@
 #include <linux/icmp.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
+#include <net/dst_metadata.h>
 #include <net/icmp.h>
 #include <net/ip_tunnels.h>
 #include <net/ipv6.h>
@@ -61,19 +62,24 @@ static bool encrypt_packet(struct sk_buff *skb, struct ssw_keypair *keypair,
 	/* The checksum covers the inner packet only: finish it before padding. */
 	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
 		return false;
+	/*
+	 * Room for the header first: expanding the head copies the buffer
+	 * only up to its tail, so padding zeroed beyond the tail before that
+	 * would be lost and uninitialised memory sealed and sent instead.
+	 */
+	if (unlikely(skb_cow_head(skb, SSW_TX_HEADROOM) < 0))
+		return false;
 	/* Our own writable data, with room for the padding and the tag. */
 	num_frags = skb_cow_data(skb, trailer_len, &trailer);
 	if (unlikely(num_frags < 0 || num_frags > ARRAY_SIZE(sg)))
 		return false;
-	memset(skb_tail_pointer(trailer), 0, padding);
-	if (unlikely(skb_cow_head(skb, SSW_TX_HEADROOM) < 0))
-		return false;
+	/* Padding and tag are inside the data from here on: nothing drops them. */
+	memset(pskb_put(skb, trailer, trailer_len), 0, padding);
 
 	hdr = skb_push(skb, sizeof(*hdr));
 	hdr->type = cpu_to_le32(ssw_data_type(READ_ONCE(keypair->peer->device->protocol)));
 	hdr->receiver_index = keypair->remote_index;
 	hdr->counter = cpu_to_le64(SSW_PACKET_CB(skb)->nonce);
-	pskb_put(skb, trailer, trailer_len);
 
 	sg_init_table(sg, num_frags);
 	if (skb_to_sgvec(skb, sg, sizeof(*hdr), plain_len + SSW_AEAD_TAG_LEN) <= 0)
@@ -107,7 +113,7 @@ void ssw_send_encrypt_worker(struct work_struct *work)
 		keypair = SSW_PACKET_CB(skb)->keypair;
 		/* Alive until every worker has finished (ssw_peer_queues_stop). */
 		peer = keypair->peer;
-		mtu = READ_ONCE(peer->device->dev->mtu);
+		mtu = SSW_PACKET_CB(skb)->mtu;
 		ok = true;
 		/* One bad segment and the entry is dropped whole, as WireGuard does. */
 		ssw_for_each_segment(skb, seg) {
@@ -183,25 +189,23 @@ next:
 /*
  * Hand @skb, a list of packets (GSO segments, linked by ->next, no GSO
  * left) to the crypto workers as one entry under @keypair, in the peer's
- * order; consumes them. Caller holds rcu_read_lock_bh().
+ * order, padded up to @mtu at most; consumes them. Caller holds
+ * rcu_read_lock_bh().
  */
 static void queue_for_encryption(struct ssw_peer *peer,
 				 struct ssw_keypair *keypair,
-				 struct sk_buff *skb)
+				 struct sk_buff *skb, unsigned int mtu)
 {
 	struct ssw_device *ssw = peer->device;
-	struct sk_buff *seg;
 	int ret;
 
-	/* Only the inner route's ICMP needed it, and that is behind us. */
-	for (seg = skb; seg; seg = seg->next)
-		skb_dst_drop(seg);
 	if (unlikely(READ_ONCE(peer->is_dead)))
 		goto err;
 	keypair = ssw_keypair_get(keypair);
 	if (unlikely(!keypair))
 		goto err;
 	SSW_PACKET_CB(skb)->keypair = keypair;
+	SSW_PACKET_CB(skb)->mtu = mtu;
 	SSW_PACKET_CB(skb)->more = skb->next;
 	skb->next = NULL;
 	ret = ssw_queue_packet(ssw, &ssw->encrypt_queue, &peer->tx_queue, skb,
@@ -232,7 +236,8 @@ void ssw_send_keepalive(struct ssw_peer *peer)
 	rcu_read_lock_bh();
 	keypair = rcu_dereference_bh(peer->keypairs.current_keypair);
 	if (ssw_keypair_usable(keypair))
-		queue_for_encryption(peer, keypair, skb);
+		queue_for_encryption(peer, keypair, skb,
+				     READ_ONCE(peer->device->dev->mtu));
 	else
 		kfree_skb(skb);
 	rcu_read_unlock_bh();
@@ -258,6 +263,7 @@ static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 			struct sk_buff *skb)
 {
 	struct net_device *dev = peer->device->dev;
+	unsigned int mtu = SSW_PACKET_CB(skb)->mtu;	/* ssw_xmit() */
 	struct sk_buff *segs;
 
 	if (skb_is_gso(skb)) {
@@ -273,7 +279,7 @@ static void send_packet(struct ssw_peer *peer, struct ssw_keypair *keypair,
 		skb_mark_not_on_list(segs);
 	}
 	/* All segments of one super-packet: one entry, one worker (queueing.h). */
-	queue_for_encryption(peer, keypair, segs);
+	queue_for_encryption(peer, keypair, segs, mtu);
 }
 
 /*
@@ -336,6 +342,15 @@ netdev_tx_t ssw_xmit(struct sk_buff *skb, struct net_device *dev)
 		kfree_skb(skb);
 		return NETDEV_TX_OK;
 	}
+	/*
+	 * The inner route (kept for us: netif_keep_dst) served the ICMP above
+	 * and gives the MTU the padding must not pass: it may allow less than
+	 * the device (ip route ... mtu), and WireGuard pads to the dst MTU.
+	 * Nothing needs it after that, staged packets least of all.
+	 */
+	SSW_PACKET_CB(skb)->mtu = skb_valid_dst(skb) ? dst_mtu(skb_dst(skb)) :
+						       READ_ONCE(dev->mtu);
+	skb_dst_drop(skb);
 	keypair = rcu_dereference_bh(peer->keypairs.current_keypair);
 	if (likely(ssw_keypair_usable(keypair)))
 		send_packet(peer, keypair, skb);

@@ -118,12 +118,13 @@ static int send4(struct ssw_device *ssw, struct sk_buff *skb,
 		if (cache)
 			dst_cache_set_ip4(cache, &rt->dst, fl.saddr);
 	}
-	if (unlikely(rt->dst.dev == ssw->dev)) {
-		/* The tunnel's own traffic routed into the tunnel. */
-		ip_rt_put(rt);
-		ret = -ELOOP;
-		goto err;
-	}
+	/*
+	 * A route back into our own device is not refused: that is a tunnel
+	 * nested in another of its peers' (onion routing, as WireGuard allows
+	 * since it dropped this restriction). A real loop ends like any loop
+	 * between tunnels: the datagram grows with each pass, the queues
+	 * bound it, and removing the peer or route ends it.
+	 */
 	skb->ignore_df = 1;
 	udp_tunnel_xmit_skb(rt, sock, skb, fl.saddr, fl.daddr, 0,
 			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
@@ -195,11 +196,7 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 		if (cache)
 			dst_cache_set_ip6(cache, dst, &fl.saddr);
 	}
-	if (unlikely(dst->dev == ssw->dev)) {
-		dst_release(dst);
-		ret = -ELOOP;
-		goto err;
-	}
+	/* Back into our own device: a nested tunnel, as in send4(). */
 	skb->ignore_df = 1;
 	udp_tunnel6_xmit_skb(dst, sock, skb, skb->dev, &fl.saddr, &fl.daddr, 0,
 			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,

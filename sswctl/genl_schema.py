@@ -230,7 +230,8 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("PROTOCOL", T.U8, "enum ssw_protocol.", enum="ssw_protocol"),
             Attr("CIPHER", T.U8, "enum ssw_cipher.", enum="ssw_cipher"),
             Attr("GENERATION", T.U32, "Configuration generation; changes on every "
-                 "update. Every dump message carries it.", read_only=True),
+                 "configuration update (not on new session keys, roaming or traffic). Every "
+                 "dump message carries it.", read_only=True),
         ),
     ),
     AttrSet(
@@ -248,8 +249,11 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("PERSISTENT_KEEPALIVE_INTERVAL", T.U16, "Seconds; 0 disables."),
             Attr("LAST_HANDSHAKE_TIME", T.BINARY, "struct __kernel_timespec (wall clock); "
                  "zero means never.", exact_len=16, read_only=True),
-            Attr("RX_BYTES", T.U64, "Bytes received from the peer.", read_only=True),
-            Attr("TX_BYTES", T.U64, "Bytes sent to the peer.", read_only=True),
+            Attr("RX_BYTES", T.U64, "Bytes received from the peer: UDP payloads of data "
+                 "messages and of the handshake messages the daemon attributed to it.",
+                 read_only=True),
+            Attr("TX_BYTES", T.U64, "Bytes sent to the peer: UDP payloads of data messages "
+                 "and of the handshake messages sent for it.", read_only=True),
             Attr("ALLOWEDIPS", T.NESTED_ARRAY, "Array of allowed-IP nests.", nested="allowedip"),
             Attr("PROTOCOL_VERSION", T.U32, "Must be 1 when given (as WireGuard's)."),
             Attr("NAME", T.STRING, "Human-readable name (a SecureSwift extension); "
@@ -292,6 +296,12 @@ ATTRSETS: tuple[AttrSet, ...] = (
                  "was sent to, as the HANDSHAKE_UPCALL's LOCAL gave it (same family as ENDPOINT). "
                  "It becomes the peer's sticky source: what the kernel sends to the peer leaves "
                  "from it while it stays ours and routable.", min_len=16, max_len=28),
+            Attr("RX_HANDSHAKE_LEN", T.U32, "Optional: the size of the handshake message "
+                 "received from the peer that completed this handshake (the initiation a "
+                 "responder answered, the response an initiator got). It counts as received "
+                 "from the peer (RX_BYTES, RX_PACKETS and the device's rx counters), as "
+                 "WireGuard counts handshake messages; only the daemon knows the peer of an "
+                 "upcall. At most the largest handshake message."),
         ),
     ),
     AttrSet(
@@ -328,7 +338,13 @@ COMMANDS: tuple[Command, ...] = (
             "ENOENT: no such peer; ENETDOWN: device down.", "keypair", "do"),
     Command("XMIT_HANDSHAKE", 3,
             "Send PACKET as one UDP datagram from the device's socket (IFINDEX, PACKET, and "
-            "ENDPOINT or else PEER_PUBLIC_KEY for that peer's endpoint). The device must be up "
+            "ENDPOINT or else PEER_PUBLIC_KEY for that peer's endpoint). PACKET must be a "
+            "handshake message of the device's protocol, of the exact size of its type "
+            "(docs/protocol.md), else EINVAL; the caller needs CAP_NET_ADMIN over the namespace "
+            "the device was created in (where its socket lives) as well as over its current "
+            "one, else EPERM. A message sent for a known PEER_PUBLIC_KEY counts as sent to "
+            "that peer (TX_BYTES, TX_PACKETS, the device's tx counters), as WireGuard counts "
+            "handshake messages. The device must be up "
             "(ENONET otherwise); ENOENT: no such peer; EDESTADDRREQ: the peer has no endpoint.",
             "handshake", "do"),
     Command("HANDSHAKE_UPCALL", 4,

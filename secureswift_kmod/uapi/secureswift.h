@@ -48,7 +48,13 @@ enum ssw_cmd {
 	/*
 	 * do: Send PACKET as one UDP datagram from the device's socket (IFINDEX,
 	 * PACKET, and ENDPOINT or else PEER_PUBLIC_KEY for that peer's endpoint).
-	 * The device must be up (ENONET otherwise); ENOENT: no such peer;
+	 * PACKET must be a handshake message of the device's protocol, of the exact
+	 * size of its type (docs/protocol.md), else EINVAL; the caller needs
+	 * CAP_NET_ADMIN over the namespace the device was created in (where its
+	 * socket lives) as well as over its current one, else EPERM. A message sent
+	 * for a known PEER_PUBLIC_KEY counts as sent to that peer (TX_BYTES,
+	 * TX_PACKETS, the device's tx counters), as WireGuard counts handshake
+	 * messages. The device must be up (ENONET otherwise); ENOENT: no such peer;
 	 * EDESTADDRREQ: the peer has no endpoint. Attributes: SSWHANDSHAKE_A_*.
 	 */
 	SSW_CMD_XMIT_HANDSHAKE = 3,
@@ -205,8 +211,9 @@ enum sswdevice_attribute {
 	/* u8: enum ssw_cipher. */
 	SSWDEVICE_A_CIPHER,
 	/*
-	 * u32: Configuration generation; changes on every update. Every dump
-	 * message carries it. Read-only.
+	 * u32: Configuration generation; changes on every configuration update (not
+	 * on new session keys, roaming or traffic). Every dump message carries it.
+	 * Read-only.
 	 */
 	SSWDEVICE_A_GENERATION,
 	__SSWDEVICE_A_LAST
@@ -231,9 +238,15 @@ enum sswpeer_attribute {
 	 * Read-only.
 	 */
 	SSWPEER_A_LAST_HANDSHAKE_TIME,
-	/* u64: Bytes received from the peer. Read-only. */
+	/*
+	 * u64: Bytes received from the peer: UDP payloads of data messages and of
+	 * the handshake messages the daemon attributed to it. Read-only.
+	 */
 	SSWPEER_A_RX_BYTES,
-	/* u64: Bytes sent to the peer. Read-only. */
+	/*
+	 * u64: Bytes sent to the peer: UDP payloads of data messages and of the
+	 * handshake messages sent for it. Read-only.
+	 */
 	SSWPEER_A_TX_BYTES,
 	/* array of nested SSWALLOWEDIP_A_*: Array of allowed-IP nests. */
 	SSWPEER_A_ALLOWEDIPS,
@@ -304,6 +317,15 @@ enum sswkeypair_attribute {
 	 * the peer leaves from it while it stays ours and routable.
 	 */
 	SSWKEYPAIR_A_LOCAL,
+	/*
+	 * u32: Optional: the size of the handshake message received from the peer
+	 * that completed this handshake (the initiation a responder answered, the
+	 * response an initiator got). It counts as received from the peer
+	 * (RX_BYTES, RX_PACKETS and the device's rx counters), as WireGuard counts
+	 * handshake messages; only the daemon knows the peer of an upcall. At most
+	 * the largest handshake message.
+	 */
+	SSWKEYPAIR_A_RX_HANDSHAKE_LEN,
 	__SSWKEYPAIR_A_LAST
 };
 #define SSWKEYPAIR_A_MAX (__SSWKEYPAIR_A_LAST - 1)

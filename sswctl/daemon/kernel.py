@@ -91,6 +91,7 @@ class KernelDaemon(EngineDriver):
         # Sender of the handshake message whose events are being handled (set only
         # once the engine accepted it): keypairs installed then move the endpoint.
         self._authenticated_from: Endpoint | None = None
+        self._received_len: int | None = None  # that message's size, counted as received from the peer
         # Per remote address, the address of ours its last handshake message came
         # to (the upcalls' LOCAL): answers and keypairs for it go back from there,
         # so a multi-homed host replies from the address the peer wrote to.
@@ -186,6 +187,10 @@ class KernelDaemon(EngineDriver):
 
     def _upcall(self, up: HandshakeUpcall, now: float) -> None:
         kind, peer = up.kind, up.peer_public_key
+        if kind in ("handshake", "need_handshake") and self._changed_at is not None:
+            # A configuration change not applied yet (a new private key, a peer just
+            # added) is what this message may need: apply it now, not SETTLE later.
+            self._resync()
         if kind == "handshake":
             if self.engine is None or up.endpoint is None:
                 self.errors["no_private_key" if self.engine is None else "no_source"] += 1
@@ -200,14 +205,12 @@ class KernelDaemon(EngineDriver):
                 return
             # The engine accepted the message: a keypair it yields comes from an
             # authenticated handshake, whose sender is where the peer now is.
-            self._authenticated_from = up.endpoint
+            self._authenticated_from, self._received_len = up.endpoint, len(up.packet)
             try:
                 self.handle(r.events)
             finally:
-                self._authenticated_from = None
+                self._authenticated_from, self._received_len = None, None
         elif kind == "need_handshake":
-            if self._changed_at is not None:
-                self._resync()  # the peer may be one that was just added
             self.need_handshake(peer, now)
         elif kind == "device_changed":
             self._changed_at = now
@@ -341,9 +344,10 @@ class KernelDaemon(EngineDriver):
         # From the address the peer last wrote to, except on a retry (WireGuard
         # forgets the source then: it may be what failed).
         local = self._locals.get(_addr(dest)) if dest is not None and not retransmit else None
+        # The peer, when known, also counts the message as sent to it (as WireGuard's
+        # transfer counters do); a cookie reply is for nobody in particular.
         try:
-            self.kb.xmit_handshake(self.name, bytes(ev.data), endpoint=dest,
-                                   peer_public_key=ev.peer if dest is None or retransmit else None,
+            self.kb.xmit_handshake(self.name, bytes(ev.data), endpoint=dest, peer_public_key=ev.peer,
                                    retransmit=retransmit, local=local)
         except IPCError as e:
             self.errors["send_error"] += 1
@@ -362,7 +366,8 @@ class KernelDaemon(EngineDriver):
                                     remote_index=keypair.remote_index, send_key=bytes(keypair.send_key),
                                     receive_key=bytes(keypair.receive_key), initiator=keypair.is_initiator,
                                     cipher=keypair.cipher, endpoint=self._authenticated_from,
-                                    local=self._locals.get(_addr(self._authenticated_from)))
+                                    local=self._locals.get(_addr(self._authenticated_from)),
+                                    rx_handshake_len=self._received_len)
         except IPCError as e:
             self.errors["install_error"] += 1
             log.warning("%s: cannot install keys for peer %s: %s", self.name, short_key(peer),

@@ -536,7 +536,7 @@ class GenlBackend(ControlBackend):
     def install_keypair(self, name: str, peer_public_key: bytes, *, local_index: int, remote_index: int,
                         send_key: bytes, receive_key: bytes, initiator: bool,
                         cipher: Cipher | str | None = None, endpoint: Endpoint | None = None,
-                        local: Endpoint | None = None) -> None:
+                        local: Endpoint | None = None, rx_handshake_len: int | None = None) -> None:
         """Hand the module a session's transport keys (SSW_CMD_INSTALL_KEYPAIR).
 
         ``name`` is looked up in the caller's network namespace; ``cipher``
@@ -545,8 +545,10 @@ class GenlBackend(ControlBackend):
         installed, before anything is sent under them (never pass an address
         from an unauthenticated message); ``local``
         (with ``endpoint``): the upcall's ``local`` for that message, which
-        becomes the peer's sticky source. The daemon's kernel backend calls
-        this for every ``KeypairCreated`` event.
+        becomes the peer's sticky source. ``rx_handshake_len``: the size of the
+        peer's handshake message that completed the handshake, counted as received
+        from the peer. The daemon's kernel backend calls this for every
+        ``KeypairCreated`` event.
         """
         payload = (encode("keypair", "IFINDEX", _ifindex(name)) + encode("keypair", "PEER_PUBLIC_KEY", peer_public_key)
                    + encode("keypair", "LOCAL_INDEX", local_index) + encode("keypair", "REMOTE_INDEX", remote_index)
@@ -558,6 +560,8 @@ class GenlBackend(ControlBackend):
             payload += encode("keypair", "ENDPOINT", sockaddr(endpoint))
             if local is not None:
                 payload += encode("keypair", "LOCAL", sockaddr(local))
+        if rx_handshake_len is not None:
+            payload += encode("keypair", "RX_HANDSHAKE_LEN", rx_handshake_len)
         self._request(CMD["INSTALL_KEYPAIR"], payload, 0)
 
     def xmit_handshake(self, name: str, packet: bytes, *, endpoint: Endpoint | None = None,
@@ -565,7 +569,8 @@ class GenlBackend(ControlBackend):
                        local: Endpoint | None = None) -> None:
         """Send a handshake message from the device's UDP socket (SSW_CMD_XMIT_HANDSHAKE),
         to ``endpoint``, or else to the current endpoint of the peer ``peer_public_key``
-        (from the peer's sticky source). ``local`` (with ``endpoint``): send from
+        (from the peer's sticky source); sent for a known ``peer_public_key``, it counts
+        as sent to that peer. ``local`` (with ``endpoint``): send from
         this address of ours while it is ours and routable (an upcall's ``local``).
         ``retransmit`` (needs ``peer_public_key``): the last initiation went
         unanswered, so the kernel forgets its cached source for the peer first."""

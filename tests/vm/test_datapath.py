@@ -76,7 +76,7 @@ class Pair:
             run("ip", "-n", ns, "addr", "add", f"10.241.0.{i}/24", "dev", "ssw")
             run("ip", "-n", ns, "addr", "add", f"fd10::{i}/64", "dev", "ssw", "nodad")
             run("ip", "-n", ns, "link", "set", "ssw", "up")
-        keys = os.urandom(32), os.urandom(32)
+        self.keys = keys = os.urandom(32), os.urandom(32)
         self.a, self.b, self.kp_a, self.kp_b = handshake(protocol, cipher, *keys)
         for ns, me, other, i in ((self.ns1, keys[0], self.b, 2), (self.ns2, keys[1], self.a, 1)):
             host = f"192.168.241.{i}" if outer == 4 else f"fd00:241::{i}"
@@ -290,14 +290,15 @@ def test_xmit_handshake_to_a_peer_endpoint_and_refusals(netns):
         with in_netns(p.ns2):
             p.kb.set_device(Device(name="ssw", peers=[Peer(public_key=p.a.public_key,
                                                            endpoint=Endpoint("192.168.241.1", 51101))]))
-            p.kb.xmit_handshake("ssw", b"\x11\0\0\0hello", peer_public_key=p.a.public_key)
-            assert s.recvfrom(100) == (b"\x11\0\0\0hello", ("192.168.241.2", 51002))
+            init = initiation_to("secureswift", p.a.public_key)[1]
+            p.kb.xmit_handshake("ssw", init, peer_public_key=p.a.public_key)
+            assert s.recvfrom(4096) == (init, ("192.168.241.2", 51002))
             with pytest.raises(IPCError) as e:
-                p.kb.xmit_handshake("ssw", b"x", peer_public_key=os.urandom(32))
+                p.kb.xmit_handshake("ssw", init, peer_public_key=os.urandom(32))
             assert e.value.errno == errno.ENOENT
             run("ip", "link", "set", "ssw", "down")
             with pytest.raises(IPCError) as e:
-                p.kb.xmit_handshake("ssw", b"x", endpoint=Endpoint("192.168.241.1", 51101))
+                p.kb.xmit_handshake("ssw", init, endpoint=Endpoint("192.168.241.1", 51101))
             assert e.value.errno == errno.ENONET
     finally:
         s.close()

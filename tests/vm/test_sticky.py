@@ -186,13 +186,14 @@ def test_xmit_handshake_sends_from_the_local_address_given_while_it_is_ours(netn
             rx.bind(("127.0.0.1", 52302))
             rx.settimeout(20)
             to = Endpoint("127.0.0.1", 52302)
-            kb.xmit_handshake(dev, b"sticky", endpoint=to, local=Endpoint("127.0.0.2", 0))
-            assert rx.recvfrom(64) == (b"sticky", ("127.0.0.2", 52301))
-            kb.xmit_handshake(dev, b"gone", endpoint=to, local=Endpoint("192.0.2.77", 0))
-            assert rx.recvfrom(64) == (b"gone", ("127.0.0.1", 52301))
-            kb.xmit_handshake(dev, b"plain", endpoint=to)
-            assert rx.recvfrom(64) == (b"plain", ("127.0.0.1", 52301))
-            base = encode("handshake", "IFINDEX", socket.if_nametoindex(dev)) + encode("handshake", "PACKET", b"x")
+            kb.xmit_handshake(dev, _initiation(b"sticky"), endpoint=to, local=Endpoint("127.0.0.2", 0))
+            assert rx.recvfrom(2048) == (_initiation(b"sticky"), ("127.0.0.2", 52301))
+            kb.xmit_handshake(dev, _initiation(b"gone"), endpoint=to, local=Endpoint("192.0.2.77", 0))
+            assert rx.recvfrom(2048) == (_initiation(b"gone"), ("127.0.0.1", 52301))
+            kb.xmit_handshake(dev, _initiation(b"plain"), endpoint=to)
+            assert rx.recvfrom(2048) == (_initiation(b"plain"), ("127.0.0.1", 52301))
+            base = (encode("handshake", "IFINDEX", socket.if_nametoindex(dev))
+                    + encode("handshake", "PACKET", _initiation(b"x")))
             local4 = encode("handshake", "LOCAL", sockaddr(Endpoint("127.0.0.2", 0)))
             nobody = encode("handshake", "PEER_PUBLIC_KEY", os.urandom(32))  # alone: ENOENT
             for payload in (base + nobody + local4,  # LOCAL goes with an ENDPOINT only
@@ -203,10 +204,15 @@ def test_xmit_handshake_sends_from_the_local_address_given_while_it_is_ours(netn
             assert _nothing_arrives(rx)
 
 
+def _initiation(tag: bytes) -> bytes:
+    """A message XMIT_HANDSHAKE sends: the type and size of a secureswift-mode initiation."""
+    return (b"\x11\0\0\0" + tag).ljust(1332, b"\0")
+
+
 def _nothing_arrives(s: socket.socket) -> bool:
     s.settimeout(1)
     try:
-        s.recvfrom(64)
+        s.recvfrom(2048)
     except TimeoutError:
         return True
     return False
