@@ -1,0 +1,36 @@
+#!/bin/bash
+# Runs INSIDE the VM for tests/vm/check-checkers.sh: load the test build,
+# plant each bug in turn (plant_bug parameter, secureswift_kmod/testknobs.c)
+# and save the kernel's report of each to RESULTS/plant-<bug>.txt, the
+# kmemleak report to RESULTS/plant-leak-kmemleak.txt. First a control: the
+# same steps with nothing planted, which must come back clean.
+set -u
+results=$1
+ko=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+date +%s.%N >"$results/t_start"
+"$root/tests/vm/load-module.sh" "$ko" >"$results/plant.log" 2>&1 || { echo 100 >"$results/plant.rc"; exit; }
+kmemleak=/sys/kernel/debug/kmemleak
+[ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+param=/sys/module/secureswift/parameters/plant_bug
+for bug in none uaf oob kfence ubsan lockdep leak; do
+	dmesg -C
+	echo "ssw-vm: tests start" >/dev/kmsg
+	if [ "$bug" != none ]; then
+		echo "$bug" >"$param" 2>>"$results/plant.log" ||
+			echo "plant $bug: write failed" >>"$results/plant.log"
+	fi
+	if [ "$bug" = none ] || [ "$bug" = leak ]; then
+		if [ -w "$kmemleak" ]; then
+			echo scan >"$kmemleak"; sleep 6; echo scan >"$kmemleak"
+			{ echo "ssw-vm: kmemleak before rmmod"; cat "$kmemleak"; } \
+				>"$results/plant-$bug-kmemleak.txt"
+			echo clear >"$kmemleak"
+		fi
+	fi
+	sleep 1
+	dmesg >"$results/plant-$bug.txt"
+done
+echo 0 >"$results/plant.rc"
+date +%s.%N >"$results/t_end"
+sync
