@@ -58,7 +58,9 @@ static int plant_oob(void)
 
 /*
  * KFENCE samples one allocation per interval (kfence.sample_interval): ask
- * until one lands in its pool, then read the guard page after it.
+ * until one lands in its pool, then read the guard page after it. Each
+ * object has a page of its own, at the page's start or end, with a guard
+ * page on either side: a page past the object is always the guard page.
  */
 static int plant_kfence(void)
 {
@@ -70,7 +72,7 @@ static int plant_kfence(void)
 		if (!p)
 			return -ENOMEM;
 		if (is_kfence_address(p)) {
-			size_t past = 32 + PAGE_SIZE / 2;
+			size_t past = PAGE_SIZE;
 
 			OPTIMIZER_HIDE_VAR(past);
 			plant_sink = READ_ONCE(p[past]);
