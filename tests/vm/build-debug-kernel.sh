@@ -9,7 +9,8 @@
 # Built once and cached under $SSW_KERNEL_CACHE/debug-<source version>-<hash
 # of the config fragment and the recipe>/:
 #   vmlinuz      the kernel image
-#   mods/        its modules tree (lib/modules/<release>/, depmod'ed)
+#   mods/        its modules tree (lib/modules/<release>/, depmod'ed, with
+#                the image again as lib/modules/<release>/vmlinuz)
 #   out/         the build tree: KDIR for out-of-tree modules
 #   release      its kernel release (uname -r)
 #   build-time   seconds the build took
@@ -32,6 +33,9 @@ RECIPE="defconfig+kvm_guest+debug.config bzImage modules v1"
 key=$( (echo "$RECIPE"; cat "$ROOT/tests/vm/debug.config") | sha256sum | cut -c1-12)
 dir="$CACHE/debug-$version-$key"
 if [ -s "$dir/build-time" ] && [ -s "$dir/vmlinuz" ]; then
+	rel=$(cat "$dir/release")
+	[ -s "$dir/mods/lib/modules/$rel/vmlinuz" ] ||
+		cp "$dir/vmlinuz" "$dir/mods/lib/modules/$rel/vmlinuz"
 	echo "== debug kernel $(cat "$dir/release") reused from $dir (built in $(cat "$dir/build-time") s)" >&2
 	echo "$dir"
 	exit 0
@@ -73,6 +77,9 @@ rm -rf "$dir/mods"
 make -s -C "$src" O="$out" INSTALL_MOD_PATH="$dir/mods" INSTALL_MOD_STRIP=1 \
 	DEPMOD=/sbin/depmod modules_install >&2
 cp "$out/arch/x86/boot/bzImage" "$dir/vmlinuz"
+# Next to its modules too: virtme-ng finds a kernel's modules by walking up
+# from the image to a directory with lib/modules.
+cp "$out/arch/x86/boot/bzImage" "$dir/mods/lib/modules/$release/vmlinuz"
 echo "$release" >"$dir/release"
 echo $(( $(date +%s) - t0 )) >"$dir/build-time"
 echo "== debug kernel $release built in $(cat "$dir/build-time") s: $dir" >&2

@@ -23,7 +23,6 @@ fi
 build_one() {	# build-dir [extra make arguments]
 	local build=$1
 	shift
-	rm -rf "$build"
 	mkdir -p "$build"
 	local log="$build/build.log"
 	local ok=0

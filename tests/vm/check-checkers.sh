@@ -41,7 +41,7 @@ PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng --run "$VMLINUZ" --disable-kvm 
 	--memory 2G --cpus 2 --verbose \
 	--append "loglevel=4 kasan_multi_shot kfence.sample_interval=10" \
 	--cwd "$ROOT" --rwdir "$results" \
-	--exec "$ROOT/tests/vm/guest-plant.sh $results $ko" \
+	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest-plant.sh $results $ko" \
 	</dev/null >"$results/console.log" 2>&1
 set -e
 echo "== boot and plants: $(( $(date +%s) - t0 )) s"

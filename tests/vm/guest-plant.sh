@@ -9,6 +9,12 @@ results=$1
 ko=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
 date +%s.%N >"$results/t_start"
+# A kernel whose modules are not the host's (7.2, debug): its tree, linked
+# where modprobe looks (run-vm.sh passes SSW_KMODS).
+if [ -n "${SSW_KMODS:-}" ] && [ ! -e "/lib/modules/$(uname -r)/modules.dep.bin" ]; then
+	mount -t tmpfs ssw-modules /lib/modules
+	ln -s "$SSW_KMODS" "/lib/modules/$(uname -r)"
+fi
 "$root/tests/vm/load-module.sh" "$ko" >"$results/plant.log" 2>&1 || { echo 100 >"$results/plant.rc"; exit; }
 kmemleak=/sys/kernel/debug/kmemleak
 [ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null

@@ -9,6 +9,12 @@ shift 3
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 date +%s.%N >"$results/t_start"
+# A kernel whose modules are not the host's (7.2, debug): its tree, linked
+# where modprobe looks (run-vm.sh passes SSW_KMODS).
+if [ -n "${SSW_KMODS:-}" ] && [ ! -e "/lib/modules/$(uname -r)/modules.dep.bin" ]; then
+	mount -t tmpfs ssw-modules /lib/modules
+	ln -s "$SSW_KMODS" "/lib/modules/$(uname -r)"
+fi
 echo "ssw-vm: tests start" >/dev/kmsg
 
 export SSW_VM_GUEST=1 SSW_KO="$ko" SSW_KO_SHIPPED="${ko%-test/secureswift.ko}/secureswift.ko" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

@@ -6,6 +6,10 @@
 #   KDIR=...     the build tree to build modules against
 #   KROOT=...    empty, or the root to build in (chroot): Debian sid's
 #                headers want sid's compiler, which needs sid's glibc
+#   KMODS=...    empty (the host's /lib/modules/$KVER), or the kernel's
+#                modules tree, which tests/vm/guest.sh links into the guest's
+#                /lib/modules (virtme-ng's own link is not there by the time
+#                the tests run)
 #
 #   tests/vm/kernel-info.sh 6.1|6.12   Debian bookworm's, installed (make vm-deps)
 #   tests/vm/kernel-info.sh 7.2        Debian sid's, from the private cache
@@ -18,14 +22,14 @@ series=${1:?usage: $0 6.1|6.12|7.2|debug}
 case "$series" in
 6.1|6.12)
 	kver=$("$ROOT/tests/vm/kver.sh" "$series")
-	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=\n' "$kver" "/boot/vmlinuz-$kver" \
+	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=\nKMODS=\n' "$kver" "/boot/vmlinuz-$kver" \
 		"/lib/modules/$kver/build"
 	;;
 debug)
 	dir=$("$ROOT/tests/vm/build-debug-kernel.sh")
 	kver=$(cat "$dir/release")
-	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=\n' "$kver" \
-		"$dir/mods/lib/modules/$kver/vmlinuz" "$dir/out"
+	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=\nKMODS=%q\n' "$kver" \
+		"$dir/mods/lib/modules/$kver/vmlinuz" "$dir/out" "$dir/mods/lib/modules/$kver"
 	;;
 *[!0-9.]*|"")
 	echo "kernel-info.sh: bad kernel '$series' (6.1, 6.12, 7.2 or debug)" >&2
@@ -34,8 +38,8 @@ debug)
 *)
 	sdir=$("$ROOT/tests/vm/fetch-kernel.sh" "$series")
 	kver=$(cat "$sdir/release")
-	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=%q\n' "$kver" \
+	printf 'KVER=%q\nVMLINUZ=%q\nKDIR=%q\nKROOT=%q\nKMODS=%q\n' "$kver" \
 		"$sdir/root/usr/lib/modules/$kver/vmlinuz" "/usr/lib/modules/$kver/build" \
-		"$sdir/root"
+		"$sdir/root" "$sdir/root/usr/lib/modules/$kver"
 	;;
 esac

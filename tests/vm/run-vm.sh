@@ -64,7 +64,7 @@ boot() {
 		--memory "$VM_MEM" --cpus "$VM_CPUS" \
 		--verbose --append loglevel=4 \
 		--cwd "$ROOT" --rwdir "$results" \
-		--exec "$ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
+		--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
 		</dev/null >"$results/console.log" 2>&1
 	vng_rc=$?
 	set -e
