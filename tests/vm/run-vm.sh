@@ -54,6 +54,9 @@ pytest_args=""
 # The guest kernel's console goes to console.log at warning level (-v with
 # loglevel=4): a panic during boot is otherwise invisible, since qemu just
 # exits (vng exit 255) before the guest has written anything.
+# no_timer_check: on a busy host the emulated guest can miss the IO-APIC
+# timer check's ticks and panic ("IO-APIC + timer doesn't work!", seen on
+# 7.2); the check proves nothing about the module.
 boot() {
 	rm -f "$results"/pytest.* "$results"/t_start "$results"/t_end "$results"/dmesg.txt \
 		"$results"/kmemleak.txt "$results"/module-range
@@ -62,7 +65,7 @@ boot() {
 	PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
 		--run "$VMLINUZ" --disable-kvm \
 		--memory "$VM_MEM" --cpus "$VM_CPUS" \
-		--verbose --append loglevel=4 \
+		--verbose --append "loglevel=4 no_timer_check" \
 		--cwd "$ROOT" --rwdir "$results" \
 		--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
 		</dev/null >"$results/console.log" 2>&1
