@@ -13,6 +13,7 @@
 #include <net/genetlink.h>
 #include <net/rtnetlink.h>
 #include <linux/timer.h>
+#include <linux/workqueue.h>
 #include <crypto/blake2s.h>
 
 /* hex2bin() moved from kernel.h into its own header in 7.x. */
@@ -111,6 +112,17 @@ static inline void ssw_compat_udp_tunnel_sock_release(struct socket *sock)
 {
 	udp_tunnel_sock_release(ssw_compat_tunnel_sk(sock));
 }
+
+/*
+ * Workqueues: 6.17 added WQ_PERCPU (the default until then), and 7.x warns
+ * at alloc_workqueue() when neither it nor WQ_UNBOUND is given. Ours are
+ * per-CPU, as they always were.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define SSW_COMPAT_WQ_PERCPU WQ_PERCPU
+#else
+#define SSW_COMPAT_WQ_PERCPU 0
+#endif
 
 /*
  * rtnl_link_ops.newlink: 6.15 packed the namespaces and attributes into
