@@ -92,7 +92,7 @@ static void ssw_destruct(struct net_device *dev)
 
 	ssw_device_queues_free(ssw);	/* the peers' removal drained them */
 	rcu_barrier(); /* peers and trie nodes are really gone */
-	pr_debug("%s: interface destroyed\n", dev->name);
+	pr_info("%s: interface destroyed\n", dev->name);
 	free_netdev(dev);
 }
 
@@ -208,7 +208,7 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	 * it behind our back.
 	 */
 	dev->priv_destructor = ssw_destruct;
-	pr_debug("%s: interface created\n", dev->name);
+	pr_info("%s: interface created\n", dev->name);
 	return 0;
 
 err_queues:
@@ -216,11 +216,13 @@ err_queues:
 	return ret;
 }
 
+SSW_COMPAT_NEWLINK(ssw_newlink)
+
 static struct rtnl_link_ops link_ops __read_mostly = {
 	.kind		= KBUILD_MODNAME,
 	.priv_size	= sizeof(struct ssw_device),
 	.setup		= ssw_setup,
-	.newlink	= ssw_newlink,
+	.newlink	= SSW_COMPAT_NEWLINK_OP(ssw_newlink),
 };
 
 /*

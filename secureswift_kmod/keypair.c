@@ -7,6 +7,7 @@
  */
 
 #include "keypair.h"
+#include "compat.h"
 #include "aead.h"
 #include "device.h"
 #include "peer.h"
@@ -22,7 +23,7 @@ static struct workqueue_struct *free_wq;
 
 int __init ssw_keypair_module_init(void)
 {
-	free_wq = alloc_workqueue("secureswift-free", 0, 0);
+	free_wq = alloc_workqueue("secureswift-free", SSW_COMPAT_WQ_PERCPU, 0);
 	return free_wq ? 0 : -ENOMEM;
 }
 

@@ -65,7 +65,7 @@ static int __init ssw_mod_init(void)
 	if (ret < 0)
 		goto err_device;
 
-	pr_info("SecureSwift " SSW_MODULE_VERSION " loaded\n");
+	pr_info("version " SSW_MODULE_VERSION " loaded\n");
 	return 0;
 
 err_device:
@@ -83,7 +83,7 @@ static void __exit ssw_mod_exit(void)
 	ssw_device_uninit();
 	ssw_keypair_module_exit();
 	ssw_allowedips_slab_uninit();
-	pr_debug("SecureSwift unloaded\n");
+	pr_debug("unloaded\n");
 }
 
 module_init(ssw_mod_init);

@@ -714,6 +714,8 @@ static int ssw_install_keypair(struct sk_buff *skb, struct genl_info *info)
 	 */
 	if (from.addr.sa_family)
 		ssw_peer_set_endpoint(peer, &from);
+	net_dbg_ratelimited("%s: peer %llu: keypair installed (%s)\n", ssw->dev->name,
+			    peer->internal_id, initiator ? "initiator" : "responder");
 	/* The message that made the keys came from the peer: count it as WireGuard does. */
 	if (rx_handshake_len) {
 		local_bh_disable();	/* the device's per-CPU counters */
@@ -977,6 +979,8 @@ int ssw_netlink_handshake_upcall(struct ssw_device *ssw, const void *packet,
 		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
+	net_dbg_ratelimited("%s: handshake message (%zu bytes) from %pISpfsc to the daemon\n",
+			    ssw->dev->name, len, &from->addr);
 	/* To the namespace the device is configured from, where its daemon runs. */
 	return genlmsg_multicast_netns(&genl_family, dev_net(ssw->dev), msg, 0,
 				       SSW_MCGRP_HANDSHAKE_INDEX, GFP_ATOMIC);
@@ -994,6 +998,8 @@ void ssw_netlink_endpoint_changed(struct ssw_peer *peer)
 	ep = peer->endpoint;
 	read_unlock_bh(&peer->endpoint_lock);
 	ep_len = ep.addr.sa_family == AF_INET ? sizeof(ep.addr4) : sizeof(ep.addr6);
+	net_dbg_ratelimited("%s: peer %llu: endpoint changed to %pISpfsc\n",
+			    ssw->dev->name, peer->internal_id, &ep.addr);
 
 	msg = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(SSW_KEY_LEN) +
 			  nla_total_size(ep_len), GFP_ATOMIC);

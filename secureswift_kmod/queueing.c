@@ -6,6 +6,7 @@
  */
 
 #include "queueing.h"
+#include "compat.h"
 #include "device.h"
 #include "keypair.h"
 #include "peer.h"
@@ -157,7 +158,7 @@ int ssw_device_queues_init(struct ssw_device *ssw)
 	int ret;
 
 	ssw->crypt_wq = alloc_workqueue("ssw-crypt-%s",
-					WQ_CPU_INTENSIVE | WQ_MEM_RECLAIM, 0,
+					WQ_CPU_INTENSIVE | WQ_MEM_RECLAIM | SSW_COMPAT_WQ_PERCPU, 0,
 					ssw->dev->name);
 	if (!ssw->crypt_wq)
 		return -ENOMEM;

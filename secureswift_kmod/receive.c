@@ -13,6 +13,7 @@
  */
 
 #include "receive.h"
+#include "compat.h"
 #include "aead.h"
 #include "device.h"
 #include "keypair.h"
@@ -32,9 +33,11 @@
 #include <linux/udp.h>
 #include <net/ip_tunnels.h>
 
-static void rx_dropped(struct ssw_device *ssw)
+/* Counted, and told to dynamic debug (off by default, rate-limited). */
+static void rx_dropped(struct ssw_device *ssw, const char *why)
 {
 	DEV_STATS_INC(ssw->dev, rx_dropped);
+	net_dbg_ratelimited("%s: packet dropped: %s\n", ssw->dev->name, why);
 }
 
 /* Strip the outer headers: @skb->data becomes the UDP payload. */
@@ -123,7 +126,7 @@ err_keypair:
 	ssw_keypair_put(keypair);
 err:
 	rcu_read_unlock_bh();
-	rx_dropped(ssw);
+	rx_dropped(ssw, "no usable key for its index");
 	kfree_skb(skb);
 }
 
@@ -260,7 +263,7 @@ static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
 	return;
 
 drop:
-	rx_dropped(ssw);
+	rx_dropped(ssw, "replayed or malformed data");
 dishonest:	/* authentic but refused: counted as an error, not a drop */
 	kfree_skb(skb);
 }
@@ -286,7 +289,7 @@ int ssw_receive_poll(struct napi_struct *napi, int budget)
 			if (state == SSW_PACKET_OVERFLOW)
 				DEV_STATS_INC(peer->device->dev, rx_missed_errors);
 			else
-				rx_dropped(peer->device);
+				rx_dropped(peer->device, "authentication failed");
 			kfree_skb(skb);
 		}
 		ssw_keypair_put(keypair);
@@ -304,7 +307,7 @@ static bool mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 {
 	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "mac1----" : "ssw-mac1";
 	u8 key[BLAKE2S_HASH_SIZE], mac[SSW_MAC_LEN];
-	struct blake2s_state state;
+	struct ssw_blake2s_state state;
 	bool ok;
 
 	blake2s_init(&state, BLAKE2S_HASH_SIZE);
@@ -316,7 +319,7 @@ static bool mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 	if (!ok)
 		return false;	/* no identity: nobody can address us */
 	blake2s_final(&state, key);
-	blake2s(mac, msg, key, SSW_MAC_LEN, len - 2 * SSW_MAC_LEN, sizeof(key));
+	ssw_blake2s(mac, msg, key, SSW_MAC_LEN, len - 2 * SSW_MAC_LEN, sizeof(key));
 	return !crypto_memneq(mac, msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
 }
 
@@ -341,7 +344,7 @@ static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
 	consume_skb(skb);
 	return;
 drop:
-	rx_dropped(ssw);
+	rx_dropped(ssw, "handshake: bad mac1, rate limited or not delivered");
 	kfree_skb(skb);
 }
 
@@ -357,7 +360,7 @@ int ssw_receive(struct sock *sk, struct sk_buff *skb)
 		return 0;
 	}
 	if (unlikely(pull_udp_payload(skb) < 0 || skb->len < sizeof(type))) {
-		rx_dropped(ssw);
+		rx_dropped(ssw, "runt datagram");
 		kfree_skb(skb);
 		return 0;
 	}
@@ -373,7 +376,7 @@ int ssw_receive(struct sock *sk, struct sk_buff *skb)
 		receive_handshake(ssw, skb, protocol, le32_to_cpu(type));
 		return 0;
 	}
-	rx_dropped(ssw);
+	rx_dropped(ssw, "unknown message type or size");
 	kfree_skb(skb);
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "selftest.h"
 #include "allowedips.h"
+#include "compat.h"
 #include "peer.h"
 
 #include <linux/mutex.h>

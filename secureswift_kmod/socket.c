@@ -6,6 +6,7 @@
  */
 
 #include "socket.h"
+#include "compat.h"
 #include "device.h"
 #include "peer.h"
 #include "receive.h"
@@ -18,7 +19,6 @@
 #include <net/inet_common.h>
 #include <net/ip.h>
 #include <net/ipv6.h>
-#include <net/ipv6_stubs.h>
 #include <net/route.h>
 #include <net/udp.h>
 #include <net/udp_tunnel.h>
@@ -126,7 +126,7 @@ static int send4(struct ssw_device *ssw, struct sk_buff *skb,
 	 * bound it, and removing the peer or route ends it.
 	 */
 	skb->ignore_df = 1;
-	udp_tunnel_xmit_skb(rt, sock, skb, fl.saddr, fl.daddr, 0,
+	ssw_compat_udp_tunnel_xmit_skb(rt, sock, skb, fl.saddr, fl.daddr, 0,
 			    ip4_dst_hoplimit(&rt->dst), 0, fl.fl4_sport,
 			    fl.fl4_dport, false, false);
 	rcu_read_unlock_bh();
@@ -177,8 +177,7 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 			forget_src(to);
 			fl = fl_any;
 		}
-		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sock), sock, &fl,
-						      NULL);
+		dst = ssw_compat_ip6_dst_lookup_flow(sock_net(sock), sock, &fl);
 		if (unlikely(!ipv6_addr_any(&to->src6) &&
 			     src_refused(to, IS_ERR(dst) ? NULL : dst,
 					 IS_ERR(dst) ? PTR_ERR(dst) : 0))) {
@@ -186,8 +185,8 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 				dst_release(dst);
 			forget_src(to);
 			fl = fl_any;
-			dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sock), sock,
-							      &fl, NULL);
+			dst = ssw_compat_ip6_dst_lookup_flow(sock_net(sock),
+							     sock, &fl);
 		}
 		if (IS_ERR(dst)) {
 			ret = PTR_ERR(dst);
@@ -198,7 +197,7 @@ static int send6(struct ssw_device *ssw, struct sk_buff *skb,
 	}
 	/* Back into our own device: a nested tunnel, as in send4(). */
 	skb->ignore_df = 1;
-	udp_tunnel6_xmit_skb(dst, sock, skb, skb->dev, &fl.saddr, &fl.daddr, 0,
+	ssw_compat_udp_tunnel6_xmit_skb(dst, sock, skb, skb->dev, &fl.saddr, &fl.daddr, 0,
 			     ip6_dst_hoplimit(dst), 0, fl.fl6_sport,
 			     fl.fl6_dport, false);
 	rcu_read_unlock_bh();
@@ -359,7 +358,7 @@ void ssw_socket_clear_src(struct ssw_peer *peer)
 static void sock_free(struct sock *sock)
 {
 	if (sock)
-		udp_tunnel_sock_release(sock->sk_socket);
+		ssw_compat_udp_tunnel_sock_release(sock->sk_socket);
 }
 
 static void set_sockets(struct ssw_device *ssw, struct sock *new4,
@@ -418,21 +417,21 @@ retry:
 		pr_err("%s: could not create IPv4 socket\n", ssw->dev->name);
 		goto out;
 	}
-	setup_udp_tunnel_sock(net, new4, &cfg);
+	ssw_compat_setup_udp_tunnel_sock(net, new4, &cfg);
 
 	if (IS_ENABLED(CONFIG_IPV6) && ipv6_mod_enabled()) {
 		/* The same port as v4, whichever one v4 got. */
 		port6.local_udp_port = inet_sk(new4->sk)->inet_sport;
 		ret = udp_sock_create(net, &port6, &new6);
 		if (ret < 0) {
-			udp_tunnel_sock_release(new4);
+			ssw_compat_udp_tunnel_sock_release(new4);
 			new4 = NULL;
 			if (ret == -EADDRINUSE && !port && ++tries < 100)
 				goto retry;
 			pr_err("%s: could not create IPv6 socket\n", ssw->dev->name);
 			goto out;
 		}
-		setup_udp_tunnel_sock(net, new6, &cfg);
+		ssw_compat_setup_udp_tunnel_sock(net, new6, &cfg);
 	}
 
 	set_sockets(ssw, new4->sk, new6 ? new6->sk : NULL);

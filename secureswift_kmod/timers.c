@@ -21,6 +21,7 @@
  */
 
 #include "timers.h"
+#include "compat.h"
 #include "device.h"
 #include "keypair.h"
 #include "netlink.h"
@@ -105,7 +106,7 @@ static void keep_key_fresh_on_receive(struct ssw_peer *peer)
 
 static void expired_send_keepalive(struct timer_list *timer)
 {
-	struct ssw_peer *peer = from_timer(peer, timer, timer_send_keepalive);
+	struct ssw_peer *peer = timer_container_of(peer, timer, timer_send_keepalive);
 
 	ssw_send_keepalive(peer);
 	if (READ_ONCE(peer->timer_need_another_keepalive)) {
@@ -117,7 +118,7 @@ static void expired_send_keepalive(struct timer_list *timer)
 
 static void expired_new_handshake(struct timer_list *timer)
 {
-	struct ssw_peer *peer = from_timer(peer, timer, timer_new_handshake);
+	struct ssw_peer *peer = timer_container_of(peer, timer, timer_new_handshake);
 
 	pr_debug("%s: peer %llu: no reply for %u s, asking for a handshake\n",
 		 peer->device->dev->name, peer->internal_id,
@@ -127,7 +128,7 @@ static void expired_new_handshake(struct timer_list *timer)
 
 static void expired_zero_key_material(struct timer_list *timer)
 {
-	struct ssw_peer *peer = from_timer(peer, timer, timer_zero_key_material);
+	struct ssw_peer *peer = timer_container_of(peer, timer, timer_zero_key_material);
 
 	if (READ_ONCE(peer->is_dead))
 		return;
@@ -143,7 +144,7 @@ static void expired_zero_key_material(struct timer_list *timer)
 
 static void expired_send_persistent_keepalive(struct timer_list *timer)
 {
-	struct ssw_peer *peer = from_timer(peer, timer,
+	struct ssw_peer *peer = timer_container_of(peer, timer,
 						      timer_persistent_keepalive);
 
 	if (likely(READ_ONCE(peer->persistent_keepalive_interval)))

@@ -9,6 +9,15 @@ shift 3
 root=$(cd "$(dirname "$0")/../.." && pwd)
 
 date +%s.%N >"$results/t_start"
+# A kernel whose modules are not the host's (7.2, debug): its tree, linked
+# where modprobe looks (run-vm.sh passes SSW_KMODS).
+# virtme-ng covers /var/cache (where the kernel cache lives by default) with
+# a tmpfs: uncover the host's, read-only like the rest of its root.
+if [ -n "${SSW_KMODS:-}" ] && [ ! -e "/lib/modules/$(uname -r)/modules.dep.bin" ]; then
+	[ -e "$SSW_KMODS" ] || umount /var/cache 2>/dev/null || true
+	mount -t tmpfs ssw-modules /lib/modules
+	ln -s "$SSW_KMODS" "/lib/modules/$(uname -r)"
+fi
 echo "ssw-vm: tests start" >/dev/kmsg
 
 export SSW_VM_GUEST=1 SSW_KO="$ko" SSW_KO_SHIPPED="${ko%-test/secureswift.ko}/secureswift.ko" PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
@@ -27,10 +36,25 @@ if [ "$rc" = 0 ]; then
 		echo "!! pytest ran out of its $budget s and was interrupted" >>"$results/pytest.log"
 	fi
 fi
+# kmemleak (the debug kernel): an object is reported once it has been
+# unreferenced for a while and two scans agree. Scan before the unload,
+# when the module's symbols still name its frames, and after it, when only
+# its old address range ([base, base+size) from /proc/modules) does.
+kmemleak=/sys/kernel/debug/kmemleak
+[ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+leak_scan() {	# label
+	[ -w "$kmemleak" ] || return 0
+	echo scan >"$kmemleak"; sleep 6; echo scan >"$kmemleak"
+	{ echo "ssw-vm: kmemleak $1"; cat "$kmemleak"; } >>"$results/kmemleak.txt"
+	echo clear >"$kmemleak"
+}
+leak_scan "before rmmod"
+awk '$1 == "secureswift" { print $6, $2 }' /proc/modules >"$results/module-range"
 # Unload with whatever devices the tests left behind: must be clean too.
 if [ "$rc" != 100 ] && lsmod | grep -q '^secureswift '; then
 	rmmod secureswift >>"$results/pytest.log" 2>&1 || rc=101
 fi
+leak_scan "after rmmod"
 date +%s.%N >"$results/t_end"
 dmesg >"$results/dmesg.txt"
 echo "$rc" >"$results/pytest.rc"

@@ -3,7 +3,7 @@
 # each, and fail when any of them fails. Each run's output goes to its own
 # log, printed whole when the run ends, so the two never interleave.
 #
-#   tests/vm/run-kernels.sh 6.1 6.12 [pytest arguments...]   (kernels first)
+#   tests/vm/run-kernels.sh 6.1 6.12 7.2 debug [pytest arguments...]   (kernels first)
 #
 # The guests spend much of their time waiting (sleeps, timers, Python start-up
 # under emulation), so two at once on two cores take far less than one after
@@ -12,7 +12,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 kernels=()
-while [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+\.[0-9]+$ ]]; do
+while [ $# -gt 0 ] && { [[ $1 =~ ^[0-9]+\.[0-9]+$ ]] || [ "$1" = debug ]; }; do
 	kernels+=("$1")
 	shift
 done

@@ -1,9 +1,13 @@
 #!/bin/bash
-# Boot one of Debian's kernels under QEMU (software emulation, no KVM needed)
-# with this machine's root filesystem, load secureswift.ko into it and run
-# tests/vm with pytest inside. One boot per call.
+# Boot a kernel under QEMU (software emulation, no KVM needed) with this
+# machine's root filesystem, load secureswift.ko into it and run tests/vm
+# with pytest inside. One boot per call.
 #
-#   tests/vm/run-vm.sh 6.1|6.12 [pytest arguments...]
+#   tests/vm/run-vm.sh 6.1|6.12|7.2|debug [pytest arguments...]
+#
+# 6.1 and 6.12 are Debian bookworm's (installed), 7.2 Debian sid's (fetched
+# into a private cache), debug the debug kernel built here (KASAN, lockdep,
+# UBSAN, KFENCE, kmemleak): tests/vm/kernel-info.sh.
 #
 # Fails when the module does not build warning-free (W=1), when pytest
 # fails, when the guest dies before reporting, or when the guest's kernel
@@ -12,7 +16,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-KERNEL=${1:?usage: $0 6.1|6.12 [pytest args]}
+KERNEL=${1:?usage: $0 6.1|6.12|7.2|debug [pytest args]}
 shift
 VENV=${VENV:-$ROOT/.venv}
 VM_MEM=${VM_MEM:-2G}
@@ -22,8 +26,8 @@ VM_CPUS=${VM_CPUS:-2}
 VM_TIMEOUT=${VM_TIMEOUT:-2400}
 VM_SLACK=${VM_SLACK:-240}
 
-# Newest installed generic (not -rt, not -cloud) amd64 kernel of a series.
-kver=$("$ROOT/tests/vm/kver.sh" "$KERNEL")
+eval "$("$ROOT/tests/vm/kernel-info.sh" "$KERNEL")"
+kver=$KVER
 echo "== secureswift VM run: kernel $kver (TCG, ${VM_CPUS} vCPU, $VM_MEM)"
 
 build="$ROOT/secureswift_kmod/.build/$kver"
@@ -31,7 +35,7 @@ results="$build/vm"
 rm -rf "$results"
 mkdir -p "$results"
 
-"$ROOT/tests/vm/build-module.sh" "$kver"
+"$ROOT/tests/vm/build-module.sh" "$KERNEL"
 # The suite runs the test build (writable protocol times, Kbuild's
 # SSW_TEST_KNOBS); test_selftest.py checks the shipped one has no such knob.
 ko="$build-test/secureswift.ko"
@@ -58,15 +62,16 @@ pytest_args=""
 # init_on_alloc=0: Debian's kernels zero every allocation, which would hide a
 # leak of uninitialised memory onto the wire (tests/vm/test_hardening.py).
 boot() {
-	rm -f "$results"/pytest.* "$results"/t_start "$results"/t_end "$results"/dmesg.txt
+	rm -f "$results"/pytest.* "$results"/t_start "$results"/t_end "$results"/dmesg.txt \
+		"$results"/kmemleak.txt "$results"/module-range
 	t0=$(date +%s.%N)
 	set +e
 	PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
-		--run "/boot/vmlinuz-$kver" --disable-kvm \
+		--run "$VMLINUZ" --disable-kvm \
 		--memory "$VM_MEM" --cpus "$VM_CPUS" \
-		--verbose --append loglevel=4 --append no_timer_check --append init_on_alloc=0 \
+		--verbose --append "loglevel=4 no_timer_check init_on_alloc=0" \
 		--cwd "$ROOT" --rwdir "$results" \
-		--exec "$ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
+		--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
 		</dev/null >"$results/console.log" 2>&1
 	vng_rc=$?
 	set -e
@@ -104,7 +109,8 @@ else
 fi
 
 if [ -s "$results/dmesg.txt" ]; then
-	if ! "$ROOT/tests/vm/check-dmesg.sh" "$results/dmesg.txt"; then
+	if ! "$ROOT/tests/vm/check-dmesg.sh" "$results/dmesg.txt" \
+		"$results/kmemleak.txt" "$results/module-range"; then
 		fail=1
 	fi
 else

@@ -1,0 +1,46 @@
+#!/bin/bash
+# Runs INSIDE the VM for tests/vm/check-checkers.sh: load the test build,
+# plant each bug in turn (plant_bug parameter, secureswift_kmod/testknobs.c)
+# and save the kernel's report of each to RESULTS/plant-<bug>.txt, the
+# kmemleak report to RESULTS/plant-leak-kmemleak.txt. First a control: the
+# same steps with nothing planted, which must come back clean.
+set -u
+results=$1
+ko=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+date +%s.%N >"$results/t_start"
+# A kernel whose modules are not the host's (7.2, debug): its tree, linked
+# where modprobe looks (run-vm.sh passes SSW_KMODS).
+# virtme-ng covers /var/cache (where the kernel cache lives by default) with
+# a tmpfs: uncover the host's, read-only like the rest of its root.
+if [ -n "${SSW_KMODS:-}" ] && [ ! -e "/lib/modules/$(uname -r)/modules.dep.bin" ]; then
+	[ -e "$SSW_KMODS" ] || umount /var/cache 2>/dev/null || true
+	mount -t tmpfs ssw-modules /lib/modules
+	ln -s "$SSW_KMODS" "/lib/modules/$(uname -r)"
+fi
+{ echo "SSW_KMODS=${SSW_KMODS:-}"; ls -la /lib/modules/ "/lib/modules/$(uname -r)/" | head -20; grep modules /proc/mounts; } >"$results/diag.log" 2>&1
+"$root/tests/vm/load-module.sh" "$ko" >"$results/plant.log" 2>&1 || { echo 100 >"$results/plant.rc"; exit; }
+kmemleak=/sys/kernel/debug/kmemleak
+[ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+param=/sys/module/secureswift/parameters/plant_bug
+for bug in none uaf oob kfence ubsan lockdep leak; do
+	dmesg -C
+	echo "ssw-vm: tests start" >/dev/kmsg
+	if [ "$bug" != none ]; then
+		echo "$bug" >"$param" 2>>"$results/plant.log" ||
+			echo "plant $bug: write failed" >>"$results/plant.log"
+	fi
+	if [ "$bug" = none ] || [ "$bug" = leak ]; then
+		if [ -w "$kmemleak" ]; then
+			echo scan >"$kmemleak"; sleep 6; echo scan >"$kmemleak"
+			{ echo "ssw-vm: kmemleak before rmmod"; cat "$kmemleak"; } \
+				>"$results/plant-$bug-kmemleak.txt"
+			echo clear >"$kmemleak"
+		fi
+	fi
+	sleep 1
+	dmesg >"$results/plant-$bug.txt"
+done
+echo 0 >"$results/plant.rc"
+date +%s.%N >"$results/t_end"
+sync
