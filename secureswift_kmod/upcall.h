@@ -26,7 +26,7 @@
  */
 #define SSW_UPCALL_QUEUE_MAX 4096
 #define SSW_UPCALL_RATE 100
-#define SSW_UPCALL_BURST 32
+#define SSW_UPCALL_BURST 8
 
 /* Why a handshake message went no further (GET_DEVICE counters). */
 enum ssw_shed_reason {
