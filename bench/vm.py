@@ -229,8 +229,9 @@ def _net(text: str):
 
 # --- on the host --------------------------------------------------------------------------------
 
-def boot(results: Path) -> tuple[str, float]:
-    """Build the module, boot the kernel once with the guest half of this file; kernel release, seconds."""
+def boot(results: Path, script: Path | None = None, env: str | None = None) -> tuple[str, float]:
+    """Build the module, boot the kernel once with the guest half of ``script`` (this file by
+    default; bench/flood_vm.py too), ``env`` before it; kernel release, seconds."""
     kver = subprocess.run([str(REPO / "tests" / "vm" / "kver.sh"), KERNEL], check=True, capture_output=True,
                           text=True).stdout.strip()
     subprocess.run([str(REPO / "tests" / "vm" / "build-module.sh"), kver], check=True)
@@ -241,18 +242,35 @@ def boot(results: Path) -> tuple[str, float]:
     vng = bindir / "vng"
     results.mkdir(parents=True, exist_ok=True)
     (results / "bench.json").unlink(missing_ok=True)
+    script = script or REPO / "bench" / "vm.py"
+    if env is None:
+        env = f"BENCH_ROWS={','.join(ROWS)} BENCH_REPEAT={REPEAT} BENCH_SECONDS={os.environ['BENCH_SECONDS']}"
     t0 = time.monotonic()
     with open(results / "console.log", "w") as console:
         # Under TCG virtme-ng gives QEMU `-cpu max` (the emulated CPU with every feature
         # TCG implements, AES-NI included); the guest records what it saw.
         subprocess.run([str(vng), "--run", f"/boot/vmlinuz-{kver}", "--disable-kvm", "--memory", "2G",
                         "--cpus", CPUS, "--cwd", str(REPO), "--rwdir", str(results),
-                        "--exec", f"env BENCH_ROWS={','.join(ROWS)} BENCH_REPEAT={REPEAT} "
-                        f"BENCH_SECONDS={os.environ['BENCH_SECONDS']} "
-                        f"{sys.executable} {REPO / 'bench' / 'vm.py'} --guest {results} {ko}"],
+                        "--exec", f"env {env} {sys.executable} {script} --guest {results} {ko}"],
                        stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, timeout=3600,
                        env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"})
     return kver, time.monotonic() - t0
+
+
+def boot_and_read(script: Path, results: Path, env: str | None = None) -> tuple[dict, str, float] | None:
+    """One boot running ``script``'s guest half; its bench.json, the kernel release and the
+    seconds the run took, or None (with the reason on stderr)."""
+    if os.geteuid() != 0:
+        print(f"{script.name} needs root (it builds and boots the module's VM)", file=sys.stderr)
+        return None
+    kver, took = boot(results, script, env)
+    try:
+        out = json.loads((results / "bench.json").read_text())
+    except FileNotFoundError:
+        print(f"the guest wrote no results; see {results / 'console.log'}", file=sys.stderr)
+        return None
+    print(f"kernel {kver}: VM run took {took:.0f} s")
+    return out, kver, took
 
 
 def write_doc(out: dict, load: tuple[float, float]) -> str:
@@ -298,19 +316,12 @@ def write_doc(out: dict, load: tuple[float, float]) -> str:
 def main() -> int:
     if len(sys.argv) == 4 and sys.argv[1] == "--guest":
         return guest(Path(sys.argv[2]), sys.argv[3])
-    if os.geteuid() != 0:
-        print("bench/vm.py needs root (it builds and boots the module's VM)", file=sys.stderr)
-        return 1
     sys.path.insert(0, str(REPO / "bench"))
     load0 = os.getloadavg()[0]
-    results = REPO / "secureswift_kmod" / ".build" / "bench-vm"
-    kver, took = boot(results)
-    try:
-        out = json.loads((results / "bench.json").read_text())
-    except FileNotFoundError:
-        print(f"the guest wrote no results; see {results / 'console.log'}", file=sys.stderr)
+    got = boot_and_read(Path(__file__).resolve(), REPO / "secureswift_kmod" / ".build" / "bench-vm")
+    if got is None:
         return 1
-    print(f"kernel {kver}: VM run took {took:.0f} s")
+    out, kver, took = got
     if REFERENCE not in dict(out["results"]):
         print(f"no {REFERENCE} figure: {out['errors']}", file=sys.stderr)
         return 1

@@ -23,6 +23,8 @@
 #   make bench-vm                     one boot (BENCH_VM_KERNEL, default 6.12): iperf3
 #                                     through the module, wireguard.ko and the userspace
 #                                     backend; writes docs/performance.md (bench/vm.py)
+#   make bench-flood-vm               one boot: handshakes/s during a handshake flood,
+#                                     the module + daemon vs wireguard.ko (bench/flood_vm.py)
 #
 # The host never loads the module: it is only built here and run in the guest.
 
@@ -94,5 +96,9 @@ bench-vm: vm-deps
 	@tools/apt-ensure iperf3 wireguard-tools
 	$(SSW_VENV)/bin/python bench/vm.py
 
+bench-flood-vm: vm-deps
+	@tools/apt-ensure wireguard-tools
+	$(SSW_VENV)/bin/python bench/flood_vm.py
+
 .PHONY: vm-deps module module-check test-vm test-vm-core test-vm-all test-checkers fetch-kernel \
-	debug-kernel genl-gen bench-vm
+	debug-kernel genl-gen bench-vm bench-flood-vm

@@ -85,6 +85,8 @@ static void ssw_destruct(struct net_device *dev)
 
 	mutex_lock(&ssw->device_update_lock);
 	ssw_socket_close(ssw);
+	ssw_upcalls_uninit(&ssw->upcalls);	/* nothing comes in any more */
+	ssw_cookie_checker_uninit(&ssw->cookie_checker);
 	rcu_assign_pointer(ssw->creating_net, NULL);
 	ssw_peer_remove_all(ssw);
 	ssw_device_set_private_key(ssw, NULL);
@@ -188,6 +190,8 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	hash_init(ssw->index_hash);
 	rwlock_init(&ssw->identity_lock);
 	ssw_ratelimiter_init(&ssw->ratelimiter);
+	ssw_cookie_checker_init(&ssw->cookie_checker);
+	ssw_upcalls_init(&ssw->upcalls);
 	spin_lock_init(&ssw->index_hash_lock);
 	ssw_allowedips_init(&ssw->allowedips, &ssw->device_update_lock);
 	ssw->generation = 1;

@@ -11,8 +11,10 @@
 
 #include "uapi/secureswift.h"
 #include "allowedips.h"
+#include "cookie.h"
 #include "ratelimiter.h"
 #include "queueing.h"
+#include "upcall.h"
 
 #define SSW_PEER_HASH_BITS 11
 #define SSW_MAX_PEERS_PER_DEVICE (1U << 20)
@@ -43,7 +45,10 @@ struct ssw_device {
 	u8 static_public[SSW_KEY_LEN];
 	bool has_identity;
 
-	struct ssw_ratelimiter ratelimiter;	/* handshake upcalls */
+	/* Handshake messages towards the daemon (receive.c, upcall.c). */
+	struct ssw_cookie_checker cookie_checker;
+	struct ssw_ratelimiter ratelimiter;
+	struct ssw_upcalls upcalls;
 
 	struct list_head peer_list;		/* creation order */
 	struct hlist_head peer_hash[1 << SSW_PEER_HASH_BITS];

@@ -277,7 +277,7 @@ static int put_device_attrs(struct sk_buff *skb, struct ssw_device *ssw)
 	    (nla_put(skb, SSWDEVICE_A_PRIVATE_KEY, SSW_KEY_LEN, ssw->static_private) ||
 	     nla_put(skb, SSWDEVICE_A_PUBLIC_KEY, SSW_KEY_LEN, ssw->static_public)))
 		return -EMSGSIZE;
-	return 0;
+	return ssw_upcalls_put_stats(skb, &ssw->upcalls);
 }
 
 static int ssw_get_device_start(struct netlink_callback *cb)

@@ -10,10 +10,23 @@
 #include <linux/string.h>
 #include <linux/timekeeping.h>
 
-#define PACKETS_PER_SECOND 20
-#define PACKETS_BURST 5
-#define PACKET_COST (NSEC_PER_SEC / PACKETS_PER_SECOND)
-#define TOKEN_MAX (PACKET_COST * PACKETS_BURST)
+bool ssw_token_take(struct ssw_token_bucket *b, u64 now, u32 per_second, u32 burst)
+{
+	u64 cost = NSEC_PER_SEC / per_second, max = cost * burst;
+
+	if (!b->last_ns) {
+		b->tokens = max;
+	} else {
+		b->tokens += now - b->last_ns;
+		if (b->tokens > max)
+			b->tokens = max;
+	}
+	b->last_ns = now ?: 1;
+	if (b->tokens < cost)
+		return false;
+	b->tokens -= cost;
+	return true;
+}
 
 void ssw_ratelimiter_init(struct ssw_ratelimiter *rl)
 {
@@ -24,10 +37,10 @@ void ssw_ratelimiter_init(struct ssw_ratelimiter *rl)
 
 bool ssw_ratelimiter_allow(struct ssw_ratelimiter *rl, int family, const void *addr)
 {
-	struct ssw_ratelimit_bucket *b;
+	struct ssw_token_bucket *b;
 	u64 now = ktime_get_coarse_boottime_ns();
 	u8 src[9] = { };
-	bool ok = false;
+	bool ok;
 
 	/* A v6 host owns its whole /64: limit it as one source. */
 	src[0] = family;
@@ -35,18 +48,7 @@ bool ssw_ratelimiter_allow(struct ssw_ratelimiter *rl, int family, const void *a
 	b = &rl->bucket[siphash(src, sizeof(src), &rl->key) % SSW_RATELIMIT_BUCKETS];
 
 	spin_lock_bh(&rl->lock);
-	if (!b->last_ns) {
-		b->tokens = TOKEN_MAX;
-	} else {
-		b->tokens += now - b->last_ns;
-		if (b->tokens > TOKEN_MAX)
-			b->tokens = TOKEN_MAX;
-	}
-	b->last_ns = now;
-	if (b->tokens >= PACKET_COST) {
-		b->tokens -= PACKET_COST;
-		ok = true;
-	}
+	ok = ssw_token_take(b, now, SSW_RATELIMIT_PER_SECOND, SSW_RATELIMIT_BURST);
 	spin_unlock_bh(&rl->lock);
 	return ok;
 }

@@ -6,15 +6,16 @@
  * the peer's NAPI poll: replay window, roaming, and, once authentic, its
  * inner source against the sending peer's allowed IPs before it reaches
  * the stack through GRO. Handshake
- * messages are for the daemon: the kernel only checks their size and mac1
- * (so that only senders who know our public key cost the daemon anything)
- * and a per-source rate, then hands them up on the "handshake" multicast
- * group with their source address.
+ * messages are for the daemon: the kernel checks their size, mac1 and,
+ * under load, mac2 (answering those without one with a cookie reply,
+ * cookie.c) and a per-source rate, then queues them for the "handshake"
+ * multicast group with their source address (upcall.c).
  */
 
 #include "receive.h"
 #include "compat.h"
 #include "aead.h"
+#include "cookie.h"
 #include "device.h"
 #include "keypair.h"
 #include "messages.h"
@@ -24,9 +25,8 @@
 #include "send.h"
 #include "socket.h"
 #include "timers.h"
+#include "upcall.h"
 
-#include <crypto/algapi.h>
-#include <crypto/blake2s.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/scatterlist.h>
@@ -301,50 +301,52 @@ int ssw_receive_poll(struct napi_struct *napi, int budget)
 	return work_done;
 }
 
-/* mac1 = MAC(HASH(LABEL_MAC1 || our public key), message up to mac1). */
-static bool mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
-		       size_t len)
-{
-	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "mac1----" : "ssw-mac1";
-	u8 key[BLAKE2S_HASH_SIZE], mac[SSW_MAC_LEN];
-	struct ssw_blake2s_state state;
-	bool ok;
-
-	blake2s_init(&state, BLAKE2S_HASH_SIZE);
-	blake2s_update(&state, label, 8);
-	read_lock_bh(&ssw->identity_lock);
-	ok = ssw->has_identity;
-	blake2s_update(&state, ssw->static_public, SSW_KEY_LEN);
-	read_unlock_bh(&ssw->identity_lock);
-	if (!ok)
-		return false;	/* no identity: nobody can address us */
-	blake2s_final(&state, key);
-	ssw_blake2s(mac, msg, key, SSW_MAC_LEN, len - 2 * SSW_MAC_LEN, sizeof(key));
-	return !crypto_memneq(mac, msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
-}
-
+/*
+ * A handshake message of the device's mode, of its exact size. Only what
+ * knows our public key (mac1) may cost the daemon anything; under load
+ * (upcall.h) only what also proved its source address (mac2, the cookie
+ * of a reply we sent), at most SSW_RATELIMIT_PER_SECOND per proven source,
+ * while everything else gets a cookie reply from here and goes no further.
+ */
 static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
 			      u8 protocol, u32 type)
 {
+	struct ssw_upcalls *u = &ssw->upcalls;
 	struct ssw_endpoint from;
-	bool cookie = type == SSW_MESSAGE_WG_HANDSHAKE_COOKIE ||
-		      type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE;
 
-	/* A cookie reply has no mac1; it is tied to an index we chose. */
-	if (!cookie && !mac1_valid(ssw, protocol, skb->data, skb->len))
-		goto drop;
 	ssw_socket_endpoint_from_skb(&from, skb);
+	/*
+	 * A cookie reply has no mac1: it answers one of the daemon's own
+	 * messages, which only the daemon can match. Limited per source.
+	 */
+	if (type == SSW_MESSAGE_WG_HANDSHAKE_COOKIE ||
+	    type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE)
+		goto rate_limited;
+
+	if (!ssw_cookie_mac1_valid(ssw, protocol, skb->data, skb->len)) {
+		ssw_upcalls_shed(ssw, SSW_SHED_BAD_MAC1);
+		goto free;
+	}
+	if (!ssw_upcalls_need_cookie(u))
+		goto queue;
+	if (!ssw_cookie_mac2_valid(&ssw->cookie_checker, skb->data, skb->len, &from)) {
+		ssw_upcalls_shed(ssw, SSW_SHED_NO_MAC2);
+		if (!ssw_cookie_send_reply(ssw, protocol, skb->data, skb->len, &from))
+			atomic64_inc(&u->cookie_replies);
+		goto free;
+	}
+rate_limited:
 	if (!ssw_ratelimiter_allow(&ssw->ratelimiter, from.addr.sa_family,
 				   from.addr.sa_family == AF_INET ?
 				   (const void *)&from.addr4.sin_addr :
-				   (const void *)&from.addr6.sin6_addr))
-		goto drop;
-	if (ssw_netlink_handshake_upcall(ssw, skb->data, skb->len, &from) < 0)
-		goto drop;
-	consume_skb(skb);
+				   (const void *)&from.addr6.sin6_addr)) {
+		ssw_upcalls_shed(ssw, SSW_SHED_RATE_LIMITED);
+		goto free;
+	}
+queue:
+	ssw_upcalls_queue(ssw, skb);
 	return;
-drop:
-	rx_dropped(ssw, "handshake: bad mac1, rate limited or not delivered");
+free:
 	kfree_skb(skb);
 }
 

@@ -232,6 +232,20 @@ ATTRSETS: tuple[AttrSet, ...] = (
             Attr("GENERATION", T.U32, "Configuration generation; changes on every "
                  "configuration update (not on new session keys, roaming or traffic). Every "
                  "dump message carries it.", read_only=True),
+            Attr("SHED_BAD_MAC1", T.U64, "Handshake messages dropped for a wrong mac1.",
+                 read_only=True),
+            Attr("SHED_NO_MAC2", T.U64, "Handshake messages that came under load without a "
+                 "valid mac2: answered with a cookie reply, not handed up.", read_only=True),
+            Attr("SHED_RATE_LIMITED", T.U64, "Handshake messages over the per-source limit "
+                 "(under load, sources that proved their address; cookie replies always).",
+                 read_only=True),
+            Attr("SHED_BACKLOG_FULL", T.U64, "Handshake messages dropped because the queue "
+                 "towards the daemon, or the daemon's socket, was full.", read_only=True),
+            Attr("HANDSHAKES_UPCALLED", T.U64, "Handshake messages handed to the daemon "
+                 "(HANDSHAKE_UPCALL delivered).", read_only=True),
+            Attr("COOKIE_REPLIES_SENT", T.U64, "Cookie replies the kernel sent.", read_only=True),
+            Attr("UNDER_LOAD", T.U8, "1 while the device is under load (mac1-valid handshake "
+                 "messages need a valid mac2 too).", read_only=True),
         ),
     ),
     AttrSet(

@@ -146,6 +146,9 @@ class Device:
     backend: str | None = None  # "kernel" or "userspace"
     # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
     drops: dict[str, int] = field(default_factory=dict)
+    # The handshake flood defence's counters (secureswift.ko: cookie replies
+    # sent, messages shed by reason, handed up, under_load 0/1), by name.
+    handshake: dict[str, int] = field(default_factory=dict)
 
     def peer(self, public_key: bytes) -> Peer | None:
         for p in self.peers:

@@ -216,6 +216,35 @@ enum sswdevice_attribute {
 	 * Read-only.
 	 */
 	SSWDEVICE_A_GENERATION,
+	/* u64: Handshake messages dropped for a wrong mac1. Read-only. */
+	SSWDEVICE_A_SHED_BAD_MAC1,
+	/*
+	 * u64: Handshake messages that came under load without a valid mac2:
+	 * answered with a cookie reply, not handed up. Read-only.
+	 */
+	SSWDEVICE_A_SHED_NO_MAC2,
+	/*
+	 * u64: Handshake messages over the per-source limit (under load, sources
+	 * that proved their address; cookie replies always). Read-only.
+	 */
+	SSWDEVICE_A_SHED_RATE_LIMITED,
+	/*
+	 * u64: Handshake messages dropped because the queue towards the daemon, or
+	 * the daemon's socket, was full. Read-only.
+	 */
+	SSWDEVICE_A_SHED_BACKLOG_FULL,
+	/*
+	 * u64: Handshake messages handed to the daemon (HANDSHAKE_UPCALL
+	 * delivered). Read-only.
+	 */
+	SSWDEVICE_A_HANDSHAKES_UPCALLED,
+	/* u64: Cookie replies the kernel sent. Read-only. */
+	SSWDEVICE_A_COOKIE_REPLIES_SENT,
+	/*
+	 * u8: 1 while the device is under load (mac1-valid handshake messages need
+	 * a valid mac2 too). Read-only.
+	 */
+	SSWDEVICE_A_UNDER_LOAD,
 	__SSWDEVICE_A_LAST
 };
 #define SSWDEVICE_A_MAX (__SSWDEVICE_A_LAST - 1)

@@ -163,6 +163,7 @@ def to_json(dev: Device) -> dict:
         "listen_port": dev.listen_port or 0,
         "fwmark": dev.fwmark or 0,
         "drops": dict(sorted(dev.drops.items())),
+        "handshake": dict(sorted(dev.handshake.items())),
         "peers": [
             {
                 "public_key": keys.to_base64(p.public_key),

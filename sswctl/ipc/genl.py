@@ -49,6 +49,9 @@ DEV = {a.name: S.attrset("device").number(a.name) for a in S.attrset("device").a
 PEER = {a.name: S.attrset("peer").number(a.name) for a in S.attrset("peer").attrs}
 AIP = {a.name: S.attrset("allowedip").number(a.name) for a in S.attrset("allowedip").attrs}
 CMD = {c.name: c.number for c in S.COMMANDS}
+# The handshake flood defence's counters in GET_DEVICE (Device.handshake, lower-cased).
+HANDSHAKE_COUNTERS = ("COOKIE_REPLIES_SENT", "HANDSHAKES_UPCALLED", "SHED_BAD_MAC1", "SHED_NO_MAC2",
+                      "SHED_RATE_LIMITED", "SHED_BACKLOG_FULL", "UNDER_LOAD")
 F_DEV = {n: S.flagset("device").value(n) for n, _ in S.flagset("device").flags}
 F_PEER = {n: S.flagset("peer").value(n) for n, _ in S.flagset("peer").flags}
 F_AIP = {n: S.flagset("allowedip").value(n) for n, _ in S.flagset("allowedip").flags}
@@ -500,6 +503,7 @@ class GenlBackend(ControlBackend):
                 dev.fwmark = d.get("FWMARK", 0)
                 dev.protocol = PROTOCOL_FROM_WIRE.get(d.get("PROTOCOL"), Protocol.SECURESWIFT)
                 dev.cipher = CIPHER_FROM_WIRE.get(d.get("CIPHER"), Cipher.CHACHA20_POLY1305)
+                dev.handshake = {a.lower(): d[a] for a in HANDSHAKE_COUNTERS if a in d}
             for raw in d.get("PEERS", []):
                 p = decode("peer", raw, ("ALLOWEDIPS",))
                 pk = p["PUBLIC_KEY"]
