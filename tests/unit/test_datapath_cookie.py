@@ -190,8 +190,11 @@ def test_under_load_a_cookie_reply_from_c_then_mac2_gets_through(server):
         # a cookie is bound to the source address and port: another port gets a cookie reply
         t = sock()
         try:
+            sent_before = hs(server)["cookie_sent"]
             t.sendto(with_mac2, server.addr)
             assert len(recv(t)) == 64
+            # counted once sendmmsg returned: wait for it, or the next round trip counts it
+            wait_for(lambda: hs(server)["cookie_sent"] == sent_before + 1, what="cookie_sent counted")
             # drained, but "under load" lasts a second after the backlog was seen
             cookie_round_trip(server, t, CookieMaker(mode, pub))
             time.sleep(1.1)
