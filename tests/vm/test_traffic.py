@@ -310,9 +310,25 @@ def link_and_peer_rx(p: Pair) -> tuple[dict, int]:
             return st, rx
 
 
+def veth_of(ns: str) -> str:
+    return run("ip", "-n", ns, "-o", "link", "show", "type", "veth").stdout.split(":")[1].strip().split("@")[0]
+
+
+def underlay_losses(p: Pair) -> tuple[int, int]:
+    """What the underlay itself dropped so far, (towards ns2, back to ns1): a veth that
+    cannot hand a packet to the other side's backlog (netdev_max_backlog, on a busy
+    machine) counts it as its tx_dropped; the receiving end's rx_dropped; and, back in
+    ns1, datagrams a flood socket's full receive buffer refused."""
+    s1, s2 = (link_stats(ns, veth_of(ns)) for ns in (p.ns1, p.ns2))
+    snmp = run("ip", "netns", "exec", p.ns1, "cat", "/proc/net/snmp").stdout.splitlines()
+    names, values = (line.split() for line in snmp if line.startswith("Udp:"))
+    rcvbuf = int(values[names.index("RcvbufErrors")])
+    return s1["tx"]["dropped"] + s2["rx"]["dropped"], s2["tx"]["dropped"] + s1["rx"]["dropped"] + rcvbuf
+
+
 def test_flood_at_the_port_while_iperf3_runs(netns):
     p = tunnel(netns, "secureswift", "chacha20-poly1305")
-    va = run("ip", "-n", p.ns1, "-o", "link", "show", "type", "veth").stdout.split(":")[1].strip().split("@")[0]
+    va = veth_of(p.ns1)
     for host in FLOOD_SOURCES[1:]:
         run("ip", "-n", p.ns1, "addr", "add", f"{host}/24", "dev", va)
     run("ping", "-c", "3", "-i", "0.2", "-W", "3", "10.241.0.2", netns=p.ns1)
@@ -347,6 +363,7 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
 
     st0, rx0 = link_and_peer_rx(p)
     hs0 = handshake_counters(p)
+    lost0 = underlay_losses(p)
     reader = threading.Thread(target=read_upcalls)
     with iperf_server_in(p.ns2):
         traffic = threading.Thread(target=keep_iperf_running)
@@ -373,6 +390,9 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     assert module_loaded()
     st, rx = link_and_peer_rx(p)
     hs = {k: v - hs0.get(k, 0) for k, v in handshake_counters(p).items()}
+    # On a busy machine the veth may drop some of the flood (or of the replies) before
+    # the module sees it: each count below is exact up to what the underlay measured lost.
+    lost_in, lost_back = (after - before for after, before in zip(underlay_losses(p), lost0, strict=True))
     n_up = len(upcalls)
     bad = sum(sent.values()) - sent["good_mac1"]
     # Everything the flood sent was dropped, except the good-mac1 initiations the rate
@@ -382,8 +402,9 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     print(f"flood: {sum(sent.values())} datagrams in {elapsed:.1f} s {sent}, upcalls {n_up}, counters {hs}, "
           f"cookie replies received {len(replies)}, "
           f"rx_dropped +{dropped}, rx_errors +{st['rx']['errors'] - st0['rx']['errors']}, "
-          f"iperf3 during the flood {[round(r / 1e6) for r in rates]} Mbit/s")
-    assert expected * 0.97 <= dropped <= expected + 200
+          f"iperf3 during the flood {[round(r / 1e6) for r in rates]} Mbit/s, "
+          f"lost by the underlay: {lost_in} on the way in, {lost_back} on the way back")
+    assert expected - lost_in <= dropped <= expected + 200
     assert st["rx"]["errors"] - st0["rx"]["errors"] <= 10  # no authentic-but-refused datagrams were sent
     assert rx - rx0 == st["rx"]["packets"] - st0["rx"]["packets"]
     # No sender proved its address (none retries with the cookie), so what went up is
@@ -394,9 +415,12 @@ def test_flood_at_the_port_while_iperf3_runs(netns):
     limit = UPCALL_BURST + UPCALL_RATE * (elapsed + 2.5)
     assert 1 <= n_up <= limit, (n_up, limit)
     assert hs["handshakes_upcalled"] == n_up
-    assert hs["shed_bad_mac1"] == sent["bad_mac1"]
-    assert hs["shed_no_mac2"] + hs["shed_rate_limited"] + hs["shed_backlog_full"] == sent["good_mac1"] - n_up
-    assert hs["cookie_replies_sent"] == hs["shed_no_mac2"] == len(replies) >= 1
+    assert sent["bad_mac1"] - lost_in <= hs["shed_bad_mac1"] <= sent["bad_mac1"]
+    shed_good = hs["shed_no_mac2"] + hs["shed_rate_limited"] + hs["shed_backlog_full"]
+    assert sent["good_mac1"] - n_up - lost_in <= shed_good <= sent["good_mac1"] - n_up
+    assert hs["cookie_replies_sent"] == hs["shed_no_mac2"]
+    assert hs["cookie_replies_sent"] - lost_back <= len(replies) <= hs["cookie_replies_sent"]
+    assert replies
     by_index = {d[4:8]: d for kind, d in datagrams if kind == "good_mac1"}
     key = blake2s_hash(MODE.label_cookie, p.b.public_key)
     for src, r in replies:
