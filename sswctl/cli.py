@@ -13,8 +13,8 @@ import click
 
 from . import __version__, keys
 from .commands import Command, Param
-from .errors import RuntimeFailure
-from .ipc import IPCError
+from .errors import RuntimeFailure, UsageError
+from .ipc import IPCError, RequestRefused
 
 COMMANDS = [
     "genkey",
@@ -76,6 +76,8 @@ def _click_command(cmd: Command) -> click.Command:
             _warn_if_world_accessible()
         try:
             out = cmd.run(**kwargs)
+        except RequestRefused as e:  # the backend refused the request's content
+            raise UsageError(str(e)) from e
         except IPCError as e:  # a control transport failed below the command
             raise RuntimeFailure(str(e)) from e
         if out:

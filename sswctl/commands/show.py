@@ -20,9 +20,9 @@ import time
 
 from .. import keys
 from ..errors import UsageError
+from ..ipc import dispatch
 from ..model import Device, Peer
 from . import Command, Param
-from .create import all_devices, backend_for, ipc_errors
 
 FIELDS = (
     "public-key", "private-key", "listen-port", "fwmark", "peers", "preshared-keys", "endpoints",
@@ -184,12 +184,6 @@ def to_json(dev: Device) -> dict:
     }
 
 
-def get_device(name: str) -> Device:
-    backend = backend_for(name)
-    with ipc_errors():
-        return backend.get_device(name)
-
-
 def show(target: str | None = None, field: str | None = None, json: bool = False) -> str:
     target = target or "all"
     if field is not None and field not in FIELDS:
@@ -199,15 +193,14 @@ def show(target: str | None = None, field: str | None = None, json: bool = False
     if target == "interfaces":
         if field is not None:
             raise UsageError("`show interfaces' takes no field")
-        names = [n for n, _ in all_devices()]
+        names = [n for n, _ in dispatch.all_devices()]
         return " ".join(names) + "\n" if names else ""
     if target == "all":
         devices = []
-        for name, backend in all_devices():
-            with ipc_errors():
-                devices.append(backend.get_device(name))
+        for name, backend in dispatch.all_devices():
+            devices.append(backend.get_device(name))
     else:
-        devices = [get_device(target)]
+        devices = [dispatch.get_device(target)]
     if json:
         return _json.dumps({"interfaces": [to_json(d) for d in devices]}, indent=2) + "\n"
     if field is not None:
