@@ -492,7 +492,7 @@ def down(target: str) -> None:
         try:
             device = config.load_config(path, config.QUICK)
         except UsageError as e:  # never leave a tunnel half up because its file got a typo
-            print(f"sswctl: warning: {e.format_message()}; hooks and SaveConfig skipped", file=sys.stderr)
+            print(f"sswctl: warning: {e}; hooks and SaveConfig skipped", file=sys.stderr)
     run_hooks(device.pre_down, iface, check=False)
     if device.save_config and path:
         save_config(iface, path, device)

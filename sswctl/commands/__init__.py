@@ -7,7 +7,8 @@ a click command; adding a subcommand is one module here plus one line in
 
 The function receives the parameters as keyword arguments and returns the text
 to print on stdout (or None). Errors are raised as :mod:`sswctl.errors`
-classes; the CLI layer prints them and sets the exit code.
+classes (or come up from the transports as :class:`sswctl.ipc.IPCError`);
+``cli.py`` prints them and sets the exit code, in one place.
 """
 
 from __future__ import annotations
