@@ -16,7 +16,7 @@ import sys
 import click
 
 from . import __version__, keys
-from .commands import Command, Param
+from .commands import Command, Output, Param
 from .errors import EXIT_RUNTIME, EXIT_USAGE, ConfigError, SSWError
 from .ipc import IPCError, RequestRefused
 
@@ -96,7 +96,14 @@ def _click_command(cmd: Command) -> click.Command:
             message, code = failure(e)
             click.echo(message, err=True)
             raise click.exceptions.Exit(code) from None
-        if out:
+        if isinstance(out, Output):
+            if out.text:
+                click.echo(out.text, nl=False)
+            for line in out.warnings:
+                click.echo(line, err=True)
+            if out.status:
+                raise click.exceptions.Exit(out.status)
+        elif out:
             click.echo(out, nl=False)
 
     rest = any(p.kind == "rest" for p in cmd.params)
