@@ -2,6 +2,10 @@
 
 To add a subcommand: write ``sswctl/commands/NAME.py`` with a ``COMMAND`` and
 add its module name to ``COMMANDS`` below (one line).
+
+This is the one place errors become output and exit codes (:func:`failure`):
+commands raise :mod:`sswctl.errors` classes, the control transports
+:class:`sswctl.ipc.IPCError`, and nothing below this layer prints them.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ import sys
 import click
 
 from . import __version__, keys
-from .commands import Command, Param
-from .errors import RuntimeFailure
-from .ipc import IPCError
+from .commands import Command, Output, Param
+from .errors import EXIT_RUNTIME, EXIT_USAGE, ConfigError, SSWError
+from .ipc import IPCError, RequestRefused
 
 COMMANDS = [
     "genkey",
@@ -66,6 +70,18 @@ def _warn_if_world_accessible() -> None:
         )
 
 
+def failure(e: SSWError | IPCError) -> tuple[str, int]:
+    """The one mapping of errors to what the user sees: (stderr line, exit code).
+
+    A ConfigError prints as ``FILE:LINE: message``, everything else as
+    ``sswctl: message``. A transport error is a runtime failure (1) unless the
+    backend refused the request's content (:class:`~sswctl.ipc.RequestRefused`, 2).
+    """
+    if isinstance(e, IPCError):
+        return f"sswctl: {e}", EXIT_USAGE if isinstance(e, RequestRefused) else EXIT_RUNTIME
+    return (str(e) if isinstance(e, ConfigError) else f"sswctl: {e}"), e.exit_code
+
+
 def _click_command(cmd: Command) -> click.Command:
     def callback(**kwargs: object) -> None:
         for p in cmd.params:
@@ -76,9 +92,18 @@ def _click_command(cmd: Command) -> click.Command:
             _warn_if_world_accessible()
         try:
             out = cmd.run(**kwargs)
-        except IPCError as e:  # a control transport failed below the command
-            raise RuntimeFailure(str(e)) from e
-        if out:
+        except (SSWError, IPCError) as e:
+            message, code = failure(e)
+            click.echo(message, err=True)
+            raise click.exceptions.Exit(code) from None
+        if isinstance(out, Output):
+            if out.text:
+                click.echo(out.text, nl=False)
+            for line in out.warnings:
+                click.echo(line, err=True)
+            if out.status:
+                raise click.exceptions.Exit(out.status)
+        elif out:
             click.echo(out, nl=False)
 
     rest = any(p.kind == "rest" for p in cmd.params)

@@ -119,7 +119,7 @@ def parse_key(value: str, what: str) -> bytes:
     try:
         return keys.from_base64(value)
     except KeyFormatError as e:
-        raise ValueProblem(f"{what}: {e.message}") from None
+        raise ValueProblem(f"{what}: {e}") from None
 
 
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -570,7 +570,7 @@ def parse_set_args(
         try:
             return read_key_file(path)
         except UsageError as e:
-            raise ValueProblem(e.message) from None
+            raise ValueProblem(str(e)) from None
 
     device_opts: dict[str, Callable[[str], None]] = {
         "listen-port": lambda v: setattr(device, "listen_port", parse_port(v)),

@@ -2,8 +2,9 @@
 
 The daemon keeps the protocol engine in ``handshake_only`` mode and hands the
 data plane to two native threads, as the kernel backend hands it to the
-module (DESIGN section 2). ``native`` is None when the extension did not
-build; the daemon then keeps its pure-Python data plane. Every control call
+module (docs/kernel-module.md, "The handshake daemon (kernel backend)").
+``native`` is None when the extension did not build; the daemon then keeps
+its pure-Python data plane. Every control call
 costs O(change), not O(peers): peers and keypairs sit in hash tables, the
 allowed IPs in tries changed in place (docs/datapath.md)::
 

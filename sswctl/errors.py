@@ -1,29 +1,25 @@
 """User-facing error types.
 
-Every error a user can cause is one of these classes. They subclass
-``click.ClickException`` so the CLI layer prints them and exits with their
-``exit_code`` (DESIGN section 5): 2 for usage and configuration errors,
-1 for runtime failures. Code outside ``sswctl/cli.py`` raises them and never
-prints errors itself.
+Every error a user can cause is one of these classes: plain exceptions that
+carry their exit code and import nothing of the CLI framework, so pure
+modules (config, keys, quick) raise them freely. 2 is for usage and
+configuration errors, 1 for runtime failures (README, "Quick start").
+Code outside ``sswctl/cli.py`` raises them and never prints errors itself;
+``cli.py`` prints ``sswctl: message`` (a ConfigError as ``FILE:LINE:
+message``) on stderr and exits with ``exit_code``. Transport errors
+(:class:`sswctl.ipc.IPCError`) are mapped there too.
 """
 
 from __future__ import annotations
-
-from typing import IO
-
-import click
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
 
-class SSWError(click.ClickException):
+class SSWError(Exception):
     """Base of every sswctl user error. Runtime failure unless a subclass says otherwise."""
 
     exit_code = EXIT_RUNTIME
-
-    def show(self, file: IO[str] | None = None) -> None:
-        click.echo(f"sswctl: {self.format_message()}", file=file, err=file is None)
 
 
 class RuntimeFailure(SSWError):
@@ -45,9 +41,10 @@ class KeyFormatError(UsageError):
 class ConfigError(UsageError):
     """A configuration file (or ``set`` argument list) is wrong at one line.
 
-    ``str(err)`` is ``FILE:LINE: message``. For ``set`` argument lists the
-    "file" is ``<args>`` and the "line" is the 1-based argument position.
-    The message never contains secret values.
+    ``str(err)`` is ``FILE:LINE: message``, printed as it is (as compilers
+    and wg-quick users expect). For ``set`` argument lists the "file" is
+    ``<args>`` and the "line" is the 1-based argument position. The message
+    never contains secret values.
     """
 
     def __init__(self, file: str, line: int, message: str):
@@ -55,7 +52,3 @@ class ConfigError(UsageError):
         self.line = line
         self.reason = message
         super().__init__(f"{file}:{line}: {message}")
-
-    def show(self, file: IO[str] | None = None) -> None:
-        # Exactly FILE:LINE: message, as compilers and wg-quick users expect.
-        click.echo(self.format_message(), file=file, err=file is None)

@@ -40,6 +40,7 @@ from . import config
 from .commands.strip import CONFIG_DIR
 from .errors import RuntimeFailure, UsageError
 from .files import private_dir, write_atomic
+from .ipc import IPCError, dispatch
 from .ipc.uapi import SSW_SOCK_DIR, lock_path
 from .model import Device, IPNetwork, Protocol
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
@@ -151,7 +152,7 @@ class Journal:
             step = self.steps.pop()
             try:
                 _undo_step(step)
-            except RuntimeFailure as e:
+            except (RuntimeFailure, IPCError) as e:
                 print(f"sswctl: warning: {e}", file=sys.stderr)
             self.save()
         self.discard()
@@ -204,15 +205,11 @@ def destroy_device(iface: str) -> None:
 
 
 def read_device(iface: str) -> Device:
-    from .commands import show
-
-    return show.get_device(iface)
+    return dispatch.get_device(iface)
 
 
 def is_ours(iface: str) -> bool:
-    from .commands import create
-
-    return iface in dict(create.all_devices())
+    return iface in dict(dispatch.all_devices())
 
 
 def _wg_part(device: Device, iface: str) -> Device:
@@ -495,7 +492,7 @@ def down(target: str) -> None:
         try:
             device = config.load_config(path, config.QUICK)
         except UsageError as e:  # never leave a tunnel half up because its file got a typo
-            print(f"sswctl: warning: {e.format_message()}; hooks and SaveConfig skipped", file=sys.stderr)
+            print(f"sswctl: warning: {e}; hooks and SaveConfig skipped", file=sys.stderr)
     run_hooks(device.pre_down, iface, check=False)
     if device.save_config and path:
         save_config(iface, path, device)

@@ -6,8 +6,8 @@ reads running interfaces through the project's control transports
 netlink to the kernel module), so sswmon works with both backends and never
 parses anything itself. Tests use an in-memory source with the same method.
 
-Backends are sswctl's own list (kernel first when the module answers, then
-the userspace daemon's sockets); an interface belongs to the first backend
+Backends are sswctl's own list (:func:`sswctl.ipc.dispatch.backends`: kernel
+first when the module answers, then the userspace daemon's sockets); an interface belongs to the first backend
 that lists it, as for ``sswctl show``.
 """
 
@@ -20,9 +20,9 @@ from typing import IO, Protocol
 
 import click
 
-from sswctl.commands.create import backends as available_backends
 from sswctl.errors import EXIT_RUNTIME
 from sswctl.ipc import ControlBackend, IPCError
+from sswctl.ipc.dispatch import backends as available_backends
 
 from .stats import Snapshot
 

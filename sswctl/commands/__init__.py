@@ -6,8 +6,10 @@ a click command; adding a subcommand is one module here plus one line in
 ``cli.py``'s ``COMMANDS`` list.
 
 The function receives the parameters as keyword arguments and returns the text
-to print on stdout (or None). Errors are raised as :mod:`sswctl.errors`
-classes; the CLI layer prints them and sets the exit code.
+to print on stdout (or None), or an :class:`Output` when it also has lines for
+stderr or an exit status of its own (``show all`` with one interface gone). Errors are raised as :mod:`sswctl.errors`
+classes (or come up from the transports as :class:`sswctl.ipc.IPCError`);
+``cli.py`` prints them and sets the exit code, in one place.
 """
 
 from __future__ import annotations
@@ -38,9 +40,18 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Output:
+    """``text`` for stdout, then each of ``warnings`` as a line on stderr, then exit ``status``."""
+
+    text: str = ""
+    warnings: tuple[str, ...] = ()
+    status: int = 0
+
+
+@dataclass(frozen=True)
 class Command:
     name: str
-    run: Callable[..., str | None]
+    run: Callable[..., str | Output | None]
     help: str
     params: tuple[Param, ...] = field(default_factory=tuple)
     # Writes secrets to stdout: warn when stdout is a file others may read (as wg genkey).

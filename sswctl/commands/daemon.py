@@ -4,44 +4,27 @@
 daemon negotiates keys for it and the module carries the packets.
 ``--backend userspace``: the daemon is the whole tunnel (TUN, UDP, data
 plane, UAPI socket). ``auto``: kernel if IFACE is a secureswift link, or
-if it does not exist and the module is loaded or loads; else userspace.
+if it does not exist and the module is loaded or loads; else userspace
+(the one rule, :func:`sswctl.ipc.dispatch.choose`, that ``create`` follows too).
 """
 
 from __future__ import annotations
 
 from .. import daemon as _daemon
 from ..errors import RuntimeFailure
+from ..ipc import dispatch, rtnl
 from . import Command, Param
-from .create import BACKENDS, _configure_kernel, _create_kernel, ipc_errors, kernel_backend
 
 
 def choose_backend(name: str, backend: str, protocol: str, cipher: str, listen_port: int) -> str:
-    """"kernel" or "userspace" for IFACE ``name``; creates the kernel link (with these
-    settings) when it is missing and the kernel backend is chosen."""
-    import socket
-
-    if backend == "userspace":
-        return backend
-    with ipc_errors():
-        kb = kernel_backend(load=True)
-        ours = kb is not None and name in kb.list_devices()
-    if ours:
-        return "kernel"
-    try:
-        socket.if_nametoindex(name)
-        exists = True
-    except OSError:
-        exists = False
-    if backend == "kernel":
-        if kb is None:
-            raise RuntimeFailure(f"{name}: the kernel backend needs secureswift.ko, which is not loaded")
-        if exists:
-            raise RuntimeFailure(f"{name} exists and is not a secureswift link")
-    elif kb is None or exists:
-        return "userspace"
-    _create_kernel(name)
-    _configure_kernel(name, protocol, cipher, listen_port)
-    return "kernel"
+    """"kernel" or "userspace" for IFACE ``name`` (:func:`sswctl.ipc.dispatch.choose`);
+    creates the kernel link (with these settings) when it is missing and the kernel
+    backend is chosen."""
+    chosen, serving = dispatch.choose(name, backend)
+    if chosen == "kernel" and not serving:
+        rtnl.create_link(name)
+        dispatch.apply_settings(name, protocol, cipher, listen_port)
+    return chosen
 
 
 def daemon(name: str, backend: str = "auto", background: bool = False, wg_socket: bool = False,
@@ -67,7 +50,7 @@ COMMAND = Command(
     ),
     params=(
         Param("name", metavar="IFACE"),
-        Param("backend", flags=("--backend",), choices=BACKENDS, default="auto", required=False,
+        Param("backend", flags=("--backend",), choices=dispatch.BACKENDS, default="auto", required=False,
               help="kernel, userspace, or auto: kernel if IFACE is a secureswift link, or is missing "
                    "and the module loads (the link is created then)."),
         Param("background", flags=("--background",), kind="flag", help="Fork; print the pid once serving."),

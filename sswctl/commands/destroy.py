@@ -13,9 +13,9 @@ import signal
 import time
 
 from ..errors import RuntimeFailure
+from ..ipc import dispatch, rtnl
 from ..ipc.uapi import SSW_SOCK_DIR, lock_path
 from . import Command, Param
-from .create import _delete_kernel, backend_for
 
 
 def _daemon_pid(name: str, per_netns: bool = False) -> int:
@@ -27,11 +27,11 @@ def _daemon_pid(name: str, per_netns: bool = False) -> int:
 
 
 def destroy(name: str, timeout: float = 10.0) -> None:
-    backend = backend_for(name)
+    backend = dispatch.backend_for(name)
     kernel = backend.kind == "kernel"
     pid = _daemon_pid(name, per_netns=kernel)
     if kernel:
-        _delete_kernel(name)
+        rtnl.delete_link(name)
     elif pid <= 0:
         raise RuntimeFailure(f"{name}: no daemon pid recorded in {SSW_SOCK_DIR}/{name}.lock")
     else:

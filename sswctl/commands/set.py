@@ -7,18 +7,14 @@ input exits 2 with the running configuration unchanged.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import socket
 
 from .. import config
 from ..errors import RuntimeFailure
+from ..ipc import dispatch
 from ..model import Device, Endpoint
 from . import Command, Param
-from .create import backend_for, ipc_errors
-
-# What a backend refusing a request's content answers (exit 2, not 1).
-USAGE_ERRNOS = (errno.EINVAL, errno.ERANGE)
 
 
 def resolve_endpoints(device: Device) -> None:
@@ -43,9 +39,7 @@ def apply(name: str, device: Device) -> None:
     """Send one set request to whichever backend serves ``name``."""
     device.name = name
     resolve_endpoints(device)
-    backend = backend_for(name)
-    with ipc_errors(USAGE_ERRNOS):
-        backend.set_device(device)
+    dispatch.set_device(device)
 
 
 def set_(name: str, args: tuple[str, ...] = ()) -> None:

@@ -7,6 +7,11 @@ backend's peer order and separate columns by tabs; with ``all`` every line
 starts with the interface name. ``WG_HIDE_KEYS=never`` shows private and
 preshared keys in the pretty form, as wg.
 
+``all`` carries on past an interface that cannot be read (its daemon went
+away after the listing), as wg does: "Unable to access interface NAME:
+reason" on stderr, the others shown, exit status 1 only when none could be
+read.
+
 ``--json`` prints {"interfaces": [...]} with SecureSwift's extra state
 (protocol, cipher, backend, packet and drop counters, peer names) and never
 any private or preshared key (only whether a preshared key is set).
@@ -19,10 +24,10 @@ import os
 import time
 
 from .. import keys
-from ..errors import UsageError
+from ..errors import EXIT_RUNTIME, UsageError
+from ..ipc import IPCError, dispatch
 from ..model import Device, Peer
-from . import Command, Param
-from .create import all_devices, backend_for, ipc_errors
+from . import Command, Output, Param
 
 FIELDS = (
     "public-key", "private-key", "listen-port", "fwmark", "peers", "preshared-keys", "endpoints",
@@ -184,13 +189,37 @@ def to_json(dev: Device) -> dict:
     }
 
 
-def get_device(name: str) -> Device:
-    backend = backend_for(name)
-    with ipc_errors():
-        return backend.get_device(name)
+def read_all() -> tuple[list[Device | None], list[str]]:
+    """Every listed interface's state, in list order (None where it could not be
+    read), and wg's "Unable to access interface" line for each of those."""
+    devices: list[Device | None] = []
+    warnings = []
+    for name, backend in dispatch.all_devices():
+        try:
+            devices.append(backend.get_device(name))
+        except IPCError as e:
+            devices.append(None)
+            reason = os.strerror(e.errno) if e.errno else str(e)
+            warnings.append(f"Unable to access interface {name}: {reason}")
+    return devices, warnings
 
 
-def show(target: str | None = None, field: str | None = None, json: bool = False) -> str:
+def _show_all(field: str | None, json: bool) -> str | Output:
+    listed, warnings = read_all()
+    devices = [d for d in listed if d is not None]
+    if json:
+        text = _json.dumps({"interfaces": [to_json(d) for d in devices]}, indent=2) + "\n"
+    elif field is not None:
+        text = "".join(format_field(d, field, with_interface=True) for d in devices)
+    else:  # as wg: a blank line after each device shown that is not the last listed
+        text = "".join(format_pretty(d) + ("\n" if i + 1 < len(listed) else "")
+                       for i, d in enumerate(listed) if d is not None)
+    if not warnings:
+        return text
+    return Output(text, tuple(warnings), EXIT_RUNTIME if not devices else 0)
+
+
+def show(target: str | None = None, field: str | None = None, json: bool = False) -> str | Output:
     target = target or "all"
     if field is not None and field not in FIELDS:
         raise UsageError(f"Invalid parameter: `{field}' (one of: {', '.join(FIELDS)})")
@@ -199,20 +228,16 @@ def show(target: str | None = None, field: str | None = None, json: bool = False
     if target == "interfaces":
         if field is not None:
             raise UsageError("`show interfaces' takes no field")
-        names = [n for n, _ in all_devices()]
+        names = [n for n, _ in dispatch.all_devices()]
         return " ".join(names) + "\n" if names else ""
     if target == "all":
-        devices = []
-        for name, backend in all_devices():
-            with ipc_errors():
-                devices.append(backend.get_device(name))
-    else:
-        devices = [get_device(target)]
+        return _show_all(field, json)
+    dev = dispatch.get_device(target)
     if json:
-        return _json.dumps({"interfaces": [to_json(d) for d in devices]}, indent=2) + "\n"
+        return _json.dumps({"interfaces": [to_json(dev)]}, indent=2) + "\n"
     if field is not None:
-        return "".join(format_field(d, field, with_interface=target == "all") for d in devices)
-    return "\n".join(format_pretty(d) for d in devices)
+        return format_field(dev, field)
+    return format_pretty(dev)
 
 
 COMMAND = Command(

@@ -8,9 +8,9 @@ in a named peer's section, so ``sswctl setconf`` restores the interface exactly.
 from __future__ import annotations
 
 from .. import keys
+from ..ipc.dispatch import get_device
 from ..model import Device
 from . import Command, Param
-from .show import get_device
 
 
 def format_showconf(dev: Device) -> str:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import time
 
 from .. import keys
+from ..ipc.dispatch import get_device
 from ..model import Device, Peer
 from ..protocol.constants import REJECT_AFTER_TIME
 from . import Command, Param
-from .show import ago, get_device, human_bytes
+from .show import ago, human_bytes
 
 
 def peer_state(p: Peer, now: float) -> str:

@@ -7,18 +7,16 @@ so unchanged peers keep their sessions.
 
 from __future__ import annotations
 
+from ..ipc import dispatch
 from ..model import Peer
 from . import Command, Param
-from .create import backend_for, ipc_errors
 from .set import apply
 from .setconf import read
 
 
 def syncconf(name: str, path: str) -> None:
     dev = read(path)
-    backend = backend_for(name)
-    with ipc_errors():
-        running = backend.get_device(name)
+    running = dispatch.get_device(name)
     wanted = {p.public_key for p in dev.peers}
     dev.peers.extend(Peer(public_key=p.public_key, remove=True) for p in running.peers if p.public_key not in wanted)
     apply(name, dev)

@@ -41,7 +41,9 @@ import socket
 import time
 
 from ..ipc import IPCError
-from ..ipc.genl import IFINFOMSG, NLMSG_HDR, GenlBackend, HandshakeUpcall
+from ..ipc.genl import GenlBackend, HandshakeUpcall
+from ..ipc.netlink import NLMSG_HDR
+from ..ipc.rtnl import IFINFOMSG, RTM_DELLINK
 from ..ipc.uapi import SSW_SOCK_DIR
 from ..model import Device, Endpoint, Peer
 from ..protocol import ConfigError, Engine, ProtocolError, Transmit
@@ -57,7 +59,7 @@ log = logging.getLogger("sswctl.daemon")
 SETTLE = 1.0
 UPCALL_BATCH = 64  # upcalls handled per readiness event, so timers keep running under a flood
 LOCALS_MAX = 4096  # remote addresses whose local address (sticky source) is remembered
-RTMGRP_LINK, RTM_DELLINK = 1, 17
+RTMGRP_LINK = 1
 
 
 def _addr(ep: Endpoint | None) -> tuple | None:

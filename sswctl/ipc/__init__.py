@@ -5,8 +5,13 @@ Like wireguard-tools' ipc.h: three calls, one backend per transport.
 - ``uapi``: the WireGuard cross-platform text protocol on a UNIX socket,
   served by the userspace daemon (``sswctl daemon``).
 - ``genl``: the ``secureswift`` generic netlink family of the kernel module.
+- ``dispatch``: which of the two serves an interface, and the one ``auto``
+  rule for a new one (as wireguard-tools' ipc.c).
+- ``rtnl``: creating and deleting kernel links; ``netlink``: the framing
+  ``genl`` and ``rtnl`` share.
 
-Both speak in terms of :mod:`sswctl.model`; neither knows about click.
+All speak in terms of :mod:`sswctl.model` and raise :class:`IPCError`;
+none knows about click (``sswctl/cli.py`` maps errors to exit codes).
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ class IPCError(Exception):
     def __init__(self, message: str, errno: int = 0):
         super().__init__(message)
         self.errno = errno
+
+
+class RequestRefused(IPCError):
+    """The backend refused a set request's content (EINVAL, ERANGE): the input
+    is wrong, not the machine, so the CLI exits 2 rather than 1."""
 
 
 class ControlBackend(abc.ABC):

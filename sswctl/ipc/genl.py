@@ -1,13 +1,14 @@
 """Kernel backend: the ``secureswift`` generic netlink family of secureswift.ko.
 
-Links are found through rtnetlink and the family id is resolved through
-generic netlink's controller. Everything is encoded and decoded here with
-:mod:`struct` on raw netlink sockets, the family's messages driven by the
-attribute tables of :mod:`sswctl.genl_schema` (the same tables the C header
-and the kernel's policies are generated from): configurations of tens of
-thousands of allowed IPs would take pyroute2's per-attribute objects many
-seconds, and not importing pyroute2 makes every sswctl command on a kernel
-interface start faster (pyroute2 remains what creates and deletes links).
+Links are listed, created and deleted through rtnetlink (:mod:`.rtnl`) and
+the family id is resolved through generic netlink's controller. Everything
+is encoded and decoded with :mod:`struct` on raw netlink sockets
+(:mod:`.netlink`), the family's messages driven by the attribute tables of
+:mod:`sswctl.genl_schema` (the same tables the C header and the kernel's
+policies are generated from): configurations of tens of thousands of
+allowed IPs would take pyroute2's per-attribute objects many seconds, and
+not importing pyroute2 makes every sswctl command on a kernel interface
+start faster.
 
 Large configurations are split across several SET_DEVICE messages (each one
 applied atomically by the kernel) and read back from a paged dump, retried
@@ -18,25 +19,29 @@ from __future__ import annotations
 
 import errno as errno_mod
 import ipaddress
-import os
 import socket
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import genl_schema as S
 from ..model import Cipher, Device, Endpoint, IPNetwork, Peer, Protocol
 from . import ControlBackend, IPCError
+from .netlink import (
+    NLA_F_NESTED,
+    NLA_HDR,
+    NLA_TYPE_MASK,
+    NLM_F_DUMP,
+    NLM_F_DUMP_INTR,
+    NLMSG_HDR,
+    nest,
+    nla,
+    parse,
+    transact,
+)
+from .rtnl import links_of_kind
 
 NETLINK_GENERIC = 16
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x2, 0x4, 0x10
-NLM_F_DUMP = 0x300
-NLA_F_NESTED = 0x8000
-NLA_TYPE_MASK = 0x3FFF
-NLMSG_HDR = struct.Struct("=IHHII")
 GENL_HDR = struct.Struct("=BBH")
-NLA_HDR = struct.Struct("=HH")
 
 # One SET message stays well below the 64 KiB a nested attribute can hold.
 MAX_SET_MSG = 32 * 1024
@@ -66,15 +71,6 @@ CIPHER_FROM_WIRE = {v: k for k, v in CIPHER_TO_WIRE.items()}
 # --- attribute codec ------------------------------------------------------------------
 
 
-def nla(atype: int, payload: bytes) -> bytes:
-    length = NLA_HDR.size + len(payload)
-    return NLA_HDR.pack(length, atype) + payload + b"\0" * (-length % 4)
-
-
-def nest(atype: int, children: bytes) -> bytes:
-    return nla(atype | NLA_F_NESTED, children)
-
-
 _ATTRS = {(aset.name, a.name): (i, a) for aset in S.ATTRSETS for i, a in enumerate(aset.attrs, start=1)}
 
 
@@ -90,18 +86,6 @@ def encode(setname: str, name: str, value) -> bytes:
     else:
         return nest(number, value)
     return nla(number, payload)
-
-
-def parse(buf: bytes | memoryview) -> Iterator[tuple[int, memoryview]]:
-    """(type, payload) of each attribute in ``buf``."""
-    mv = memoryview(buf)
-    off = 0
-    while off + NLA_HDR.size <= len(mv):
-        length, atype = NLA_HDR.unpack_from(mv, off)
-        if length < NLA_HDR.size:
-            raise IPCError("malformed attribute from the kernel", errno_mod.EPROTO)
-        yield atype & NLA_TYPE_MASK, mv[off + NLA_HDR.size : off + length]
-        off += (length + 3) & ~3
 
 
 def decode(setname: str, buf, raw: tuple[str, ...] = ()) -> dict:
@@ -292,61 +276,6 @@ def set_messages(dev: Device, removals: dict[bytes, list[IPNetwork]] | None = No
 
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY = 0x10, 3
 CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_MCAST_GROUPS = 1, 2, 7
-NETLINK_ROUTE, RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 0, 16, 17, 18
-NLM_F_EXCL, NLM_F_CREATE = 0x200, 0x400
-IFINFOMSG = struct.Struct("=BxHiII")
-IFLA_IFNAME, IFLA_LINKINFO, IFLA_INFO_KIND = 3, 18, 1
-
-
-def _transact(proto: int, mtype: int, flags: int, body: bytes, seq: int) -> list[tuple[int, bytes]]:
-    """One netlink request on a fresh socket: [(nlmsg_flags, body)] of the replies up to the
-    ACK or, for a dump, DONE. Raw sockets and ``struct`` rather than pyroute2's objects: an
-    sswctl command starts several times faster without importing pyroute2, which counts
-    under emulation, and tens of thousands of allowed IPs decode in a fraction of the time."""
-    msg = NLMSG_HDR.pack(NLMSG_HDR.size + len(body), mtype, NLM_F_REQUEST | NLM_F_ACK | flags, seq, 0) + body
-    replies: list[tuple[int, bytes]] = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.bind((0, 0))
-        s.sendto(msg, (0, 0))
-        while True:
-            data = s.recv(1 << 17)
-            off = 0
-            while off + NLMSG_HDR.size <= len(data):
-                length, rtype, rflags, rseq, _ = NLMSG_HDR.unpack_from(data, off)
-                if length < NLMSG_HDR.size:
-                    raise IPCError("truncated netlink message", errno_mod.EPROTO)
-                chunk = data[off + NLMSG_HDR.size : off + length]
-                off += (length + 3) & ~3
-                if rseq != seq:
-                    continue
-                if rtype == NLMSG_ERROR:
-                    err = -struct.unpack_from("=i", chunk)[0]
-                    if err:
-                        raise IPCError(f"{S.FAMILY_NAME}: {os.strerror(err)}", err)
-                    return replies
-                if rtype == NLMSG_DONE:
-                    # A dump's ACK follows DONE; DONE is the end for us.
-                    return replies
-                replies.append((rflags, chunk))
-
-
-def _link_by_name(name: str) -> bytes:
-    return IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
-
-
-def create_link(name: str, kind: str = S.FAMILY_NAME) -> None:
-    """``ip link add NAME type secureswift`` (RTM_NEWLINK, NLM_F_EXCL): IPCError with the
-    kernel's errno (EEXIST, EOPNOTSUPP when the module is not loaded, EPERM...)."""
-    body = _link_by_name(name) + nest(IFLA_LINKINFO, nla(IFLA_INFO_KIND, kind.encode()))
-    _transact(NETLINK_ROUTE, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, body, 1)
-
-
-def delete_link(name: str) -> None:
-    """``ip link del NAME`` (RTM_DELLINK by name): IPCError ENODEV when there is none."""
-    _transact(NETLINK_ROUTE, RTM_DELLINK, 0, _link_by_name(name), 1)
-
-
 CTRL_ATTR_MCAST_GRP_NAME, CTRL_ATTR_MCAST_GRP_ID = 1, 2
 SOL_NETLINK, NETLINK_ADD_MEMBERSHIP = 270, 1
 
@@ -463,20 +392,14 @@ class GenlBackend(ControlBackend):
         """Send one genetlink request; return [(nlmsg_flags, attribute payload)] of the replies."""
         fam = self.family_id() if family is None else family
         self._seq += 1
-        replies = _transact(NETLINK_GENERIC, fam, flags, GENL_HDR.pack(cmd, version, 0) + payload, self._seq)
+        replies = transact(NETLINK_GENERIC, fam, flags, GENL_HDR.pack(cmd, version, 0) + payload, self._seq)
         return [(f, body[GENL_HDR.size :]) for f, body in replies]
 
     # ControlBackend ----------------------------------------------------------------
     def list_devices(self) -> list[str]:
         """The secureswift links of the caller's namespace (an RTM_GETLINK dump)."""
         self.family_id()  # raises when the module is not loaded
-        names = []
-        for _, body in _transact(NETLINK_ROUTE, RTM_GETLINK, NLM_F_DUMP, IFINFOMSG.pack(0, 0, 0, 0, 0), 1):
-            attrs = dict(parse(body[IFINFOMSG.size :]))
-            info = dict(parse(attrs[IFLA_LINKINFO])) if IFLA_LINKINFO in attrs else {}
-            if bytes(info.get(IFLA_INFO_KIND, b"")).rstrip(b"\0") == S.FAMILY_NAME.encode():
-                names.append(bytes(attrs[IFLA_IFNAME]).rstrip(b"\0").decode())
-        return sorted(names)
+        return links_of_kind(S.FAMILY_NAME)
 
     def get_device(self, name: str) -> Device:
         for _ in range(DUMP_RETRIES):

@@ -1,5 +1,5 @@
 """The raw rtnetlink link requests `sswctl create`/`destroy` send for a kernel device
-(sswctl.ipc.genl.create_link/delete_link), against the host kernel in a fresh namespace.
+(sswctl.ipc.rtnl.create_link/delete_link), against the host kernel in a fresh namespace.
 
 The host cannot load secureswift.ko, so the requests are checked with a kind every
 kernel has built in (bridge); the VM suite runs them with kind secureswift.
@@ -15,7 +15,7 @@ from nslab import PY
 SCRIPT = """
 import errno, sys
 from sswctl.ipc import IPCError
-from sswctl.ipc.genl import create_link, delete_link
+from sswctl.ipc.rtnl import create_link, delete_link
 op, name, kind = sys.argv[1:]
 try:
     create_link(name, kind=kind) if op == "add" else delete_link(name)

@@ -1,16 +1,19 @@
 """Control plane of the userspace daemon: wireguard-tools' ``wg`` against our
-UAPI socket, ``sswctl show`` formats against ``wg show``, and bad input."""
+UAPI socket, ``sswctl show`` formats against ``wg show``, bad input, and
+``show all`` outliving a daemon killed between listing and reading."""
 
 from __future__ import annotations
 
 import errno
+import glob
 import os
+import signal
 import socket
 import stat
 import subprocess
 
 import pytest
-from nslab import PY, ping
+from nslab import PY, WAIT, ping, wait_for
 
 from sswctl import keys
 
@@ -184,6 +187,76 @@ def test_show_all_interfaces_and_status(populated):
     assert "userspace backend" in status and "1 up" in status and "3 never" in status
     r = sswctl("show", "nonexistent0", check=False)
     assert r.returncode == 1 and "nonexistent0" in r.stderr
+
+
+# sswctl's real command line, with the daemon serving VICTIM (pid PID) SIGKILLed right
+# after the interfaces were listed and before they are read: the race a daemon dying
+# under `sswctl show all` hits, made certain.
+KILL_AFTER_LISTING = """
+import os, signal, sys, time
+from sswctl.cli import main
+from sswctl.ipc.uapi import UAPIBackend
+
+victim, pid = sys.argv[1], int(sys.argv[2])
+listed = UAPIBackend.list_devices
+
+
+def list_then_kill(self):
+    names = listed(self)
+    if victim in names:
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while victim in listed(self) and time.monotonic() < deadline:
+            time.sleep(0.02)  # until its socket refuses connections
+    return names
+
+
+UAPIBackend.list_devices = list_then_kill
+main(sys.argv[3:])
+"""
+
+
+def test_show_all_carries_on_past_a_daemon_killed_between_listing_and_reading(lab):
+    from sswctl.ipc.uapi import SSW_SOCK_DIR
+
+    ns = lab.a
+    gone, kept = ns.iface + "v", ns.iface + "w"  # listed in this order
+    procs = {}
+    for name in (gone, kept):
+        log = open(f"/tmp/{name}.daemon.log", "w")
+        procs[name] = lab.popen(ns, PY, "-m", "sswctl.daemon", name, "--backend", "userspace",
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: {gone, kept} <= set(ns.run(PY, "-m", "sswctl", "show", "interfaces").stdout.split()),
+                 WAIT, "both daemons listed")
+        alone = ns.run(PY, "-m", "sswctl", "show", kept).stdout
+        r = ns.run(PY, "-c", KILL_AFTER_LISTING, gone, str(procs[gone].pid), "show", "all", check=False)
+        assert procs[gone].wait(timeout=WAIT) == -signal.SIGKILL
+        # As wg show all: the other interface as shown alone, one line on stderr, status 0.
+        # (Other tests' daemons on this machine may be listed too: only ours are checked.)
+        assert r.returncode == 0, r.stderr
+        assert alone in r.stdout and f"interface: {gone}\n" not in r.stdout
+        assert f"Unable to access interface {gone}: No such device\n" in r.stderr
+        assert not [ln for ln in r.stderr.splitlines() if kept in ln or "Traceback" in ln], r.stderr
+        # Its socket file stays behind; listing skips it, so the plain command line does too.
+        assert gone not in ns.run(PY, "-m", "sswctl", "show", "interfaces").stdout.split()
+        dump = ns.run(PY, "-m", "sswctl", "show", "all", "dump").stdout.splitlines()
+        assert {ln.split("\t")[0] for ln in dump} & {gone, kept} == {kept}
+        # The field forms carry on too; the status is 1 only when nothing at all could be shown.
+        r = ns.run(PY, "-c", KILL_AFTER_LISTING, kept, str(procs[kept].pid), "show", "all", "dump", check=False)
+        assert procs[kept].wait(timeout=WAIT) == -signal.SIGKILL
+        assert f"Unable to access interface {kept}: No such device\n" in r.stderr
+        assert kept not in {ln.split("\t")[0] for ln in r.stdout.splitlines()}
+        assert r.returncode == (0 if r.stdout else 1), r.stderr
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=WAIT)
+        for name in (gone, kept):  # what SIGKILL left behind
+            for path in glob.glob(os.path.join(SSW_SOCK_DIR, name + ".*")) + glob.glob(
+                    os.path.join(SSW_SOCK_DIR, name + "@*")):
+                os.unlink(path)
 
 
 def test_uapi_socket_is_0600_and_malformed_requests_get_errno_and_change_nothing(populated):
