@@ -47,7 +47,8 @@ class Tun:
 
     With ``offload=True`` every read and write carries a 10-byte virtio-net
     header and the kernel may hand over (and accept) TCP super-packets of up
-    to 64 KiB (TSO); see sswctl/daemon/offload.py. ``self.vnet`` says
+    to 64 KiB (TSO), which the native data plane cuts and glues in C
+    (sswctl/_datapath/offload.c). ``self.vnet`` says
     whether that framing is on.
     """
 

@@ -29,12 +29,12 @@ def choose_backend(name: str, backend: str, protocol: str, cipher: str, listen_p
 
 def daemon(name: str, backend: str = "auto", background: bool = False, wg_socket: bool = False,
            listen_port: int = 0, mtu: int = 1420, protocol: str = "secureswift", cipher: str = "chacha20-poly1305",
-           log_level: str = "info", no_offload: bool = False, no_native: bool = False) -> str | None:
+           log_level: str = "info", no_offload: bool = False) -> str | None:
     chosen = choose_backend(name, backend, protocol, cipher, listen_port)
     try:
         pid = _daemon.run(name, backend=chosen, background=background, wg_socket=wg_socket,
                           listen_port=listen_port, mtu=mtu, protocol=protocol, cipher=cipher, log_level=log_level,
-                          tun_offload=not no_offload, native=not no_native)
+                          tun_offload=not no_offload)
     except _daemon.DaemonError as e:
         raise RuntimeFailure(str(e)) from None
     return f"{pid}\n" if pid else None
@@ -65,8 +65,6 @@ COMMAND = Command(
               default="chacha20-poly1305", required=False, help="Userspace only."),
         Param("no_offload", flags=("--no-offload",), kind="flag",
               help="Plain TUN I/O: no TCP segmentation/coalescing offload (one packet per system call)."),
-        Param("no_native", flags=("--no-native",), kind="flag",
-              help="Keep the data plane in Python even when the native one (sswctl._datapath) is built."),
         Param("log_level", flags=("--log-level",), choices=("debug", "info", "warning", "error"), default="info",
               required=False),
     ),

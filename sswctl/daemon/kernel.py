@@ -197,9 +197,9 @@ class KernelDaemon(EngineDriver):
             if self.engine is None or up.endpoint is None:
                 self.errors["no_private_key" if self.engine is None else "no_source"] += 1
                 return
-            # No note_handshake(): the module decides "under load" (it sees the
-            # backlog), answers cookies itself and hands up only what passed, so
-            # the engine never demands a mac2 the kernel already judged.
+            # The module decides "under load" (it sees the backlog), answers
+            # cookies itself and hands up only what passed, so the engine never
+            # demands a mac2 the kernel already judged (engine.under_load stays off).
             self._note_local(up.endpoint, up.local)
             try:
                 r = self.engine.receive(up.packet, _addr(up.endpoint), now)

@@ -164,10 +164,10 @@ def test_hostile_datagrams_are_dropped_counted_and_the_tunnel_survives(lab):
     drops = all_drops(b.iface)
     print(f"garbage: {sent} sent, {lost} lost before the daemon, drops {drops}")
     # Each kind was sent 300 times; only what the kernel dropped before the daemon may be missing.
-    # The native plane checks handshake-type datagrams in C before Python
+    # The data plane checks handshake-type datagrams in C before Python
     # (cookie.c): a wrong size or the other mode's type is `handshake_malformed`,
-    # a bad mac1 `handshake_mac1_invalid`; the Python plane's engine counts the
-    # same datagrams as `malformed`, `wrong_protocol` and `mac`.
+    # a bad mac1 `handshake_mac1_invalid`; what C lets through and the engine
+    # refuses counts as `malformed`, `wrong_protocol` and `mac`.
     def n(*reasons: str) -> int:
         return sum(drops.get(r, 0) for r in reasons)
 
