@@ -13,14 +13,14 @@ import signal
 import time
 
 from ..errors import RuntimeFailure
-from ..ipc.uapi import SSW_SOCK_DIR, lock_path
+from ..paths import lock_path, socket_path
 from . import Command, Param
 from .create import _delete_kernel, backend_for
 
 
 def _daemon_pid(name: str, per_netns: bool = False) -> int:
     try:
-        with open(lock_path(SSW_SOCK_DIR, name, per_netns)) as f:
+        with open(lock_path(name, per_netns=per_netns)) as f:
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
@@ -33,7 +33,7 @@ def destroy(name: str, timeout: float = 10.0) -> None:
     if kernel:
         _delete_kernel(name)
     elif pid <= 0:
-        raise RuntimeFailure(f"{name}: no daemon pid recorded in {SSW_SOCK_DIR}/{name}.lock")
+        raise RuntimeFailure(f"{name}: no daemon pid recorded in {lock_path(name)}")
     else:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -44,7 +44,7 @@ def destroy(name: str, timeout: float = 10.0) -> None:
 
 
 def _wait_gone(name: str, pid: int, timeout: float, per_netns: bool) -> None:
-    sock = os.path.join(SSW_SOCK_DIR, f"{name}.sock")
+    sock = socket_path(name)
     deadline = time.monotonic() + timeout
     while (not per_netns and os.path.exists(sock)) or _daemon_pid(name, per_netns) == pid:
         if not _alive(pid):

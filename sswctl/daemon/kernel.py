@@ -42,8 +42,8 @@ import time
 
 from ..ipc import IPCError
 from ..ipc.genl import IFINFOMSG, NLMSG_HDR, GenlBackend, HandshakeUpcall
-from ..ipc.uapi import SSW_SOCK_DIR
 from ..model import Device, Endpoint, Peer
+from ..paths import SOCK_DIR
 from ..protocol import ConfigError, Engine, ProtocolError, Transmit
 from ..protocol.keypair import Keypair
 from .driver import EngineDriver, short_key
@@ -71,7 +71,7 @@ class LinkGone(Exception):
 class KernelDaemon(EngineDriver):
     """Handshake daemon for the secureswift.ko device ``name`` in this namespace."""
 
-    def __init__(self, name: str, *, sock_dir: str = SSW_SOCK_DIR, genl: GenlBackend | None = None):
+    def __init__(self, name: str, *, sock_dir: str = SOCK_DIR, genl: GenlBackend | None = None):
         self.name = name
         self.sock_dir = sock_dir
         self.kb = genl or GenlBackend()

@@ -16,7 +16,7 @@ import fcntl
 import os
 
 from ..files import open_private, private_dir
-from ..ipc.uapi import lock_path
+from ..paths import lock_path
 
 
 class AlreadyRunning(RuntimeError):
@@ -27,7 +27,7 @@ class InterfaceLock:
     """Held for the daemon's lifetime; the kernel drops it if the process dies."""
 
     def __init__(self, directory: str, name: str, per_netns: bool = False):
-        self.path = lock_path(directory, name, per_netns)
+        self.path = lock_path(name, directory, per_netns)
         private_dir(directory)
         self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:

@@ -29,7 +29,7 @@ import logging
 import os
 
 from ..files import UnsafePathError, open_private, private_dir
-from ..ipc.uapi import lock_path
+from ..paths import stamps_path
 from ..protocol.constants import KEY_LEN, TIMESTAMP_LEN
 from ..protocol.engine import Timestamps
 
@@ -42,17 +42,13 @@ _ACCEPTED = KEY_LEN + TIMESTAMP_LEN
 _ZERO = bytes(TIMESTAMP_LEN)
 
 
-def stamps_path(directory: str, name: str, per_netns: bool = False) -> str:
-    return lock_path(directory, name, per_netns, suffix=".stamps")
-
-
 class TimestampFile(Timestamps):
     """The engine's timestamp store, backed by a state file (see the module doc)."""
 
     def __init__(self, directory: str, name: str, per_netns: bool = False) -> None:
         super().__init__()
         private_dir(directory)
-        self.path = stamps_path(directory, name, per_netns)
+        self.path = stamps_path(name, directory, per_netns)
         self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         self.errors = 0  # failed writes (logged; the engine goes on with memory)
         try:

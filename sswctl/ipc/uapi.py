@@ -1,6 +1,6 @@
 """ControlBackend over the userspace daemon's UAPI UNIX socket.
 
-Sockets live at ``/var/run/secureswift/IFACE.sock`` (mode 0600). A daemon
+Sockets live at ``/var/run/secureswift/IFACE.sock`` (mode 0600; sswctl/paths.py). A daemon
 asked to be visible to wireguard-tools also listens at
 ``/var/run/wireguard/IFACE.sock``, where ``wg`` looks; this client reads
 that directory too, so ``sswctl show`` also lists wireguard-go interfaces.
@@ -17,33 +17,10 @@ import socket
 import stat
 
 from ..model import Device
+from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, socket_path
 from ..uapi import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
 from . import ControlBackend, IPCError
 
-SSW_SOCK_DIR = "/var/run/secureswift"
-WG_SOCK_DIR = "/var/run/wireguard"
-
-
-def netns_inode(path: str = "/proc/self/ns/net") -> int:
-    return os.stat(path).st_ino
-
-
-def lock_path(directory: str, name: str, per_netns: bool = False, suffix: str = ".lock") -> str:
-    """Where the daemon serving ``name`` records its pid: per namespace for a kernel
-    device outside the namespace of pid 1 (sswctl/daemon/lock.py says why). Other
-    per-device state files (``sswctl up``'s journal) are named the same way."""
-    if per_netns:
-        own = netns_inode()
-        try:
-            first = netns_inode("/proc/1/ns/net")
-        except OSError:  # pid 1 not ours to inspect: name the namespace always
-            first = 0
-        if own != first:
-            return os.path.join(directory, f"{name}@net-{own}{suffix}")
-    return os.path.join(directory, name + suffix)
-
-
-SOCK_SUFFIX = ".sock"
 TIMEOUT = 10.0  # to connect: a live daemon accepts at once
 # Then to answer: a daemon applies a set (or formats a get) whole before it replies, and
 # 10,000 peers take it seconds on a loaded machine; wg(8) waits without a limit.
@@ -59,10 +36,11 @@ def _complete(buf: bytearray) -> bool:
     return buf[:-2].rsplit(b"\n", 1)[-1].startswith(b"errno=")
 
 
-def socket_path(name: str, directory: str = SSW_SOCK_DIR) -> str:
-    if not name or "/" in name or name.startswith("."):
-        raise IPCError(f"invalid interface name {name!r}", errno.EINVAL)
-    return os.path.join(directory, name + SOCK_SUFFIX)
+def _socket_path(name: str, directory: str) -> str:
+    try:
+        return socket_path(name, directory)
+    except InvalidName as e:
+        raise IPCError(e.strerror, errno.EINVAL) from None
 
 
 def _is_socket(path: str) -> bool:
@@ -75,19 +53,14 @@ def _is_socket(path: str) -> bool:
 class UAPIBackend(ControlBackend):
     kind = "userspace"
 
-    def __init__(self, directories: tuple[str, ...] = (SSW_SOCK_DIR, WG_SOCK_DIR)):
+    def __init__(self, directories: tuple[str, ...] = (SOCK_DIR, WG_SOCK_DIR)):
         self.directories = directories
 
     def list_devices(self) -> list[str]:
         names: list[str] = []
         for d in self.directories:
-            try:
-                entries = sorted(os.listdir(d))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                name = entry[: -len(SOCK_SUFFIX)]
-                if entry.endswith(SOCK_SUFFIX) and name and name not in names and self._alive(d, name):
+            for name in device_names(d, SOCK):
+                if name not in names and self._alive(d, name):
                     names.append(name)
         return names
 
@@ -115,7 +88,7 @@ class UAPIBackend(ControlBackend):
     # -- internals --
 
     def _alive(self, directory: str, name: str) -> bool:
-        path = os.path.join(directory, name + SOCK_SUFFIX)
+        path = os.path.join(directory, name + SOCK)
         if not _is_socket(path):
             return False
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -128,7 +101,7 @@ class UAPIBackend(ControlBackend):
 
     def _find(self, name: str) -> tuple[str, bool] | None:
         for d in self.directories:
-            path = socket_path(name, d)
+            path = _socket_path(name, d)
             if _is_socket(path):
                 return path, d != WG_SOCK_DIR
         return None

@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass, field
 
 from sswctl import keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR, UAPIBackend
+from sswctl.ipc.uapi import UAPIBackend
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
 PY = sys.executable
 _seq = itertools.count()

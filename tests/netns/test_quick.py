@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from sswctl import keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from nslab import PY, wait_for_socket
 
 from sswctl.cli import cli
-from sswctl.ipc.uapi import SSW_SOCK_DIR
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 from sswctl.uapi import decode_get
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]

@@ -30,8 +30,8 @@ import pytest
 from nslab import PY, _nets, iperf, ping, sh, wait_for
 
 from sswctl import datapath, keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 

@@ -22,8 +22,8 @@ from nslab import PY, wait_for, wait_for_socket
 from test_userspace_wireguard_go import _net, configure, start_wireguard_go
 
 from sswctl.daemon.stamps import RECORD
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
