@@ -10,13 +10,23 @@ The one place that names them; everything else imports from here.
   ``SSW_STATE_DIR`` moves journals elsewhere, for tests).
 - ``WG_SOCK_DIR``: ``/var/run/wireguard``, where wireguard-tools' ``wg`` looks.
 
-A kernel device is a name in its network namespace: two namespaces may each
-have their own ``ssw0`` with its own daemon. So the kernel backend's lock and
-timestamps, and every journal, are named ``IFACE.EXT`` in the namespace of pid 1
-(the host's, or a container's own) and ``IFACE@net-INODE.EXT`` in any other,
-INODE being the namespace's (``stat -L /proc/self/ns/net``, or
-``/run/netns/NAME`` from outside). A userspace daemon's files are ``IFACE.EXT``
-wherever it runs.
+An interface is a name in its network namespace: two namespaces may each have
+their own ``ssw0`` (a kernel link, or a userspace daemon's TUN device) with its
+own daemon, as with kernel WireGuard. So every per-interface file in
+``SOCK_DIR`` (socket, lock, timestamps, journal) is named ``IFACE.EXT`` in the
+namespace of pid 1 (the host's, or a container's own: existing setups and
+systemd units see the names they always had) and ``IFACE@net-INODE.EXT`` in any
+other, INODE being the namespace's (``stat -L /proc/self/ns/net``, or
+``stat -L /run/netns/NAME`` from outside). A client (sswctl, sswmon, ``up`` and
+``down``) finds the daemons of the namespace it runs in, and only those. A
+name ending in ``@net-N`` is refused, so no name reads as another namespace's.
+
+``WG_SOCK_DIR`` is different: ``wg`` looks for ``IFACE.sock`` there whatever
+its namespace, so that socket (served only on request, ``--wg-socket``) is one
+path for every namespace, as wireguard-go's is. A daemon refuses to start
+rather than take it from a live daemon of another namespace, and the UAPI
+client lists one of those sockets only when the process serving it is in the
+client's namespace (sswctl/ipc/uapi.py).
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ IFNAMSIZ = 16
 # The names wg-quick accepts for IFACE.conf: what `up IFACE` may mean by a config name.
 CONF_IFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
 _CONF_FILE_RE = re.compile(r"(?:^|/)([a-zA-Z0-9_=+.-]{1,15})\.conf$")
+_NETNS_TAG_RE = re.compile(r"@net-[0-9]+$")
 
 
 class InvalidName(OSError):
@@ -55,6 +66,8 @@ def check_ifname(name: str) -> str:
         raise InvalidName(name)
     if any(c.isspace() or c == ":" for c in name):
         raise InvalidName(name)
+    if _NETNS_TAG_RE.search(name):
+        raise InvalidName(name, " (a name ending in @net-N reads as another network namespace's)")
     return name
 
 
@@ -91,34 +104,46 @@ def netns_tag(netns: int | None = None) -> str:
     return "" if own == first else f"@net-{own}"
 
 
-def device_file(name: str, suffix: str, directory: str = SOCK_DIR, per_netns: bool = False) -> str:
-    """``directory/NAME[@net-INODE]SUFFIX``: a per-interface file, of this namespace
-    with ``per_netns``."""
-    return os.path.join(directory, f"{name}{netns_tag() if per_netns else ''}{suffix}")
+def device_file(name: str, suffix: str, directory: str = SOCK_DIR, netns: int | None = None) -> str:
+    """``directory/NAME[@net-INODE]SUFFIX``: a per-interface file of namespace ``netns``
+    (an inode; ours if None)."""
+    return os.path.join(directory, f"{name}{netns_tag(netns)}{suffix}")
 
 
-def device_names(directory: str, suffix: str) -> list[str]:
-    """The interface names with a ``SUFFIX`` file in ``directory``, sorted."""
+def device_names(directory: str, suffix: str, netns: int | None = None, tagged: bool = True) -> list[str]:
+    """The interface names with a ``SUFFIX`` file in ``directory``, sorted: those of
+    namespace ``netns`` (ours if None), or with ``tagged=False`` every untagged name
+    (``WG_SOCK_DIR``, where names carry no namespace)."""
+    tag = netns_tag(netns) if tagged else ""
     try:
         entries = sorted(os.listdir(directory))
     except FileNotFoundError:
         return []
-    return [e[: -len(suffix)] for e in entries if e.endswith(suffix) and len(e) > len(suffix)]
+    names = []
+    for entry in entries:
+        stem = entry[: -len(suffix)] if entry.endswith(suffix) else ""
+        if tag:
+            name = stem[: -len(tag)] if stem.endswith(tag) else ""
+        else:
+            name = "" if _NETNS_TAG_RE.search(stem) else stem
+        if name:
+            names.append(name)
+    return names
 
 
-def socket_path(name: str, directory: str = SOCK_DIR) -> str:
+def socket_path(name: str, directory: str = SOCK_DIR, netns: int | None = None) -> str:
     """The userspace daemon's UAPI socket for interface ``name``."""
-    return device_file(check_ifname(name), SOCK, directory)
+    return device_file(check_ifname(name), SOCK, directory, netns)
 
 
-def lock_path(name: str, directory: str = SOCK_DIR, per_netns: bool = False) -> str:
-    """The flock'd pid file of the daemon serving ``name`` (per namespace for a kernel device)."""
-    return device_file(name, LOCK, directory, per_netns)
+def lock_path(name: str, directory: str = SOCK_DIR, netns: int | None = None) -> str:
+    """The flock'd pid file of the daemon serving ``name`` (either backend)."""
+    return device_file(name, LOCK, directory, netns)
 
 
-def stamps_path(name: str, directory: str = SOCK_DIR, per_netns: bool = False) -> str:
+def stamps_path(name: str, directory: str = SOCK_DIR, netns: int | None = None) -> str:
     """The daemon's handshake timestamps for ``name`` (sswctl/daemon/stamps.py)."""
-    return device_file(name, STAMPS, directory, per_netns)
+    return device_file(name, STAMPS, directory, netns)
 
 
 def state_dir() -> str:
@@ -126,9 +151,9 @@ def state_dir() -> str:
     return os.environ.get("SSW_STATE_DIR", SOCK_DIR)
 
 
-def journal_path(name: str) -> str:
-    """``sswctl up``'s undo journal for ``name`` (sswctl/quick.py), per namespace."""
-    return device_file(name, JOURNAL, state_dir(), per_netns=True)
+def journal_path(name: str, netns: int | None = None) -> str:
+    """``sswctl up``'s undo journal for ``name`` (sswctl/quick.py)."""
+    return device_file(name, JOURNAL, state_dir(), netns)
 
 
 def wg_socket_path(name: str) -> str:

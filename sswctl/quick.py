@@ -7,7 +7,7 @@ adds a route per AllowedIPs prefix (longest first), and runs PostUp.
 
 Every change is recorded as its undo step in a journal, persisted after each
 step in ``/var/run/secureswift/IFACE.quick`` (0600; ``IFACE@net-INODE.quick``
-outside the network namespace of pid 1, as sswctl/daemon/lock.py names locks). ``down`` replays that
+outside the network namespace of pid 1, as sswctl/paths.py names every per-interface file). ``down`` replays that
 journal backwards, so it removes exactly what ``up`` added and nothing else;
 a failure in the middle of ``up`` replays it at once (rollback). If a PostUp
 command fails, PreDown and PostDown run too (errors ignored), because those

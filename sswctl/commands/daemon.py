@@ -74,7 +74,8 @@ COMMAND = Command(
                    "and the module loads (the link is created then)."),
         Param("background", flags=("--background",), kind="flag", help="Fork; print the pid once serving."),
         Param("wg_socket", flags=("--wg-socket",), kind="flag",
-              help="Userspace: also serve /var/run/wireguard/IFACE.sock so wg(8) can show and set it."),
+              help="Userspace: also serve /var/run/wireguard/IFACE.sock so wg(8) can show and set it "
+                   "(one path for every network namespace: refused while another daemon serves it)."),
         Param("listen_port", flags=("--listen-port",), kind="int", default=0, required=False,
               help="Userspace only (a kernel link's port is set with sswctl set)."),
         Param("mtu", flags=("--mtu",), kind="int", default=DEFAULT_MTU, required=False, help="Userspace only."),

@@ -18,9 +18,9 @@ from . import Command, Param
 from .create import _delete_kernel, backend_for
 
 
-def _daemon_pid(name: str, per_netns: bool = False) -> int:
+def _daemon_pid(name: str) -> int:
     try:
-        with open(lock_path(name, per_netns=per_netns)) as f:
+        with open(lock_path(name)) as f:
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
@@ -29,7 +29,7 @@ def _daemon_pid(name: str, per_netns: bool = False) -> int:
 def destroy(name: str, timeout: float = 10.0) -> None:
     backend = backend_for(name)
     kernel = backend.kind == "kernel"
-    pid = _daemon_pid(name, per_netns=kernel)
+    pid = _daemon_pid(name)
     if kernel:
         _delete_kernel(name)
     elif pid <= 0:
@@ -40,13 +40,13 @@ def destroy(name: str, timeout: float = 10.0) -> None:
         except ProcessLookupError:
             return
     if pid > 0:
-        _wait_gone(name, pid, timeout, per_netns=kernel)
+        _wait_gone(name, pid, timeout, userspace=not kernel)
 
 
-def _wait_gone(name: str, pid: int, timeout: float, per_netns: bool) -> None:
+def _wait_gone(name: str, pid: int, timeout: float, userspace: bool) -> None:
     sock = socket_path(name)
     deadline = time.monotonic() + timeout
-    while (not per_netns and os.path.exists(sock)) or _daemon_pid(name, per_netns) == pid:
+    while (userspace and os.path.exists(sock)) or _daemon_pid(name) == pid:
         if not _alive(pid):
             return  # died without cleaning up (SIGKILL): nothing left to wait for
         if time.monotonic() > deadline:

@@ -153,6 +153,8 @@ class Daemon(EngineDriver):
                 self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
             self.server.listen(socket_path(self.name, self.sock_dir))
             if self.wg_socket:
+                # wg(8) cannot tell network namespaces apart: one IFACE.sock for all of
+                # them (docs/userspace.md); bind_unix refuses a live one.
                 self.server.listen(wg_socket_path(self.name))
             self.open_wake_pipe()
             self._rebuild_engine()

@@ -101,9 +101,9 @@ class KernelDaemon(EngineDriver):
 
     def start(self) -> None:
         """Take the interface, subscribe, then read the configuration."""
-        self.lock = InterfaceLock(self.sock_dir, self.name, per_netns=True)
+        self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
-            self.stamps = TimestampFile(self.sock_dir, self.name, per_netns=True)
+            self.stamps = TimestampFile(self.sock_dir, self.name)
             try:
                 self.ifindex = socket.if_nametoindex(self.name)
             except OSError:
