@@ -7,7 +7,7 @@ adds a route per AllowedIPs prefix (longest first), and runs PostUp.
 
 Every change is recorded as its undo step in a journal, persisted after each
 step in ``/var/run/secureswift/IFACE.quick`` (0600; ``IFACE@net-INODE.quick``
-outside the network namespace of pid 1, as sswctl/daemon/lock.py names locks). ``down`` replays that
+outside the network namespace of pid 1, as sswctl/paths.py names every per-interface file). ``down`` replays that
 journal backwards, so it removes exactly what ``up`` added and nothing else;
 a failure in the middle of ``up`` replays it at once (rollback). If a PostUp
 command fails, PreDown and PostDown run too (errors ignored), because those
@@ -37,24 +37,16 @@ import sys
 from dataclasses import dataclass, field
 
 from . import config
-from .commands.strip import CONFIG_DIR
 from .errors import RuntimeFailure, UsageError
 from .files import private_dir, write_atomic
 from .ipc import IPCError, dispatch
-from .ipc.uapi import SSW_SOCK_DIR, lock_path
 from .model import Device, IPNetwork, Protocol
+from .paths import CONFIG_DIR, conf_file_iface, config_file, journal_path, state_dir
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
 
-IFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
-_CONF_NAME = re.compile(r"(?:^|/)([a-zA-Z0-9_=+.-]{1,15})\.conf$")
 FIRST_TABLE = 51820
 FALLBACK_MTU = 1500
 SRC_VALID_MARK = "/proc/sys/net/ipv4/conf/all/src_valid_mark"
-
-
-def state_dir() -> str:
-    """Where journals live: next to the daemon sockets (tests may override)."""
-    return os.environ.get("SSW_STATE_DIR", SSW_SOCK_DIR)
 
 
 def overhead(protocol: Protocol | None) -> int:
@@ -123,9 +115,9 @@ class Journal:
 
     @property
     def path(self) -> str:
-        # Per network namespace, as the kernel backend's daemon lock: two namespaces
-        # may each bring up their own wg0, and each `down` must find its own journal.
-        return lock_path(state_dir(), self.iface, per_netns=True, suffix=".quick")
+        # Per network namespace: two namespaces may each bring up their own wg0,
+        # and each `down` must find its own journal.
+        return journal_path(self.iface)
 
     def add(self, step: dict) -> None:
         self.steps.append(step)
@@ -225,15 +217,15 @@ def _wg_part(device: Device, iface: str) -> Device:
 
 def resolve_target(target: str) -> tuple[str, str | None]:
     """(interface, config path or None): ``IFACE`` means CONFIG_DIR/IFACE.conf if it exists."""
-    if IFACE_RE.fullmatch(target) and not os.path.exists(target):
-        path = os.path.join(CONFIG_DIR, f"{target}.conf")
+    path = config_file(target)
+    if path != target:
         return target, (path if os.path.exists(path) else None)
-    m = _CONF_NAME.search(target)
-    if not m:
+    iface = conf_file_iface(target)
+    if iface is None:
         raise UsageError(f"{target}: the config file must be an interface name followed by .conf (e.g. ssw0.conf)")
     if not os.path.exists(target):
         raise UsageError(f"{target}: no such file")
-    return m.group(1), os.path.realpath(target)
+    return iface, os.path.realpath(target)
 
 
 def _warn_world_accessible(path: str) -> None:

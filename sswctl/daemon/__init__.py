@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..ipc import IPCError
 from ..model import Cipher, Protocol
-from ..tun import DEFAULT_MTU
+from ..paths import DEFAULT_MTU
 from .lock import AlreadyRunning
 
 if TYPE_CHECKING:

@@ -26,13 +26,13 @@ import socket
 import time
 
 from .. import datapath
-from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
+from ..paths import DEFAULT_MTU, SOCK_DIR, socket_path, wg_socket_path
 from ..protocol import Engine, ProtocolError, Transmit
 from ..protocol.constants import MAX_STAGED_PACKETS
 from ..protocol.keypair import Keypair
 from ..protocol.modes import mode_for
-from ..tun import DEFAULT_MTU, Tun
+from ..tun import Tun
 from ..uapi import UAPIError, encode_get
 from . import net
 from .driver import EngineDriver, short_key
@@ -65,7 +65,7 @@ class Daemon(EngineDriver):
         self,
         name: str,
         *,
-        sock_dir: str = SSW_SOCK_DIR,
+        sock_dir: str = SOCK_DIR,
         wg_socket: bool = False,
         mtu: int = DEFAULT_MTU,
         listen_port: int = 0,
@@ -131,7 +131,9 @@ class Daemon(EngineDriver):
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
             self.server.listen(socket_path(self.name, self.sock_dir))
             if self.wg_socket:
-                self.server.listen(socket_path(self.name, WG_SOCK_DIR))
+                # wg(8) cannot tell network namespaces apart: one IFACE.sock for all of
+                # them (docs/userspace.md); bind_unix refuses a live one.
+                self.server.listen(wg_socket_path(self.name))
             self.open_wake_pipe()
             self._rebuild_engine()
         except BaseException:

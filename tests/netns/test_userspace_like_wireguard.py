@@ -30,8 +30,8 @@ import pytest
 from nslab import PY, _nets, iperf, ping, sh, wait_for
 
 from sswctl import datapath, keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import lock_path
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -262,8 +262,8 @@ def _exits_cleanly_after(lab, side, remove) -> None:
     assert cpu - cpu0 < 0.5 * elapsed + 0.5, (cpu - cpu0, elapsed)
     log = open(f"/tmp/{side.iface}.daemon.log").read()
     assert "TUN device is gone" in log, log[-2000:]
-    assert not os.path.exists(os.path.join(SSW_SOCK_DIR, side.iface + ".sock"))
-    assert not os.path.exists(os.path.join(SSW_SOCK_DIR, side.iface + ".lock"))
+    assert not os.path.exists(side.socket())
+    assert not os.path.exists(lock_path(side.iface, netns=side.netns))
     r = side.run(PY, "-m", "sswctl", "show", "interfaces", check=False)
     assert side.iface not in r.stdout
 

@@ -18,7 +18,8 @@ import sys
 import pytest
 
 from sswctl import keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
+from sswctl.paths import WG_SOCK_DIR
 
 # What a failed build looks like to Python: the import of the extension fails.
 BROKEN = """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sswctl.errors import RuntimeFailure
-from sswctl.ipc.uapi import netns_inode
+from sswctl.paths import netns_inode
 from sswctl.quick import Journal, run, run_hooks
 
 
