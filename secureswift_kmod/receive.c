@@ -323,7 +323,7 @@ static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
 	    type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE)
 		goto rate_limited;
 
-	if (!ssw_cookie_mac1_valid(ssw, protocol, skb->data, skb->len)) {
+	if (!ssw_cookie_mac1_valid(&ssw->cookie_checker, protocol, skb->data, skb->len)) {
 		ssw_upcalls_shed(ssw, SSW_SHED_BAD_MAC1);
 		goto free;
 	}
