@@ -130,7 +130,7 @@ bool ssw_cookie_mac2_valid(struct ssw_cookie_checker *checker, const u8 *msg,
 	bool ok;
 
 	make_cookie(checker, cookie, from);
-	blake2s(mac, msg, cookie, SSW_MAC_LEN, len - SSW_MAC_LEN, sizeof(cookie));
+	ssw_blake2s(mac, msg, cookie, SSW_MAC_LEN, len - SSW_MAC_LEN, sizeof(cookie));
 	ok = !crypto_memneq(mac, msg + len - SSW_MAC_LEN, SSW_MAC_LEN);
 	memzero_explicit(cookie, sizeof(cookie));
 	return ok;
