@@ -16,8 +16,7 @@
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
 
-#define COOKIE_SECRET_MAX_AGE_NS (120ULL * NSEC_PER_SEC)
-#define LABEL_LEN 8
+#define COOKIE_SECRET_MAX_AGE_NS (SSW_COOKIE_SECRET_MAX_AGE * NSEC_PER_SEC)
 
 struct cookie_reply {
 	__le32 type;
@@ -54,7 +53,7 @@ static bool identity_key(struct ssw_device *ssw, const char *label,
 	bool ok;
 
 	blake2s_init(&state, BLAKE2S_HASH_SIZE);
-	blake2s_update(&state, label, LABEL_LEN);
+	blake2s_update(&state, label, SSW_LABEL_LEN);
 	read_lock_bh(&ssw->identity_lock);
 	ok = ssw->has_identity;
 	blake2s_update(&state, ssw->static_public, SSW_KEY_LEN);
@@ -66,7 +65,8 @@ static bool identity_key(struct ssw_device *ssw, const char *label,
 bool ssw_cookie_mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 			   size_t len)
 {
-	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "mac1----" : "ssw-mac1";
+	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ?
+			    SSW_LABEL_MAC1_WIREGUARD : SSW_LABEL_MAC1_SECURESWIFT;
 	u8 key[BLAKE2S_HASH_SIZE], mac[SSW_MAC_LEN];
 	bool ok;
 
@@ -139,7 +139,8 @@ bool ssw_cookie_mac2_valid(struct ssw_cookie_checker *checker, const u8 *msg,
 int ssw_cookie_send_reply(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 			  size_t len, const struct ssw_endpoint *from)
 {
-	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "cookie--" : "ssw-cook";
+	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ?
+			    SSW_LABEL_COOKIE_WIREGUARD : SSW_LABEL_COOKIE_SECURESWIFT;
 	u8 key[CHACHA20POLY1305_KEY_SIZE], cookie[SSW_COOKIE_LEN];
 	struct cookie_reply *reply;
 	struct sk_buff *skb;
