@@ -46,7 +46,7 @@ deps-apt:
 EDITABLE := --config-settings editable_mode=compat
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml setup.py Makefile $(wildcard sswctl/_datapath/*.[ch])
+$(VENV)/.installed: setup.cfg pyproject.toml setup.py Makefile $(wildcard sswctl/_datapath/*.[ch]) secureswift_kmod/wire.h
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]' $(EDITABLE)
 	@touch $@

@@ -17,7 +17,8 @@ setup(
         Extension(
             "sswctl._datapath",
             sources=sorted(glob("sswctl/_datapath/*.c")),
-            depends=glob("sswctl/_datapath/*.h"),
+            # wire.h: the wire constants both data planes include (tools/gen_genl.py)
+            depends=glob("sswctl/_datapath/*.h") + ["secureswift_kmod/wire.h"],
             libraries=["crypto"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                                 "-Wno-missing-field-initializers", "-Wno-cast-function-type"],

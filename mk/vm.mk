@@ -19,7 +19,8 @@
 #   make vm-deps  [KERNEL=...]        install QEMU, the kernel + headers, virtme-ng
 #   make module-check [KERNEL=...]    checkpatch.pl (--no-tree) and sparse (C=2)
 #                                     over the module's source; any report fails
-#   make genl-gen                     regenerate the C side of the genl schema
+#   make genl-gen                     regenerate the C side of the genl schema and
+#                                     the wire constants (secureswift_kmod/wire.h)
 #   make bench-vm                     one boot (BENCH_VM_KERNEL, default 6.12): iperf3
 #                                     through the module, wireguard.ko and the userspace
 #                                     backend; writes docs/performance.md (bench/vm.py)

@@ -16,8 +16,7 @@
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
 
-#define COOKIE_SECRET_MAX_AGE_NS (120ULL * NSEC_PER_SEC)
-#define LABEL_LEN 8
+#define COOKIE_SECRET_MAX_AGE_NS (SSW_COOKIE_SECRET_MAX_AGE * NSEC_PER_SEC)
 
 struct cookie_reply {
 	__le32 type;
@@ -32,8 +31,8 @@ static_assert(sizeof_field(struct ssw_cookie_keys, reply) == CHACHA20POLY1305_KE
 static const struct {
 	const char *mac1, *reply;
 } labels[SSW_COOKIE_MODES] = {
-	[SSW_COOKIE_MODE_SECURESWIFT] = { "ssw-mac1", "ssw-cook" },
-	[SSW_COOKIE_MODE_WIREGUARD] = { "mac1----", "cookie--" },
+	[SSW_COOKIE_MODE_SECURESWIFT] = { SSW_LABEL_MAC1_SECURESWIFT, SSW_LABEL_COOKIE_SECURESWIFT },
+	[SSW_COOKIE_MODE_WIREGUARD] = { SSW_LABEL_MAC1_WIREGUARD, SSW_LABEL_COOKIE_WIREGUARD },
 };
 
 static const struct ssw_cookie_keys *mode_keys(const struct ssw_cookie_checker *checker,
@@ -77,7 +76,7 @@ static void identity_key(u8 key[BLAKE2S_HASH_SIZE], const char *label,
 	struct ssw_blake2s_state state;
 
 	blake2s_init(&state, BLAKE2S_HASH_SIZE);
-	blake2s_update(&state, label, LABEL_LEN);
+	blake2s_update(&state, label, SSW_LABEL_LEN);
 	blake2s_update(&state, public_key, SSW_KEY_LEN);
 	blake2s_final(&state, key);
 }

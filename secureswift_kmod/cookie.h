@@ -6,6 +6,8 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+#include "wire.h"
+
 /*
  * mac1, mac2 and cookie replies, the responder's side (docs/protocol.md,
  * "mac1, mac2 and cookies"; WireGuard paper 5.4.4 and 5.4.7), byte-exact
@@ -29,10 +31,6 @@
 
 struct ssw_device;
 struct ssw_endpoint;
-
-#define SSW_COOKIE_LEN 16
-#define SSW_COOKIE_NONCE_LEN 24
-#define SSW_COOKIE_REPLY_LEN 64
 
 /* The checker's keys, one set per protocol mode. */
 enum { SSW_COOKIE_MODE_SECURESWIFT, SSW_COOKIE_MODE_WIREGUARD, SSW_COOKIE_MODES };

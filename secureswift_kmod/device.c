@@ -24,8 +24,8 @@
 #include <net/ip_tunnels.h>
 #include <net/rtnetlink.h>
 
-/* Data message: 16-byte header + 16-byte tag, in UDP over IPv6 at worst. */
-#define SSW_DATA_OVERHEAD (32 + sizeof(struct udphdr) + sizeof(struct ipv6hdr))
+/* Data message: header + tag, in UDP over IPv6 at worst. */
+#define SSW_ENCAP_OVERHEAD (SSW_DATA_OVERHEAD + sizeof(struct udphdr) + sizeof(struct ipv6hdr))
 
 /*
  * GSO super-packets and unfinished checksums reach ndo_start_xmit: the
@@ -167,10 +167,10 @@ static void ssw_setup(struct net_device *dev)
 	dev->hw_enc_features |= SSW_NETDEV_FEATURES;
 	/* Room to seal in place: header and outer headers before, padding and tag after. */
 	dev->needed_headroom = SSW_TX_HEADROOM;
-	dev->needed_tailroom = SSW_DATA_PADDING + SSW_AEAD_TAG_LEN;
-	dev->mtu = ETH_DATA_LEN - SSW_DATA_OVERHEAD;
+	dev->needed_tailroom = SSW_PADDING_MULTIPLE + SSW_AEAD_TAG_LEN;
+	dev->mtu = ETH_DATA_LEN - SSW_ENCAP_OVERHEAD;
 	dev->min_mtu = IPV4_MIN_MTU;
-	dev->max_mtu = IP_MAX_MTU - SSW_DATA_OVERHEAD;
+	dev->max_mtu = IP_MAX_MTU - SSW_ENCAP_OVERHEAD;
 	SET_NETDEV_DEVTYPE(dev, &device_type);
 
 	memset(ssw, 0, sizeof(*ssw));

@@ -10,6 +10,7 @@
 #include <net/net_namespace.h>
 
 #include "uapi/secureswift.h"
+#include "wire.h"
 #include "allowedips.h"
 #include "cookie.h"
 #include "ratelimiter.h"
@@ -17,7 +18,6 @@
 #include "upcall.h"
 
 #define SSW_PEER_HASH_BITS 11
-#define SSW_MAX_PEERS_PER_DEVICE (1U << 20)
 #define SSW_INDEX_HASH_BITS 13
 
 struct ssw_device {

@@ -239,7 +239,7 @@ bool ssw_keypair_usable(const struct ssw_keypair *keypair)
 
 bool ssw_replay_accept(struct ssw_replay *replay, u64 counter)
 {
-	const unsigned int words = SSW_REPLAY_BITS / BITS_PER_LONG;
+	const unsigned int words = SSW_COUNTER_BITS_TOTAL / BITS_PER_LONG;
 	unsigned long bit, word, top, i;
 	bool fresh = false;
 
@@ -255,10 +255,10 @@ bool ssw_replay_accept(struct ssw_replay *replay, u64 counter)
 		for (i = top + 1; i <= word && i <= top + words; ++i)
 			replay->bitmap[i % words] = 0;
 		replay->next = counter + 1;
-	} else if (replay->next - 1 - counter >= SSW_REPLAY_BITS - BITS_PER_LONG) {
+	} else if (replay->next - 1 - counter >= SSW_COUNTER_BITS_TOTAL - BITS_PER_LONG) {
 		goto out;	/* too old to tell */
 	}
-	bit = counter % SSW_REPLAY_BITS;
+	bit = counter % SSW_COUNTER_BITS_TOTAL;
 	fresh = !__test_and_set_bit(bit, replay->bitmap);
 out:
 	spin_unlock_bh(&replay->lock);

@@ -11,30 +11,31 @@
 #include <linux/workqueue.h>
 
 #include "uapi/secureswift.h"
+#include "wire.h"
 
 struct ssw_device;
 struct ssw_peer;
 struct crypto_aead;
 struct timer_list;
 
-/* Limits of one keypair, as WireGuard's (docs/protocol.md). */
-#define SSW_REKEY_AFTER_MESSAGES	(1ULL << 60)
-#define SSW_REJECT_AFTER_MESSAGES	(U64_MAX - (1ULL << 13) - 1)
-/* REJECT_AFTER_TIME and the other times: timers.h (module parameters). */
-#define SSW_REKEY_TIMEOUT_NS		(5ULL * NSEC_PER_SEC)
-#define SSW_MAX_STAGED_PACKETS		128
+/*
+ * Limits of one keypair, as WireGuard's: wire.h (SSW_REKEY_AFTER_MESSAGES,
+ * SSW_REJECT_AFTER_MESSAGES, SSW_MAX_STAGED_PACKETS); REJECT_AFTER_TIME and
+ * the other times are timers.h's module parameters.
+ */
+#define SSW_REKEY_TIMEOUT_NS		((u64)SSW_REKEY_TIMEOUT * NSEC_PER_SEC)
 
 /*
- * Anti-replay window over the receive counters, 8192 bits. Counter c is
- * bit (c mod 8192); words are cleared lazily as the window slides, so the
- * oldest word is reused before it is entirely out of range, leaving a
- * usable window of 8192 - BITS_PER_LONG counters behind the newest.
+ * Anti-replay window over the receive counters, SSW_COUNTER_BITS_TOTAL
+ * (8192) bits. Counter c is bit (c mod 8192); words are cleared lazily as
+ * the window slides, so the oldest word is reused before it is entirely
+ * out of range, leaving a usable window of 8192 - BITS_PER_LONG counters
+ * behind the newest.
  */
-#define SSW_REPLAY_BITS 8192
 struct ssw_replay {
 	spinlock_t lock;
 	u64 next;		/* one above the highest counter seen */
-	unsigned long bitmap[SSW_REPLAY_BITS / BITS_PER_LONG];
+	unsigned long bitmap[SSW_COUNTER_BITS_TOTAL / BITS_PER_LONG];
 };
 
 /*

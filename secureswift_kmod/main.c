@@ -26,13 +26,17 @@ MODULE_PARM_DESC(selftest, "Run the allowed-IPs lookup self-test at load time (r
  * tests so that a rekey or a key expiry happens in seconds. Read at each use.
  */
 module_param_named(rekey_after_time, ssw_rekey_after_time, uint, 0644);
-MODULE_PARM_DESC(rekey_after_time, "For tests only: REKEY_AFTER_TIME in seconds (120)");
+MODULE_PARM_DESC(rekey_after_time,
+		 "For tests only: REKEY_AFTER_TIME in seconds (" __stringify(SSW_REKEY_AFTER_TIME) ")");
 module_param_named(reject_after_time, ssw_reject_after_time, uint, 0644);
-MODULE_PARM_DESC(reject_after_time, "For tests only: REJECT_AFTER_TIME in seconds (180)");
+MODULE_PARM_DESC(reject_after_time,
+		 "For tests only: REJECT_AFTER_TIME in seconds (" __stringify(SSW_REJECT_AFTER_TIME) ")");
 module_param_named(keepalive_timeout, ssw_keepalive_timeout, uint, 0644);
-MODULE_PARM_DESC(keepalive_timeout, "For tests only: KEEPALIVE_TIMEOUT in seconds (10)");
+MODULE_PARM_DESC(keepalive_timeout,
+		 "For tests only: KEEPALIVE_TIMEOUT in seconds (" __stringify(SSW_KEEPALIVE_TIMEOUT) ")");
 module_param_named(zero_keys_after_time, ssw_zero_keys_after_time, uint, 0644);
-MODULE_PARM_DESC(zero_keys_after_time, "For tests only: keys are zeroed this many seconds after the last install (540)");
+MODULE_PARM_DESC(zero_keys_after_time,
+		 "For tests only: keys are zeroed this many seconds after the last install (" __stringify(SSW_ZERO_KEYS_AFTER) ")");
 #endif
 
 static int __init ssw_mod_init(void)

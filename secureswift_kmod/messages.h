@@ -8,6 +8,7 @@
 #include <linux/udp.h>
 
 #include "uapi/secureswift.h"
+#include "wire.h"
 
 /*
  * Transport data (docs/protocol.md 3.4): type byte and three zero bytes
@@ -20,10 +21,7 @@ struct ssw_data_header {
 	__le64 counter;
 } __packed;
 
-#define SSW_AEAD_TAG_LEN 16
-#define SSW_MAC_LEN 16		/* mac1 and mac2, the last 32 bytes of a handshake */
-#define SSW_DATA_PADDING 16
-#define SSW_DATA_MIN_LEN (sizeof(struct ssw_data_header) + SSW_AEAD_TAG_LEN)
+static_assert(sizeof(struct ssw_data_header) == SSW_DATA_HEADER_LEN);
 
 /* Room for the outer IPv6 + UDP headers and the link layer below them. */
 #define SSW_TX_HEADROOM (LL_MAX_HEADER + sizeof(struct ipv6hdr) + \
@@ -41,26 +39,7 @@ static inline u8 ssw_data_type(u8 protocol)
  */
 static inline size_t ssw_handshake_len(u8 protocol, u32 type)
 {
-	if (protocol == SSW_PROTOCOL_WIREGUARD) {
-		switch (type) {
-		case SSW_MESSAGE_WG_HANDSHAKE_INITIATION:
-			return 148;
-		case SSW_MESSAGE_WG_HANDSHAKE_RESPONSE:
-			return 92;
-		case SSW_MESSAGE_WG_HANDSHAKE_COOKIE:
-			return 64;
-		}
-		return 0;
-	}
-	switch (type) {
-	case SSW_MESSAGE_SSW_HANDSHAKE_INITIATION:
-		return 1332;
-	case SSW_MESSAGE_SSW_HANDSHAKE_RESPONSE:
-		return 1180;
-	case SSW_MESSAGE_SSW_HANDSHAKE_COOKIE:
-		return 64;
-	}
-	return 0;
+	return ssw_wire_handshake_len(ssw_data_type(protocol), type);
 }
 
 #endif /* _SSW_MESSAGES_H */

@@ -6,6 +6,8 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+#include "wire.h"
+
 /*
  * Per-source limit on handshake messages handed up to the daemon while
  * under load, as WireGuard's: 20 per second with a burst of 5 per source
@@ -16,8 +18,7 @@
  * two sources in one bucket share its budget.
  */
 #define SSW_RATELIMIT_BUCKETS 1024
-#define SSW_RATELIMIT_PER_SECOND 20
-#define SSW_RATELIMIT_BURST 5
+/* The rate and burst: SSW_RATELIMIT_PER_SECOND, SSW_RATELIMIT_BURST (wire.h). */
 
 struct ssw_token_bucket {
 	u64 last_ns;	/* 0: never used, full */

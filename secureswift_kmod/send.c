@@ -36,7 +36,7 @@
 
 static unsigned int padded_len(unsigned int len, unsigned int mtu)
 {
-	unsigned int padded = ALIGN(len, SSW_DATA_PADDING);
+	unsigned int padded = ALIGN(len, SSW_PADDING_MULTIPLE);
 
 	/* Padding never pushes a packet that fits the MTU beyond it. */
 	if (len <= mtu && padded > mtu)
@@ -226,7 +226,7 @@ void ssw_send_keepalive(struct ssw_peer *peer)
 	struct ssw_keypair *keypair;
 	struct sk_buff *skb;
 
-	skb = alloc_skb(SSW_TX_HEADROOM + SSW_DATA_PADDING + SSW_AEAD_TAG_LEN,
+	skb = alloc_skb(SSW_TX_HEADROOM + SSW_PADDING_MULTIPLE + SSW_AEAD_TAG_LEN,
 			GFP_ATOMIC);
 	if (unlikely(!skb))
 		return;

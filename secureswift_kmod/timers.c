@@ -32,13 +32,12 @@
 #include <linux/random.h>
 #include <linux/timekeeping.h>
 
-#define SSW_REKEY_TIMEOUT		5
-#define SSW_REKEY_TIMEOUT_JITTER_MAX	(HZ / 3)
+#define SSW_REKEY_TIMEOUT_JITTER_MAX	(HZ / SSW_REKEY_TIMEOUT_JITTER_DIVISOR)
 
-unsigned int ssw_rekey_after_time __ssw_knob = 120;
-unsigned int ssw_reject_after_time __ssw_knob = 180;
-unsigned int ssw_keepalive_timeout __ssw_knob = 10;
-unsigned int ssw_zero_keys_after_time __ssw_knob = 3 * 180;
+unsigned int ssw_rekey_after_time __ssw_knob = SSW_REKEY_AFTER_TIME;
+unsigned int ssw_reject_after_time __ssw_knob = SSW_REJECT_AFTER_TIME;
+unsigned int ssw_keepalive_timeout __ssw_knob = SSW_KEEPALIVE_TIMEOUT;
+unsigned int ssw_zero_keys_after_time __ssw_knob = SSW_ZERO_KEYS_AFTER;
 
 static unsigned long secs(const unsigned int *knob)
 {

@@ -7,7 +7,8 @@
 struct ssw_peer;
 
 /*
- * Protocol times in seconds (docs/protocol.md, WireGuard's values). Only
+ * Protocol times in seconds, initialised from wire.h (WireGuard's values:
+ * SSW_REKEY_AFTER_TIME and friends, docs/protocol.md). Only
  * the test build (SSW_TEST_KNOBS, Kbuild) makes them module parameters, so
  * that the VM tests can shorten them; in the shipped module nothing can
  * change them after load, so nobody can extend a key's lifetime.
@@ -17,10 +18,10 @@ struct ssw_peer;
 #else
 #define __ssw_knob __ro_after_init
 #endif
-extern unsigned int ssw_rekey_after_time;	/* 120 */
-extern unsigned int ssw_reject_after_time;	/* 180 */
-extern unsigned int ssw_keepalive_timeout;	/* 10 */
-extern unsigned int ssw_zero_keys_after_time;	/* 3 x REJECT_AFTER_TIME = 540 */
+extern unsigned int ssw_rekey_after_time;	/* SSW_REKEY_AFTER_TIME */
+extern unsigned int ssw_reject_after_time;	/* SSW_REJECT_AFTER_TIME */
+extern unsigned int ssw_keepalive_timeout;	/* SSW_KEEPALIVE_TIMEOUT */
+extern unsigned int ssw_zero_keys_after_time;	/* SSW_ZERO_KEYS_AFTER */
 
 void ssw_timers_init(struct ssw_peer *peer);
 /* Synchronously stop every timer of @peer (peer removal, device down). */

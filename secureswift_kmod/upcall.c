@@ -15,7 +15,7 @@
 #include <linux/timekeeping.h>
 #include <net/netlink.h>
 
-#define UNDER_LOAD_AFTER_NS NSEC_PER_SEC
+#define UNDER_LOAD_AFTER_NS ((u64)SSW_UNDER_LOAD_HOLD * NSEC_PER_SEC)
 
 static void mark_under_load(struct ssw_upcalls *u, u64 now)
 {
@@ -89,7 +89,7 @@ bool ssw_upcalls_need_cookie(struct ssw_upcalls *u)
 	spin_lock_bh(&u->budget_lock);
 	over = !ssw_token_take(&u->budget, now, SSW_UPCALL_RATE, SSW_UPCALL_BURST);
 	spin_unlock_bh(&u->budget_lock);
-	if (over || skb_queue_len_lockless(&u->queue) >= SSW_UPCALL_QUEUE_MAX / 8) {
+	if (over || skb_queue_len_lockless(&u->queue) >= SSW_UPCALL_QUEUE_MAX / SSW_UNDER_LOAD_QUEUE_DIVISOR) {
 		mark_under_load(u, now);
 		return true;
 	}

@@ -8,6 +8,7 @@
 #include <linux/workqueue.h>
 
 #include "ratelimiter.h"
+#include "wire.h"
 
 /*
  * The handshake backlog towards the daemon, and what "under load" means
@@ -24,7 +25,7 @@
  * a global budget (SSW_UPCALL_RATE per second, burst SSW_UPCALL_BURST),
  * which also bounds what reaches the daemon without a cookie.
  */
-#define SSW_UPCALL_QUEUE_MAX 4096
+#define SSW_UPCALL_QUEUE_MAX SSW_MAX_QUEUED_INCOMING_HANDSHAKES
 #define SSW_UPCALL_RATE 100
 #define SSW_UPCALL_BURST 8
 

@@ -29,11 +29,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from . import __version__
+from . import __version__, wire
 
 FAMILY_NAME = "secureswift"
 FAMILY_VERSION = 1
-KEY_LEN = 32
+KEY_LEN = wire.KEY_LEN
 MODULE_VERSION = __version__
 
 # Largest handshake datagram payload the daemon may hand down or receive
@@ -157,21 +157,6 @@ ENUMS: tuple[Enum, ...] = (
             ("AES_256_GCM", 2, "AES-256-GCM (secureswift protocol only)."),
         ),
         model_values=("chacha20-poly1305", "aes-256-gcm"),
-    ),
-    Enum(
-        "ssw_message_type",
-        "SSW_MESSAGE_",
-        "First byte of every datagram; the two protocols never share a value.",
-        (
-            ("WG_HANDSHAKE_INITIATION", 1, "WireGuard message 1."),
-            ("WG_HANDSHAKE_RESPONSE", 2, "WireGuard message 2."),
-            ("WG_HANDSHAKE_COOKIE", 3, "WireGuard cookie reply."),
-            ("WG_DATA", 4, "WireGuard transport data."),
-            ("SSW_HANDSHAKE_INITIATION", 0x11, "SecureSwift message 1 (carries the ML-KEM public key)."),
-            ("SSW_HANDSHAKE_RESPONSE", 0x12, "SecureSwift message 2 (carries the ML-KEM ciphertext)."),
-            ("SSW_HANDSHAKE_COOKIE", 0x13, "SecureSwift cookie reply."),
-            ("SSW_DATA", 0x14, "SecureSwift transport data."),
-        ),
     ),
 )
 

@@ -35,15 +35,16 @@ import errno
 import os
 import re
 
+from . import wire
+
 CONFIG_DIR = os.environ.get("SSW_CONFIG_DIR", "/etc/secureswift")
 SOCK_DIR = "/var/run/secureswift"
 WG_SOCK_DIR = "/var/run/wireguard"
 
 SOCK, LOCK, STAMPS, JOURNAL = ".sock", ".lock", ".stamps", ".quick"
 
-# 1500 minus the outer IPv6 and UDP headers (48) and the data header and tag (32),
-# as WireGuard's; both modes.
-DEFAULT_MTU = 1420
+# The tunnel MTU when none is configured (sswctl/wire.py derives it: 1420, as WireGuard's).
+DEFAULT_MTU = wire.DEFAULT_MTU
 
 IFNAMSIZ = 16
 # The names wg-quick accepts for IFACE.conf: what `up IFACE` may mean by a config name.

@@ -124,26 +124,6 @@ enum ssw_cipher {
 	SSW_CIPHER_AES_256_GCM = 2,
 };
 
-/* First byte of every datagram; the two protocols never share a value. */
-enum ssw_message_type {
-	/* WireGuard message 1. */
-	SSW_MESSAGE_WG_HANDSHAKE_INITIATION = 1,
-	/* WireGuard message 2. */
-	SSW_MESSAGE_WG_HANDSHAKE_RESPONSE = 2,
-	/* WireGuard cookie reply. */
-	SSW_MESSAGE_WG_HANDSHAKE_COOKIE = 3,
-	/* WireGuard transport data. */
-	SSW_MESSAGE_WG_DATA = 4,
-	/* SecureSwift message 1 (carries the ML-KEM public key). */
-	SSW_MESSAGE_SSW_HANDSHAKE_INITIATION = 0x11,
-	/* SecureSwift message 2 (carries the ML-KEM ciphertext). */
-	SSW_MESSAGE_SSW_HANDSHAKE_RESPONSE = 0x12,
-	/* SecureSwift cookie reply. */
-	SSW_MESSAGE_SSW_HANDSHAKE_COOKIE = 0x13,
-	/* SecureSwift transport data. */
-	SSW_MESSAGE_SSW_DATA = 0x14,
-};
-
 /* SSWDEVICE_A_FLAGS of SSW_CMD_SET_DEVICE. */
 enum sswdevice_flag {
 	/* Remove every peer not named in this message before adding. */

@@ -51,27 +51,27 @@ int ssw_aead_seal(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_
 		return -1;
 	if (EVP_EncryptFinal_ex(a->ctx, out + outl, &finl) != 1)
 		return -1;
-	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, SSW_TAG_LEN, out + len) != 1)
+	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, SSW_AEAD_TAG_LEN, out + len) != 1)
 		return -1;
 	return 0;
 }
 
 int ssw_aead_open(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_t len, uint8_t *out)
 {
-	uint8_t nonce[12], tag[SSW_TAG_LEN];
+	uint8_t nonce[12], tag[SSW_AEAD_TAG_LEN];
 	int outl = 0, finl = 0;
 	size_t clen;
 
-	if (len < SSW_TAG_LEN)
+	if (len < SSW_AEAD_TAG_LEN)
 		return -1;
-	clen = len - SSW_TAG_LEN;
-	memcpy(tag, in + clen, SSW_TAG_LEN);
+	clen = len - SSW_AEAD_TAG_LEN;
+	memcpy(tag, in + clen, SSW_AEAD_TAG_LEN);
 	nonce_of(nonce, counter);
 	if (EVP_DecryptInit_ex(a->ctx, NULL, NULL, NULL, nonce) != 1)
 		return -1;
 	if (clen && EVP_DecryptUpdate(a->ctx, out, &outl, in, (int)clen) != 1)
 		return -1;
-	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, SSW_TAG_LEN, tag) != 1)
+	if (EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, SSW_AEAD_TAG_LEN, tag) != 1)
 		return -1;
 	if (EVP_DecryptFinal_ex(a->ctx, out + outl, &finl) != 1)
 		return -1;
@@ -81,7 +81,7 @@ int ssw_aead_open(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_
 /* keypair.py: pad to 16; never beyond the MTU (but never below the packet). */
 size_t ssw_padded_len(size_t n, int mtu)
 {
-	size_t padded = (n + SSW_PAD_MULTIPLE - 1) & ~(size_t)(SSW_PAD_MULTIPLE - 1);
+	size_t padded = (n + SSW_PADDING_MULTIPLE - 1) & ~(size_t)(SSW_PADDING_MULTIPLE - 1);
 
 	if (mtu > 0 && padded > (size_t)mtu)
 		padded = n > (size_t)mtu ? n : (size_t)mtu;

@@ -24,13 +24,11 @@
 #include <openssl/rand.h>
 
 #define SEC 1000000000ULL
-#define COOKIE_SECRET_MAX_AGE (120 * SEC)
-#define UNDER_LOAD_AFTER (1 * SEC)
+#define COOKIE_SECRET_MAX_AGE (SSW_COOKIE_SECRET_MAX_AGE * SEC)
+#define UNDER_LOAD_AFTER (SSW_UNDER_LOAD_HOLD * SEC)
 /* WireGuard's ratelimiter.c: 20 messages/s per source, bursts of 5 */
-#define RL_PER_SECOND 20
-#define RL_BURST 5
-#define RL_COST (SEC / RL_PER_SECOND)
-#define RL_MAX (RL_COST * RL_BURST)
+#define RL_COST (SEC / SSW_RATELIMIT_PER_SECOND)
+#define RL_MAX (RL_COST * SSW_RATELIMIT_BURST)
 
 const char *const ssw_hs_names[SSW_HS__MAX] = {
 	[SSW_HS_RECEIVED] = "received",
@@ -43,16 +41,6 @@ const char *const ssw_hs_names[SSW_HS__MAX] = {
 	[SSW_HS_QUEUED] = "queued",
 	[SSW_HS_UNDER_LOAD] = "under_load_entered",
 };
-
-struct mode_sizes {
-	uint32_t init, resp, cookie;
-};
-
-static struct mode_sizes sizes_of(uint8_t type_data)
-{
-	/* docs/protocol.md section 2 */
-	return type_data == 4 ? (struct mode_sizes){ 148, 92, 64 } : (struct mode_sizes){ 1332, 1180, 64 };
-}
 
 /* A ChaCha20-Poly1305 context with the cipher set once: each reply then
  * only sets key and nonce (fetching the cipher again costs more than the
@@ -94,13 +82,13 @@ void ssw_cookie_destroy(struct ssw_cookie *ck)
 /* HASH(label || public): the mac1 key and the cookie-reply key, labels per mode. */
 void ssw_cookie_keys(uint8_t type_data, const uint8_t *public_key, uint8_t mac1_key[32], uint8_t cookie_key[32])
 {
-	bool wg = type_data == 4;
-	uint8_t in[8 + SSW_KEY_LEN];
+	bool wg = type_data == SSW_MESSAGE_WG_DATA;
+	uint8_t in[SSW_LABEL_LEN + SSW_NOISE_KEY_LEN];
 
-	memcpy(in, wg ? "mac1----" : "ssw-mac1", 8);
-	memcpy(in + 8, public_key, SSW_KEY_LEN);
+	memcpy(in, wg ? SSW_LABEL_MAC1_WIREGUARD : SSW_LABEL_MAC1_SECURESWIFT, SSW_LABEL_LEN);
+	memcpy(in + SSW_LABEL_LEN, public_key, SSW_NOISE_KEY_LEN);
 	ssw_blake2s(mac1_key, 32, in, sizeof(in), NULL, 0);
-	memcpy(in, wg ? "cookie--" : "ssw-cook", 8);
+	memcpy(in, wg ? SSW_LABEL_COOKIE_WIREGUARD : SSW_LABEL_COOKIE_SECURESWIFT, SSW_LABEL_LEN);
 	ssw_blake2s(cookie_key, 32, in, sizeof(in), NULL, 0);
 }
 
@@ -109,9 +97,9 @@ void ssw_cookie_keys(uint8_t type_data, const uint8_t *public_key, uint8_t mac1_
  * wg_cookie_checker_precompute_device_keys). */
 void ssw_cookie_set_public(struct ssw_cookie *ck, uint8_t type_data, const uint8_t *public_key)
 {
-	if (ck->ready && !memcmp(ck->public_key, public_key, SSW_KEY_LEN))
+	if (ck->ready && !memcmp(ck->public_key, public_key, SSW_NOISE_KEY_LEN))
 		return;
-	memcpy(ck->public_key, public_key, SSW_KEY_LEN);
+	memcpy(ck->public_key, public_key, SSW_NOISE_KEY_LEN);
 	ssw_cookie_keys(type_data, public_key, ck->mac1_key, ck->cookie_key);
 	OPENSSL_cleanse(ck->secret, sizeof(ck->secret));
 	ck->secret_birth_ns = 0;
@@ -166,7 +154,7 @@ static void hchacha20(uint8_t out[32], const uint8_t key[32], const uint8_t nonc
 }
 
 /* XChaCha20-Poly1305 of a 16-byte cookie: out = ciphertext (16) || tag (16). */
-static int xseal_cookie(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_t nonce[24],
+static int xseal_cookie(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_t nonce[SSW_COOKIE_NONCE_LEN],
 			const uint8_t cookie[SSW_MAC_LEN], const uint8_t ad[SSW_MAC_LEN], uint8_t out[32])
 {
 	uint8_t subkey[32], n12[12] = { 0 };
@@ -177,7 +165,7 @@ static int xseal_cookie(EVP_CIPHER_CTX *ctx, const uint8_t key[32], const uint8_
 	if (EVP_EncryptInit_ex(ctx, NULL, NULL, subkey, n12) == 1 &&
 	    EVP_EncryptUpdate(ctx, NULL, &l, ad, SSW_MAC_LEN) == 1 &&
 	    EVP_EncryptUpdate(ctx, out, &l, cookie, SSW_MAC_LEN) == 1 && EVP_EncryptFinal_ex(ctx, out + l, &l) == 1 &&
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SSW_TAG_LEN, out + SSW_MAC_LEN) == 1)
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SSW_AEAD_TAG_LEN, out + SSW_MAC_LEN) == 1)
 		ret = 0;
 	OPENSSL_cleanse(subkey, sizeof(subkey));
 	return ret;
@@ -204,14 +192,14 @@ static size_t source_bytes(const struct sockaddr_storage *ss, uint8_t out[18])
 }
 
 void ssw_cookie_reply_make(EVP_CIPHER_CTX *ctx, uint8_t type_cookie, const uint8_t cookie_key[32],
-			   const uint8_t cookie[SSW_MAC_LEN], const uint8_t nonce[24], const uint8_t *msg, size_t len,
+			   const uint8_t cookie[SSW_MAC_LEN], const uint8_t nonce[SSW_COOKIE_NONCE_LEN], const uint8_t *msg, size_t len,
 			   uint8_t out[SSW_COOKIE_REPLY_LEN], int *err)
 {
 	memset(out, 0, SSW_COOKIE_REPLY_LEN);
 	out[0] = type_cookie;
 	memcpy(out + 4, msg + 4, 4); /* receiver: the message's sender index */
-	memcpy(out + 8, nonce, 24);
-	*err = xseal_cookie(ctx, cookie_key, nonce, cookie, msg + len - 32, out + 32);
+	memcpy(out + 8, nonce, SSW_COOKIE_NONCE_LEN);
+	*err = xseal_cookie(ctx, cookie_key, nonce, cookie, msg + len - 2 * SSW_MAC_LEN, out + 32);
 }
 
 /* cookie = MAC(secret, source), the secret renewed every 120 s. */
@@ -267,7 +255,7 @@ static bool ratelimit_allow(struct ssw_cookie *ck, const struct sockaddr_storage
 static bool under_load(struct ssw_dev *d, uint64_t now)
 {
 	struct ssw_cookie *ck = &d->ck;
-	size_t threshold = d->hs_cap / 8 ? d->hs_cap / 8 : 1;
+	size_t threshold = d->hs_cap / SSW_UNDER_LOAD_QUEUE_DIVISOR ? d->hs_cap / SSW_UNDER_LOAD_QUEUE_DIVISOR : 1;
 	bool load = atomic_load_explicit(&d->n_hs, memory_order_relaxed) >= threshold;
 
 	if (load) {
@@ -347,15 +335,13 @@ void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const st
 		      socklen_t src_len, const struct ssw_src *local)
 {
 	struct ssw_cookie *ck = &d->ck;
-	struct mode_sizes sz = sizes_of(d->type_data);
 	uint32_t type = dg[0]; /* the caller checked the reserved bytes */
 	uint64_t now = ssw_now_ns();
 	uint8_t m[SSW_MAC_LEN], cookie[SSW_MAC_LEN];
 	bool ok;
 
 	ssw_count(&ck->c[SSW_HS_RECEIVED], 1);
-	if (!((type == d->type_data - 3u && len == sz.init) || (type == d->type_data - 2u && len == sz.resp) ||
-	      (type == d->type_data - 1u && len == sz.cookie))) {
+	if (len != ssw_wire_handshake_len(d->type_data, type)) { /* docs/protocol.md section 2 */
 		ssw_count(&ck->c[SSW_HS_MALFORMED], 1);
 		return;
 	}
@@ -371,8 +357,8 @@ void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const st
 		}
 		goto queue;
 	}
-	ssw_blake2s(m, SSW_MAC_LEN, dg, len - 32, ck->mac1_key, sizeof(ck->mac1_key));
-	ok = !CRYPTO_memcmp(m, dg + len - 32, SSW_MAC_LEN);
+	ssw_blake2s(m, SSW_MAC_LEN, dg, len - 2 * SSW_MAC_LEN, ck->mac1_key, sizeof(ck->mac1_key));
+	ok = !CRYPTO_memcmp(m, dg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
 	if (!ok) {
 		ssw_count(&ck->c[SSW_HS_MAC1_INVALID], 1);
 		return;
@@ -386,10 +372,10 @@ void ssw_handshake_rx(struct ssw_dev *d, const uint8_t *dg, size_t len, const st
 		}
 		/* A sender without a cookie sends 16 zero bytes (docs/protocol.md):
 		 * no MAC over up to 1316 bytes needed to know it is not valid. */
-		ok = CRYPTO_memcmp(dg + len - 16, zero, SSW_MAC_LEN) != 0;
+		ok = CRYPTO_memcmp(dg + len - SSW_MAC_LEN, zero, SSW_MAC_LEN) != 0;
 		if (ok) {
-			ssw_blake2s(m, SSW_MAC_LEN, dg, len - 16, cookie, sizeof(cookie));
-			ok = !CRYPTO_memcmp(m, dg + len - 16, SSW_MAC_LEN);
+			ssw_blake2s(m, SSW_MAC_LEN, dg, len - SSW_MAC_LEN, cookie, sizeof(cookie));
+			ok = !CRYPTO_memcmp(m, dg + len - SSW_MAC_LEN, SSW_MAC_LEN);
 		}
 		if (!ok) {
 			ssw_count(&ck->c[SSW_HS_SHED_NO_MAC2], 1);

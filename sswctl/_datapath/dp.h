@@ -25,19 +25,11 @@
 #include <netinet/udp.h>
 #include <openssl/evp.h>
 
-/* Wire format and limits: sswctl/protocol/constants.py, docs/protocol.md. */
-#define SSW_HEADER_LEN 16
-#define SSW_TAG_LEN 16
-#define SSW_PAD_MULTIPLE 16
-#define SSW_KEY_LEN 32
+/* Wire format, timers and limits, generated from sswctl/wire.py into the
+ * kernel module's tree so that both data planes include one file. */
+#include "../../secureswift_kmod/wire.h"
 #define SSW_MAX_DATAGRAM 65535
-#define SSW_MAX_PLAINTEXT (SSW_MAX_DATAGRAM - SSW_HEADER_LEN - SSW_TAG_LEN)
-#define SSW_REKEY_AFTER_MESSAGES (1ULL << 60)
-#define SSW_REJECT_AFTER_MESSAGES (UINT64_MAX - 8192) /* 2^64 - 2^13 - 1 */
-#define SSW_REKEY_AFTER_TIME 120.0
-#define SSW_REJECT_AFTER_TIME 180.0
-#define SSW_KEEPALIVE_TIMEOUT 10.0
-#define SSW_REKEY_TIMEOUT 5.0
+#define SSW_MAX_PLAINTEXT (SSW_MAX_DATAGRAM - SSW_DATA_HEADER_LEN - SSW_AEAD_TAG_LEN)
 /* An initiator receiving under a keypair this old asks for a handshake. */
 #define SSW_REKEY_ON_RECV_AGE (SSW_REJECT_AFTER_TIME - SSW_KEEPALIVE_TIMEOUT - SSW_REKEY_TIMEOUT)
 
@@ -58,8 +50,6 @@
  * control events never compete with them; an eighth of it means "under
  * load" (WireGuard's MAX_QUEUED_INCOMING_HANDSHAKES / 8 rule). */
 #define SSW_MAX_HANDSHAKES 1024
-#define SSW_MAC_LEN 16
-#define SSW_COOKIE_REPLY_LEN 64
 #define SSW_RATELIMIT_BUCKETS 4096
 
 enum ssw_cipher { SSW_CHACHA20_POLY1305 = 0, SSW_AES_256_GCM = 1 };
@@ -77,7 +67,7 @@ int ssw_aead_open(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_
 size_t ssw_padded_len(size_t n, int mtu);
 
 /* --- replay.c ----------------------------------------------------------- */
-#define SSW_REPLAY_WORDS 128
+#define SSW_REPLAY_WORDS (SSW_COUNTER_BITS_TOTAL / SSW_COUNTER_WORD_BITS)
 struct ssw_replay {
 	uint64_t counter; /* one more than the highest accepted, 0 = none */
 	uint64_t bitmap[SSW_REPLAY_WORDS];
@@ -254,7 +244,7 @@ struct ssw_cookie_out {
 };
 struct ssw_cookie {
 	bool ready; /* public_key is set */
-	uint8_t public_key[SSW_KEY_LEN];
+	uint8_t public_key[SSW_NOISE_KEY_LEN];
 	uint8_t mac1_key[32], cookie_key[32];
 	uint8_t secret[32]; /* zeroed on a new identity and on free */
 	uint64_t secret_birth_ns, last_under_load_ns;
@@ -262,7 +252,7 @@ struct ssw_cookie {
 	struct ssw_rl_bucket rl[SSW_RATELIMIT_BUCKETS];
 	EVP_CIPHER_CTX *aead; /* the receive worker's, for cookie replies */
 	struct ssw_cookie_out out4, out6;
-	uint8_t nonces[SSW_COOKIE_OUTBOX][24]; /* drawn in bulk: one RAND_bytes per 64 replies */
+	uint8_t nonces[SSW_COOKIE_OUTBOX][SSW_COOKIE_NONCE_LEN]; /* drawn in bulk: one RAND_bytes per 64 replies */
 	int nonces_left;
 	_Atomic uint64_t c[SSW_HS__MAX];
 };
@@ -272,7 +262,7 @@ void ssw_cookie_destroy(struct ssw_cookie *ck);
 void ssw_cookie_keys(uint8_t type_data, const uint8_t *public_key, uint8_t mac1_key[32], uint8_t cookie_key[32]);
 void ssw_cookie_set_public(struct ssw_cookie *ck, uint8_t type_data, const uint8_t *public_key);
 void ssw_cookie_reply_make(EVP_CIPHER_CTX *ctx, uint8_t type_cookie, const uint8_t cookie_key[32],
-			   const uint8_t cookie[SSW_MAC_LEN], const uint8_t nonce[24], const uint8_t *msg, size_t len,
+			   const uint8_t cookie[SSW_MAC_LEN], const uint8_t nonce[SSW_COOKIE_NONCE_LEN], const uint8_t *msg, size_t len,
 			   uint8_t out[SSW_COOKIE_REPLY_LEN], int *err);
 struct ssw_dev;
 /* receive worker, device lock held for reading */

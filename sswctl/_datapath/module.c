@@ -144,7 +144,7 @@ static int Datapath_init(DatapathObject *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_ValueError, "handshake_queue must be 1-65536");
 		return -1;
 	}
-	if (type_data != 4 && type_data != 0x14) {
+	if (type_data != SSW_MESSAGE_WG_DATA && type_data != SSW_MESSAGE_SSW_DATA) {
 		PyErr_SetString(PyExc_ValueError, "type_data must be 4 (wireguard) or 0x14 (secureswift)");
 		return -1;
 	}
@@ -492,7 +492,7 @@ static int key_arg(PyObject *o, Py_buffer *b)
 {
 	if (PyObject_GetBuffer(o, b, PyBUF_SIMPLE))
 		return -1;
-	if (b->len != SSW_KEY_LEN) {
+	if (b->len != SSW_NOISE_KEY_LEN) {
 		PyBuffer_Release(b);
 		PyErr_SetString(PyExc_ValueError, "keys are 32 bytes");
 		return -1;
@@ -742,7 +742,7 @@ static PyObject *Datapath_set_public_key(DatapathObject *self, PyObject *args)
 
 	if (check(self) || !PyArg_ParseTuple(args, "y*", &key))
 		return NULL;
-	if (key.len != SSW_KEY_LEN) {
+	if (key.len != SSW_NOISE_KEY_LEN) {
 		PyBuffer_Release(&key);
 		PyErr_SetString(PyExc_ValueError, "public key must be 32 bytes");
 		return NULL;
@@ -935,9 +935,9 @@ static PyObject *mod_seal(PyObject *m, PyObject *args)
 	}
 	memset(&kp, 0, sizeof(kp));
 	kp.remote_index = remote;
-	buf = PyMem_Malloc(SSW_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PAD_MULTIPLE + SSW_TAG_LEN);
+	buf = PyMem_Malloc(SSW_DATA_HEADER_LEN + SSW_MAX_PLAINTEXT + SSW_PADDING_MULTIPLE + SSW_AEAD_TAG_LEN);
 	if (buf && ssw_aead_init(&kp.send, cipher, kb.buf, 1) == 0) {
-		memcpy(buf + SSW_HEADER_LEN, pkt.buf, (size_t)pkt.len);
+		memcpy(buf + SSW_DATA_HEADER_LEN, pkt.buf, (size_t)pkt.len);
 		n = ssw_encrypt_packet(&kp, (uint8_t)type_data, mtu, counter, buf, (size_t)pkt.len);
 		out = n ? PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)n) : NULL;
 		ssw_aead_free(&kp.send);
@@ -966,7 +966,7 @@ static PyObject *mod_open(PyObject *m, PyObject *args)
 		PyBuffer_Release(&dg);
 		return NULL;
 	}
-	if (dg.len < SSW_HEADER_LEN + SSW_TAG_LEN) {
+	if (dg.len < SSW_DATA_HEADER_LEN + SSW_AEAD_TAG_LEN) {
 		out = Py_NewRef(Py_None);
 		goto done;
 	}
@@ -974,12 +974,12 @@ static PyObject *mod_open(PyObject *m, PyObject *args)
 		counter |= (uint64_t)((uint8_t *)dg.buf)[8 + i] << (8 * i);
 	buf = PyMem_Malloc((size_t)dg.len);
 	if (buf && ssw_aead_init(&a, cipher, kb.buf, 0) == 0) {
-		size_t clen = (size_t)dg.len - SSW_HEADER_LEN;
+		size_t clen = (size_t)dg.len - SSW_DATA_HEADER_LEN;
 
-		if (ssw_aead_open(&a, counter, (uint8_t *)dg.buf + SSW_HEADER_LEN, clen, buf))
+		if (ssw_aead_open(&a, counter, (uint8_t *)dg.buf + SSW_DATA_HEADER_LEN, clen, buf))
 			out = Py_NewRef(Py_None);
 		else
-			out = PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)(clen - SSW_TAG_LEN));
+			out = PyBytes_FromStringAndSize((char *)buf, (Py_ssize_t)(clen - SSW_AEAD_TAG_LEN));
 		ssw_aead_free(&a);
 	}
 	if (!out && !PyErr_Occurred())
@@ -1062,10 +1062,10 @@ static PyObject *mod_coalesce(PyObject *m, PyObject *args)
 		if (PyBytes_AsStringAndSize(PySequence_Fast_GET_ITEM(seq, i), &b, &bl) < 0 || bl > SSW_MAX_PLAINTEXT)
 			goto out;
 		/* the worker's packets have a spent data header in front: room for the virtio header */
-		pkts[i] = PyMem_Malloc(SSW_HEADER_LEN + (size_t)bl + 1);
+		pkts[i] = PyMem_Malloc(SSW_DATA_HEADER_LEN + (size_t)bl + 1);
 		if (!pkts[i])
 			goto out;
-		pkts[i] += SSW_HEADER_LEN;
+		pkts[i] += SSW_DATA_HEADER_LEN;
 		memcpy(pkts[i], b, (size_t)bl);
 		lens[i] = (size_t)bl;
 	}
@@ -1091,7 +1091,7 @@ static PyObject *mod_coalesce(PyObject *m, PyObject *args)
 out:
 	for (i = 0; i < n; i++)
 		if (pkts[i])
-			PyMem_Free(pkts[i] - SSW_HEADER_LEN);
+			PyMem_Free(pkts[i] - SSW_DATA_HEADER_LEN);
 	PyMem_Free(merge);
 	Py_DECREF(seq);
 	if (!list && !PyErr_Occurred())
@@ -1206,7 +1206,8 @@ static PyObject *mod_cookie_reply(PyObject *m, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "iy*y*y*y*", &type_data, &pub, &cookie, &nonce, &msg))
 		return NULL;
-	if (pub.len != SSW_KEY_LEN || cookie.len != SSW_MAC_LEN || nonce.len != 24 || msg.len < 32) {
+	if (pub.len != SSW_NOISE_KEY_LEN || cookie.len != SSW_MAC_LEN || nonce.len != SSW_COOKIE_NONCE_LEN ||
+	    msg.len < 2 * SSW_MAC_LEN) {
 		PyErr_SetString(PyExc_ValueError, "key 32, cookie 16, nonce 24 bytes, message at least 32");
 		goto out;
 	}

@@ -39,9 +39,9 @@ struct rx {
 
 static bool is_handshake_type(uint32_t word)
 {
-	/* types 1-3 (wireguard) and 0x11-0x13 (secureswift), reserved bytes 0;
-	 * cookie.c checks which mode applies */
-	return word == 1 || word == 2 || word == 3 || word == 0x11 || word == 0x12 || word == 0x13;
+	/* a handshake type of either mode, reserved bytes 0; cookie.c checks
+	 * which mode applies */
+	return ssw_wire_handshake_len(SSW_MESSAGE_WG_DATA, word) || ssw_wire_handshake_len(SSW_MESSAGE_SSW_DATA, word);
 }
 
 static uint32_t le32(const uint8_t *p)
@@ -129,7 +129,7 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 	socklen_t eplen;
 	struct ssw_src ep_src;
 
-	if (len < SSW_HEADER_LEN + SSW_TAG_LEN) {
+	if (len < SSW_DATA_HEADER_LEN + SSW_AEAD_TAG_LEN) {
 		ssw_count(&d->drops[SSW_DROP_MALFORMED], 1);
 		return;
 	}
@@ -153,8 +153,8 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 		ssw_count(&p->c.drops[SSW_DROP_REPLAY], 1);
 		return;
 	}
-	plen = len - SSW_HEADER_LEN - SSW_TAG_LEN;
-	if (ssw_aead_open(&kp->recv, counter, dg + SSW_HEADER_LEN, len - SSW_HEADER_LEN, dg + SSW_HEADER_LEN)) {
+	plen = len - SSW_DATA_HEADER_LEN - SSW_AEAD_TAG_LEN;
+	if (ssw_aead_open(&kp->recv, counter, dg + SSW_DATA_HEADER_LEN, len - SSW_DATA_HEADER_LEN, dg + SSW_DATA_HEADER_LEN)) {
 		ssw_count(&p->c.drops[SSW_DROP_DECRYPT], 1);
 		return;
 	}
@@ -182,7 +182,7 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 		atomic_store(&kp->rekey_asked, false); /* not queued: ask again on the next packet */
 	if (!plen)
 		return; /* keepalive */
-	n = inner_len(dg + SSW_HEADER_LEN, plen, &src, &family);
+	n = inner_len(dg + SSW_DATA_HEADER_LEN, plen, &src, &family);
 	if (!n) {
 		ssw_count(&p->c.drops[SSW_DROP_MALFORMED], 1);
 		return;
@@ -199,7 +199,7 @@ static void transport(struct ssw_dev *d, struct rx *rx, uint8_t *dg, size_t len,
 		atomic_store_explicit(&p->c.last_rx_data_ns, now_ns, memory_order_relaxed);
 		atomic_compare_exchange_strong(&p->c.rx_data_unanswered_ns, &unarmed, now_ns);
 	}
-	rx->w_ptr[rx->w_n] = dg + SSW_HEADER_LEN;
+	rx->w_ptr[rx->w_n] = dg + SSW_DATA_HEADER_LEN;
 	rx->w_len[rx->w_n++] = n;
 }
 

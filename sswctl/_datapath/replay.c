@@ -7,8 +7,8 @@
 
 #define WORD_SHIFT 6
 #define WORD_MASK (SSW_REPLAY_WORDS - 1)
-#define BIT_MASK 63
-#define WINDOW 8128 /* 8192 - 64 */
+#define BIT_MASK (SSW_COUNTER_WORD_BITS - 1)
+#define WINDOW SSW_COUNTER_WINDOW_SIZE
 
 void ssw_replay_init(struct ssw_replay *r)
 {

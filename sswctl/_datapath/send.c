@@ -63,14 +63,14 @@ static bool src_refused(int err)
 	return err == EINVAL || err == ENETUNREACH;
 }
 
-/* buf holds the plaintext at buf + SSW_HEADER_LEN; seals it in place and
+/* buf holds the plaintext at buf + SSW_DATA_HEADER_LEN; seals it in place and
  * returns the datagram length. The header and padding rule are
  * keypair.py's: type|0|0|0|receiver LE|counter LE, zero padding to 16. */
 size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
 			  size_t len)
 {
 	size_t padded = ssw_padded_len(len, mtu);
-	uint8_t *p = buf + SSW_HEADER_LEN;
+	uint8_t *p = buf + SSW_DATA_HEADER_LEN;
 
 	memset(p + len, 0, padded - len);
 	buf[0] = type_data;
@@ -81,7 +81,7 @@ size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, ui
 		buf[8 + i] = (uint8_t)(counter >> (8 * i));
 	if (ssw_aead_seal(&kp->send, counter, p, padded, p))
 		return 0;
-	return SSW_HEADER_LEN + padded + SSW_TAG_LEN;
+	return SSW_DATA_HEADER_LEN + padded + SSW_AEAD_TAG_LEN;
 }
 
 void ssw_note_sent(struct ssw_peer *p, size_t wire, bool data)
@@ -106,7 +106,7 @@ static size_t seal_for_peer(struct ssw_dev *d, struct ssw_peer *p, uint8_t *buf,
 	size_t out;
 
 	if (!ssw_keypair_usable(kp, now)) {
-		if (!ssw_event_push(d, SSW_EV_STAGED, p->id, 0, buf + SSW_HEADER_LEN, len, NULL, 0, NULL))
+		if (!ssw_event_push(d, SSW_EV_STAGED, p->id, 0, buf + SSW_DATA_HEADER_LEN, len, NULL, 0, NULL))
 			ssw_count(&p->c.drops[SSW_DROP_NO_KEYPAIR], 1);
 		return 0;
 	}
@@ -144,11 +144,11 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 		ssw_count(&p->c.drops[SSW_DROP_NO_ENDPOINT], 1);
 		return -1;
 	}
-	buf = malloc(SSW_HEADER_LEN + len + SSW_PAD_MULTIPLE + SSW_TAG_LEN);
+	buf = malloc(SSW_DATA_HEADER_LEN + len + SSW_PADDING_MULTIPLE + SSW_AEAD_TAG_LEN);
 	if (!buf)
 		return -1;
 	if (len)
-		memcpy(buf + SSW_HEADER_LEN, pkt, len);
+		memcpy(buf + SSW_DATA_HEADER_LEN, pkt, len);
 	n = seal_for_peer(d, p, buf, len, ssw_now());
 	if (!n)
 		goto out;
@@ -169,7 +169,7 @@ int ssw_send_packet(struct ssw_dev *d, struct ssw_peer *p, const uint8_t *pkt, s
 	ssw_note_sent(p, n, len != 0);
 	ret = 0;
 out:
-	OPENSSL_cleanse(buf, SSW_HEADER_LEN + len);
+	OPENSSL_cleanse(buf, SSW_DATA_HEADER_LEN + len);
 	free(buf);
 	return ret;
 }
@@ -212,7 +212,7 @@ struct tx {
 	int nslots;
 	size_t cap, stride, mem_len, used;
 	uint8_t *mem, *rbuf;
-	uint8_t *pt[SSW_OFFLOAD_SLOTS]; /* plaintext start: slot + SSW_HEADER_LEN */
+	uint8_t *pt[SSW_OFFLOAD_SLOTS]; /* plaintext start: slot + SSW_DATA_HEADER_LEN */
 	size_t len[SSW_OFFLOAD_SLOTS];
 	struct out o4, o6;
 };
@@ -220,7 +220,7 @@ struct tx {
 /* A slot's length for cap plaintext bytes, kept 16-byte aligned. */
 static size_t slot_len(size_t cap)
 {
-	return (SSW_HEADER_LEN + cap + SSW_PAD_MULTIPLE + SSW_TAG_LEN + 15) & ~(size_t)15;
+	return (SSW_DATA_HEADER_LEN + cap + SSW_PADDING_MULTIPLE + SSW_AEAD_TAG_LEN + 15) & ~(size_t)15;
 }
 
 #define GSO_MAX_SEGS 64
@@ -364,7 +364,7 @@ static void seal_batch(struct ssw_dev *d, struct tx *t, int n)
 
 	pthread_rwlock_rdlock(&d->lock);
 	for (int i = 0; i < n; i++) {
-		uint8_t *slot = t->pt[i] - SSW_HEADER_LEN;
+		uint8_t *slot = t->pt[i] - SSW_DATA_HEADER_LEN;
 		struct ssw_peer *p = route(d, t->pt[i], t->len[i]);
 		struct out *o;
 		size_t wire;
@@ -420,7 +420,7 @@ static struct tx *tx_new(struct ssw_dev *d)
 	}
 	if (!d->vnet_hdr)
 		for (int i = 0; i < t->nslots; i++)
-			t->pt[i] = t->mem + t->stride * (size_t)i + SSW_HEADER_LEN;
+			t->pt[i] = t->mem + t->stride * (size_t)i + SSW_DATA_HEADER_LEN;
 	return t;
 }
 
@@ -457,7 +457,7 @@ static int split_read(struct ssw_dev *d, struct tx *t, size_t r, int n)
 			goto malformed; /* more segments than slots: never from a sane stack */
 	}
 	for (int i = 0; i < need; i++)
-		t->pt[n + i] = t->mem + t->used + stride * (size_t)i + SSW_HEADER_LEN;
+		t->pt[n + i] = t->mem + t->used + stride * (size_t)i + SSW_DATA_HEADER_LEN;
 	k = ssw_offload_split(t->rbuf, r, t->pt + n, t->len + n, need, longest);
 	if (k < 0)
 		goto malformed;

@@ -57,12 +57,6 @@ def test_enums_cover_the_model_exactly():
     assert set(cipher.model_values) == {c.value for c in Cipher}
 
 
-def test_message_types_of_the_two_protocols_never_collide():
-    values = [v for _, v, _ in S.enum_by_name("ssw_message_type").values]
-    assert len(set(values)) == len(values)
-    assert {1, 2, 3, 4} <= set(values) and {0x11, 0x12, 0x13, 0x14} <= set(values)
-
-
 def test_flag_values_match_wireguard_where_shared():
     # Same bits as include/uapi/linux/wireguard.h so the semantics carry over.
     assert S.flagset("device").value("REPLACE_PEERS") == 1
