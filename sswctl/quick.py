@@ -27,6 +27,7 @@ suppress_prefixlength 0`` keeps more specific routes of the main table.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import json
 import os
@@ -42,7 +43,7 @@ from .errors import RuntimeFailure, UsageError
 from .files import private_dir, write_atomic
 from .ipc import IPCError, dispatch
 from .ipc.uapi import SSW_SOCK_DIR, lock_path
-from .model import Device, IPNetwork, Protocol
+from .model import Device, IPNetwork, Protocol, QuickSettings
 from .protocol.constants import DATA_OVERHEAD, IPV6_UDP_OVERHEAD
 
 IFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
@@ -194,7 +195,7 @@ def set_config(iface: str, device: Device) -> None:
     """Replace the running configuration with the config's wg part (``sswctl setconf``)."""
     from .commands import setconf
 
-    setconf.replace(iface, _wg_part(device, iface))
+    setconf.replace(iface, copy.deepcopy(device))  # the request gets defaults, resolved endpoints
 
 
 def destroy_device(iface: str) -> None:
@@ -210,14 +211,6 @@ def read_device(iface: str) -> Device:
 
 def is_ours(iface: str) -> bool:
     return iface in dict(dispatch.all_devices())
-
-
-def _wg_part(device: Device, iface: str) -> Device:
-    """The config without wg-quick keys, as a replace-peers set request for IFACE."""
-    req = config.parse_config(config.strip_config(device, extensions=True), "<config>", config.SETCONF)
-    req.name = iface
-    req.replace_peers = True
-    return req
 
 
 # --- targets ------------------------------------------------------------------------
@@ -246,9 +239,10 @@ def _warn_world_accessible(path: str) -> None:
 
 
 class _Up:
-    def __init__(self, iface: str, device: Device, journal: Journal):
+    def __init__(self, iface: str, device: Device, quick: QuickSettings, journal: Journal):
         self.iface = iface
         self.dev = device
+        self.quick = quick
         self.j = journal
 
     def cmd(self, argv: list[str], undo: list[str] | None, stdin: str | None = None) -> None:
@@ -257,20 +251,20 @@ class _Up:
             self.j.add({"kind": "cmd", "argv": undo})
 
     def addresses(self) -> None:
-        for a in self.dev.addresses:
+        for a in self.quick.addresses:
             fam = "-6" if a.version == 6 else "-4"
             self.cmd(["ip", fam, "address", "add", str(a), "dev", self.iface],
                      ["ip", fam, "address", "del", str(a), "dev", self.iface])
 
     def mtu(self) -> None:
-        mtu = self.dev.mtu or auto_mtu(self.iface, self.dev)
+        mtu = self.quick.mtu or auto_mtu(self.iface, self.dev)
         self.cmd(["ip", "link", "set", "mtu", str(mtu), "up", "dev", self.iface], None)
 
     def dns(self) -> None:
-        if not self.dev.dns:
+        if not self.quick.dns:
             return
-        servers = [d for d in self.dev.dns if _is_ip(d)]
-        search = [d for d in self.dev.dns if not _is_ip(d)]
+        servers = [d for d in self.quick.dns if _is_ip(d)]
+        search = [d for d in self.quick.dns if not _is_ip(d)]
         if shutil.which("resolvconf"):
             name = resolvconf_name(self.iface)
             text = "".join(f"nameserver {s}\n" for s in servers) + (f"search {' '.join(search)}\n" if search else "")
@@ -292,7 +286,7 @@ class _Up:
         return sorted(nets, key=lambda n: (-n.prefixlen, n.version, int(n.network_address)))
 
     def routes(self) -> None:
-        table = self.dev.table or "auto"
+        table = self.quick.table or "auto"
         if table == "off":
             return
         for net in self._prefixes():
@@ -312,7 +306,7 @@ class _Up:
         Sent in the same set request as the rest of the config (wg-quick sets it
         afterwards) so the daemon binds its sockets with the mark only once.
         """
-        if self.dev.fwmark or (self.dev.table or "auto") != "auto" or not self._default_route():
+        if self.dev.fwmark or (self.quick.table or "auto") != "auto" or not self._default_route():
             return
         table = FIRST_TABLE
         while any(ip_json(fam, "route", "show", "table", str(table)) for fam in ("-4", "-6")):
@@ -344,7 +338,7 @@ class _Up:
             f"add chain {pf} {t} premangle {{ type filter hook prerouting priority -150; }}",
             f"add chain {pf} {t} postmangle {{ type filter hook postrouting priority -150; }}",
         ]
-        for a in self.dev.addresses:
+        for a in self.quick.addresses:
             if a.version == version:
                 rules.append(f'add rule {pf} {t} preraw iifname != "{self.iface}" {pf} daddr {a.ip} '
                              "fib saddr type != local drop")
@@ -432,7 +426,7 @@ def up(target: str, *, backend: str = "auto", existing: bool = False) -> None:
         run(["ip", "link", "set", "up", "dev", iface])
         return
     _warn_world_accessible(path)
-    device = config.load_config(path, config.QUICK)
+    device, quick = config.load_quick(path)
     stale = Journal.load(iface)
     if stale is not None and (existing or not link_exists(iface)):
         stale.steps = [s for s in stale.steps if s["kind"] != "device"]
@@ -443,11 +437,11 @@ def up(target: str, *, backend: str = "auto", existing: bool = False) -> None:
         raise RuntimeFailure(f"`{iface}' already exists; bring it down first (sswctl down {iface})")
     j = Journal(iface, path)
     j.save()
-    u = _Up(iface, device, j)
+    u = _Up(iface, device, quick, j)
     in_post_up = False
     try:
         if not existing:
-            run_hooks(device.pre_up, iface)
+            run_hooks(quick.pre_up, iface)
             _echo(f"sswctl create {iface} --backend {backend}")
             create_device(iface, device, backend)
             j.add({"kind": "device", "iface": iface})
@@ -459,14 +453,14 @@ def up(target: str, *, backend: str = "auto", existing: bool = False) -> None:
         u.dns()
         u.routes()
         in_post_up = True
-        run_hooks(device.post_up, iface)
+        run_hooks(quick.post_up, iface)
     except BaseException:
         print(f"sswctl: {iface}: bring-up failed; undoing what was done", file=sys.stderr)
         if in_post_up:
-            run_hooks(device.pre_down, iface, check=False)
+            run_hooks(quick.pre_down, iface, check=False)
         j.undo()
         if in_post_up:
-            run_hooks(device.post_down, iface, check=False)
+            run_hooks(quick.post_down, iface, check=False)
         raise
 
 
@@ -487,25 +481,26 @@ def down(target: str) -> None:
         raise UsageError(f"{iface}: no such interface")
     if not is_ours(iface):
         raise UsageError(f"`{iface}' is not a SecureSwift interface")
-    device = Device(name=iface)
+    quick = QuickSettings()
     if path:
         try:
-            device = config.load_config(path, config.QUICK)
+            quick = config.load_quick(path)[1]
         except UsageError as e:  # never leave a tunnel half up because its file got a typo
             print(f"sswctl: warning: {e}; hooks and SaveConfig skipped", file=sys.stderr)
-    run_hooks(device.pre_down, iface, check=False)
-    if device.save_config and path:
-        save_config(iface, path, device)
+    run_hooks(quick.pre_down, iface, check=False)
+    if quick.save_config and path:
+        save_config(iface, path, quick)
     if j is None:
         j = Journal(iface, path, [{"kind": "device", "iface": iface}])
     elif not any(s["kind"] == "device" for s in j.steps):
         j.steps.insert(0, {"kind": "device", "iface": iface})
     j.undo()
-    run_hooks(device.post_down, iface, check=False)
+    run_hooks(quick.post_down, iface, check=False)
 
 
-def running_config(iface: str, template: Device) -> Device:
-    """The running device plus the wg-quick keys: addresses from the link, the rest from ``template``."""
+def running_config(iface: str, template: QuickSettings) -> tuple[Device, QuickSettings]:
+    """The running device, and the wg-quick settings: addresses (and a set MTU) from
+    the link, the rest from ``template`` (the config file's)."""
     dev = read_device(iface)
     out = Device(
         private_key=dev.private_key, listen_port=dev.listen_port, fwmark=dev.fwmark or None,
@@ -514,25 +509,26 @@ def running_config(iface: str, template: Device) -> Device:
     for p in dev.peers:
         p.last_handshake = None
         out.peers.append(p)
+    quick = QuickSettings(
+        dns=list(template.dns), table=template.table,
+        pre_up=list(template.pre_up), post_up=list(template.post_up),
+        pre_down=list(template.pre_down), post_down=list(template.post_down),
+        save_config=True if template.save_config else None,
+    )
     for link in ip_json("address", "show", "dev", iface):
         for a in link.get("addr_info", []):
             if a.get("scope") == "link":
                 continue
-            out.addresses.append(ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}"))
-    out.dns = list(template.dns)
+            quick.addresses.append(ipaddress.ip_interface(f"{a['local']}/{a['prefixlen']}"))
     if template.mtu is not None:
         links = ip_json("link", "show", "dev", iface)
-        out.mtu = int(links[0]["mtu"]) if links else template.mtu
-    out.table = template.table
-    out.pre_up, out.post_up = list(template.pre_up), list(template.post_up)
-    out.pre_down, out.post_down = list(template.pre_down), list(template.post_down)
-    out.save_config = True if template.save_config else None
-    return out
+        quick.mtu = int(links[0]["mtu"]) if links else template.mtu
+    return out, quick
 
 
-def save_config(iface: str, path: str, template: Device) -> None:
+def save_config(iface: str, path: str, template: QuickSettings) -> None:
     """Write the running configuration to ``path`` atomically, mode 0600."""
-    write_atomic(path, config.write_config(running_config(iface, template)).encode())
+    write_atomic(path, config.write_config(*running_config(iface, template)).encode())
 
 
 def save(target: str) -> None:
@@ -544,4 +540,4 @@ def save(target: str) -> None:
         raise UsageError(f"{iface}: no config file to save to ({CONFIG_DIR}/{iface}.conf)")
     if not link_exists(iface) or not is_ours(iface):
         raise UsageError(f"`{iface}' is not a SecureSwift interface")
-    save_config(iface, path, config.load_config(path, config.QUICK))
+    save_config(iface, path, config.load_quick(path)[1])
