@@ -24,7 +24,7 @@ from .. import config, keys
 from ..errors import UsageError
 from ..files import private_dir
 from ..model import Device, Peer, QuickSettings
-from ..quick import IFACE_RE
+from ..quick.tunnel import IFACE_RE
 from . import Command, Param
 from .strip import CONFIG_DIR
 
