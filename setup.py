@@ -1,8 +1,11 @@
-"""Build hook for the optional native data path (sswctl._datapath).
+"""Build hook for the native data path (sswctl._datapath).
 
-Package metadata lives in setup.cfg. The extension is optional: if it does
-not build (no compiler, no OpenSSL headers), installation still succeeds and
-sswctl.datapath.native is None, so the daemon keeps its pure-Python path.
+Package metadata lives in setup.cfg. The extension is the userspace
+backend's only data plane, but the build is optional: if it fails (no
+compiler, no Python or OpenSSL headers), installation still succeeds, so
+the CLI and the kernel backend work, sswctl.datapath.native is None and
+``sswctl daemon`` refuses to serve a userspace interface with a message
+naming the build dependencies (sswctl.datapath.NOT_BUILT).
 """
 
 from glob import glob

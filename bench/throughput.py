@@ -115,12 +115,7 @@ VARIANTS = [
     ("sswctl daemon, wireguard mode", variant_ours("wireguard", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + ChaCha20-Poly1305", variant_ours("secureswift", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + AES-256-GCM", variant_ours("secureswift", "aes-256-gcm")),
-    ("sswctl daemon --no-native (Python data plane), secureswift + ChaCha20-Poly1305",
-     variant_ours("secureswift", "chacha20-poly1305", "--no-native")),
 ]
-if datapath.native is None:  # without the C data plane the default rows are the Python one
-    VARIANTS = VARIANTS[:-1]
-PLANE = "native (sswctl._datapath)" if datapath.native is not None else "Python"
 
 
 def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str:
@@ -132,7 +127,7 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         f"{PINGS} pings through each tunnel, between two network namespaces joined by one veth pair, "
         "all variants in the same run. "
         f"Every variant ran {ROUNDS} times, interleaved; the table shows medians. "
-        f"Data plane of the plain `sswctl daemon` rows: {PLANE}. "
+        "Data plane of the `sswctl daemon` rows: the native one (sswctl._datapath), the only one. "
         "Ratios are against wireguard-go measured in that run. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
@@ -148,6 +143,9 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
 def main() -> int:
     if os.geteuid() != 0:
         print("bench/throughput.py needs root (network namespaces)", file=sys.stderr)
+        return 1
+    if datapath.native is None:
+        print(f"bench/throughput.py: {datapath.NOT_BUILT}", file=sys.stderr)
         return 1
     runs: dict[str, list[dict]] = {name: [] for name, _ in VARIANTS}
     load_start = os.getloadavg()[0]

@@ -212,7 +212,7 @@ def variant_userspace(lab) -> dict:
 
     for side in (lab.a, lab.b):
         p = lab.start_daemon(side, "--log-level", "warning", wait=False)
-        wait_for_socket(side.iface, p, timeout=300)  # Python starts slowly under emulation
+        wait_for_socket(side, p, timeout=300)  # Python starts slowly under emulation
     lab.configure_pair(protocol="secureswift", cipher="chacha20-poly1305")
     try:
         return measure(lab, lab.b.tun4)

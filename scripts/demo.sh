@@ -21,9 +21,9 @@ cleanup() {
     set +e
     trap - EXIT INT TERM
     [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null
-    for ifc in "$IF_A" "$IF_B"; do
-        [ -S "/var/run/secureswift/$ifc.sock" ] && "${SSWCTL[@]}" destroy "$ifc" 2>/dev/null
-    done
+    # Each interface is a name in its namespace: destroy it from there.
+    in_a "${SSWCTL[@]}" destroy "$IF_A" >/dev/null 2>&1
+    in_b "${SSWCTL[@]}" destroy "$IF_B" >/dev/null 2>&1
     ip netns del "$NS_A" 2>/dev/null
     ip netns del "$NS_B" 2>/dev/null
     rm -rf "$TMP"
@@ -60,17 +60,17 @@ echo "B public key: $PUB_B"
 say "userspace daemons (sswctl daemon --background), protocol secureswift"
 in_a "${SSWCTL[@]}" daemon "$IF_A" --background --protocol secureswift >/dev/null
 in_b "${SSWCTL[@]}" daemon "$IF_B" --background --protocol secureswift >/dev/null
-"${SSWCTL[@]}" set "$IF_A" private-key "$TMP/a.key" listen-port 51801 \
+in_a "${SSWCTL[@]}" set "$IF_A" private-key "$TMP/a.key" listen-port 51801 \
     peer "$PUB_B" preshared-key "$TMP/psk" endpoint 192.168.88.2:51802 allowed-ips 10.88.0.2/32 name peer-b
-"${SSWCTL[@]}" set "$IF_B" private-key "$TMP/b.key" listen-port 51802 \
+in_b "${SSWCTL[@]}" set "$IF_B" private-key "$TMP/b.key" listen-port 51802 \
     peer "$PUB_A" preshared-key "$TMP/psk" endpoint 192.168.88.1:51801 allowed-ips 10.88.0.1/32 name peer-a
 in_a ip addr add 10.88.0.1/24 dev "$IF_A"
 in_b ip addr add 10.88.0.2/24 dev "$IF_B"
 
 say "handshake: the first packet from A starts it (hybrid Noise IKpsk2 + ML-KEM-768)"
 in_a ping -c 1 -W 5 10.88.0.2 >/dev/null
-"${SSWCTL[@]}" show "$IF_A" latest-handshakes
-"${SSWCTL[@]}" status "$IF_A"
+in_a "${SSWCTL[@]}" show "$IF_A" latest-handshakes
+in_a "${SSWCTL[@]}" status "$IF_A"
 
 say "ping through the tunnel"
 in_a ping -c 3 -i 0.2 10.88.0.2
@@ -83,7 +83,7 @@ in_a iperf3 -c 10.88.0.2 -t 3 | tail -n 4
 wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=""
 
-say "sswctl show $IF_A"
-"${SSWCTL[@]}" show "$IF_A"
-say "sswctl show $IF_B"
-"${SSWCTL[@]}" show "$IF_B"
+say "sswctl show $IF_A (in $NS_A)"
+in_a "${SSWCTL[@]}" show "$IF_A"
+say "sswctl show $IF_B (in $NS_B)"
+in_b "${SSWCTL[@]}" show "$IF_B"

@@ -27,12 +27,36 @@ struct cookie_reply {
 } __packed;
 
 static_assert(sizeof(struct cookie_reply) == SSW_COOKIE_REPLY_LEN);
+static_assert(sizeof_field(struct ssw_cookie_keys, reply) == CHACHA20POLY1305_KEY_SIZE);
+
+static const struct {
+	const char *mac1, *reply;
+} labels[SSW_COOKIE_MODES] = {
+	[SSW_COOKIE_MODE_SECURESWIFT] = { "ssw-mac1", "ssw-cook" },
+	[SSW_COOKIE_MODE_WIREGUARD] = { "mac1----", "cookie--" },
+};
+
+static const struct ssw_cookie_keys *mode_keys(const struct ssw_cookie_checker *checker,
+					       u8 protocol)
+{
+	return &checker->keys[protocol == SSW_PROTOCOL_WIREGUARD ?
+			      SSW_COOKIE_MODE_WIREGUARD : SSW_COOKIE_MODE_SECURESWIFT];
+}
+
+static void wipe_keys(struct ssw_cookie_checker *checker)
+{
+	memzero_explicit(checker->keys, sizeof(checker->keys));
+	checker->has_keys = false;
+}
 
 void ssw_cookie_checker_init(struct ssw_cookie_checker *checker)
 {
 	rwlock_init(&checker->secret_lock);
 	memset(checker->secret, 0, sizeof(checker->secret));
 	checker->secret_birth_ns = 0;
+	rwlock_init(&checker->keys_lock);
+	memset(checker->keys, 0, sizeof(checker->keys));
+	checker->has_keys = false;
 }
 
 void ssw_cookie_checker_uninit(struct ssw_cookie_checker *checker)
@@ -41,42 +65,53 @@ void ssw_cookie_checker_uninit(struct ssw_cookie_checker *checker)
 	memzero_explicit(checker->secret, sizeof(checker->secret));
 	checker->secret_birth_ns = 0;
 	write_unlock_bh(&checker->secret_lock);
+	write_lock_bh(&checker->keys_lock);
+	wipe_keys(checker);
+	write_unlock_bh(&checker->keys_lock);
 }
 
-/*
- * HASH(@label || our public key): the mac1 key or the cookie reply's key.
- * False without an identity (nobody can address us then).
- */
-static bool identity_key(struct ssw_device *ssw, const char *label,
-			 u8 key[BLAKE2S_HASH_SIZE])
+/* HASH(@label || @public_key) into @key. */
+static void identity_key(u8 key[BLAKE2S_HASH_SIZE], const char *label,
+			 const u8 *public_key)
 {
 	struct ssw_blake2s_state state;
-	bool ok;
 
 	blake2s_init(&state, BLAKE2S_HASH_SIZE);
 	blake2s_update(&state, label, LABEL_LEN);
-	read_lock_bh(&ssw->identity_lock);
-	ok = ssw->has_identity;
-	blake2s_update(&state, ssw->static_public, SSW_KEY_LEN);
-	read_unlock_bh(&ssw->identity_lock);
+	blake2s_update(&state, public_key, SSW_KEY_LEN);
 	blake2s_final(&state, key);
-	return ok;
 }
 
-bool ssw_cookie_mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
-			   size_t len)
+void ssw_cookie_checker_precompute_keys(struct ssw_cookie_checker *checker,
+					const u8 *public_key)
 {
-	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "mac1----" : "ssw-mac1";
-	u8 key[BLAKE2S_HASH_SIZE], mac[SSW_MAC_LEN];
+	unsigned int i;
+
+	write_lock_bh(&checker->keys_lock);
+	wipe_keys(checker);
+	if (public_key) {
+		for (i = 0; i < SSW_COOKIE_MODES; ++i) {
+			identity_key(checker->keys[i].mac1, labels[i].mac1, public_key);
+			identity_key(checker->keys[i].reply, labels[i].reply, public_key);
+		}
+		checker->has_keys = true;
+	}
+	write_unlock_bh(&checker->keys_lock);
+}
+
+bool ssw_cookie_mac1_valid(struct ssw_cookie_checker *checker, u8 protocol,
+			   const u8 *msg, size_t len)
+{
+	u8 mac[SSW_MAC_LEN];
 	bool ok;
 
-	ok = identity_key(ssw, label, key);
-	if (ok) {
-		ssw_blake2s(mac, msg, key, SSW_MAC_LEN, len - 2 * SSW_MAC_LEN, sizeof(key));
-		ok = !crypto_memneq(mac, msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
-	}
-	memzero_explicit(key, sizeof(key));
-	return ok;
+	read_lock_bh(&checker->keys_lock);
+	ok = checker->has_keys;
+	if (ok)
+		ssw_blake2s(mac, msg, mode_keys(checker, protocol)->mac1, SSW_MAC_LEN,
+			    len - 2 * SSW_MAC_LEN, BLAKE2S_HASH_SIZE);
+	read_unlock_bh(&checker->keys_lock);
+	return ok && !crypto_memneq(mac, msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN);
 }
 
 /*
@@ -130,7 +165,7 @@ bool ssw_cookie_mac2_valid(struct ssw_cookie_checker *checker, const u8 *msg,
 	bool ok;
 
 	make_cookie(checker, cookie, from);
-	blake2s(mac, msg, cookie, SSW_MAC_LEN, len - SSW_MAC_LEN, sizeof(cookie));
+	ssw_blake2s(mac, msg, cookie, SSW_MAC_LEN, len - SSW_MAC_LEN, sizeof(cookie));
 	ok = !crypto_memneq(mac, msg + len - SSW_MAC_LEN, SSW_MAC_LEN);
 	memzero_explicit(cookie, sizeof(cookie));
 	return ok;
@@ -139,11 +174,11 @@ bool ssw_cookie_mac2_valid(struct ssw_cookie_checker *checker, const u8 *msg,
 int ssw_cookie_send_reply(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 			  size_t len, const struct ssw_endpoint *from)
 {
-	const char *label = protocol == SSW_PROTOCOL_WIREGUARD ? "cookie--" : "ssw-cook";
-	u8 key[CHACHA20POLY1305_KEY_SIZE], cookie[SSW_COOKIE_LEN];
+	struct ssw_cookie_checker *checker = &ssw->cookie_checker;
+	u8 cookie[SSW_COOKIE_LEN];
 	struct cookie_reply *reply;
 	struct sk_buff *skb;
-	int ret;
+	bool ok;
 
 	skb = alloc_skb(SSW_TX_HEADROOM + sizeof(*reply), GFP_ATOMIC);
 	if (unlikely(!skb))
@@ -151,26 +186,24 @@ int ssw_cookie_send_reply(struct ssw_device *ssw, u8 protocol, const u8 *msg,
 	skb_reserve(skb, SSW_TX_HEADROOM);
 	reply = skb_put(skb, sizeof(*reply));
 
-	if (unlikely(!identity_key(ssw, label, key))) {
-		ret = -ENOKEY;
-		goto err;
-	}
 	reply->type = cpu_to_le32(protocol == SSW_PROTOCOL_WIREGUARD ?
 				  SSW_MESSAGE_WG_HANDSHAKE_COOKIE :
 				  SSW_MESSAGE_SSW_HANDSHAKE_COOKIE);
 	/* Initiation and response alike carry their sender index at offset 4. */
 	memcpy(&reply->receiver_index, msg + 4, sizeof(reply->receiver_index));
 	get_random_bytes(reply->nonce, sizeof(reply->nonce));
-	make_cookie(&ssw->cookie_checker, cookie, from);
-	xchacha20poly1305_encrypt(reply->encrypted_cookie, cookie, sizeof(cookie),
-				  msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN,
-				  reply->nonce, key);
+	make_cookie(checker, cookie, from);
+	read_lock_bh(&checker->keys_lock);
+	ok = checker->has_keys;
+	if (ok)
+		xchacha20poly1305_encrypt(reply->encrypted_cookie, cookie, sizeof(cookie),
+					  msg + len - 2 * SSW_MAC_LEN, SSW_MAC_LEN,
+					  reply->nonce, mode_keys(checker, protocol)->reply);
+	read_unlock_bh(&checker->keys_lock);
 	memzero_explicit(cookie, sizeof(cookie));
-	memzero_explicit(key, sizeof(key));
+	if (unlikely(!ok)) {
+		kfree_skb(skb);
+		return -ENOKEY;
+	}
 	return ssw_socket_send_to(ssw, skb, from, false);
-
-err:
-	memzero_explicit(key, sizeof(key));
-	kfree_skb(skb);
-	return ret;
 }

@@ -20,9 +20,11 @@
  *
  * The secret is random and replaced every COOKIE_SECRET_MAX_AGE (120 s),
  * lazily, by the first check that finds it old (as WireGuard does). The
- * keys derived from the device's identity are computed per message from
- * the identity under its lock, so a new private key or protocol mode
- * needs nothing here.
+ * two keys derived from the device's identity are computed once per
+ * identity, for both modes (so a change of mode needs nothing here), and
+ * wiped when it changes or the device goes. The kernel is only the
+ * responder: mac1 towards a peer and the peer's cookie replies are the
+ * daemon's business, so no key here is per peer.
  */
 
 struct ssw_device;
@@ -32,19 +34,38 @@ struct ssw_endpoint;
 #define SSW_COOKIE_NONCE_LEN 24
 #define SSW_COOKIE_REPLY_LEN 64
 
+/* The checker's keys, one set per protocol mode. */
+enum { SSW_COOKIE_MODE_SECURESWIFT, SSW_COOKIE_MODE_WIREGUARD, SSW_COOKIE_MODES };
+
+/* The keys of one protocol mode: HASH(label || our public key). */
+struct ssw_cookie_keys {
+	u8 mac1[BLAKE2S_HASH_SIZE];
+	u8 reply[BLAKE2S_HASH_SIZE];	/* the cookie reply's XAEAD key */
+};
+
 struct ssw_cookie_checker {
 	rwlock_t secret_lock;
 	u8 secret[BLAKE2S_HASH_SIZE];
 	u64 secret_birth_ns;	/* 0: no secret yet */
+
+	rwlock_t keys_lock;
+	struct ssw_cookie_keys keys[SSW_COOKIE_MODES];
+	bool has_keys;			/* false: no identity, nobody can address us */
 };
 
 void ssw_cookie_checker_init(struct ssw_cookie_checker *checker);
-/* Wipe the secret (device teardown). */
+/* Wipe the secret and the keys (device teardown). */
 void ssw_cookie_checker_uninit(struct ssw_cookie_checker *checker);
+/*
+ * The device's identity changed to @public_key (NULL: none): derive the
+ * keys anew, wiping the old ones. Under the device's update lock.
+ */
+void ssw_cookie_checker_precompute_keys(struct ssw_cookie_checker *checker,
+					const u8 *public_key);
 
 /* mac1 of handshake message @msg (exact size already checked) is ours. */
-bool ssw_cookie_mac1_valid(struct ssw_device *ssw, u8 protocol, const u8 *msg,
-			   size_t len);
+bool ssw_cookie_mac1_valid(struct ssw_cookie_checker *checker, u8 protocol,
+			   const u8 *msg, size_t len);
 /* mac2 of @msg is the one a cookie for @from makes: @from proved its address. */
 bool ssw_cookie_mac2_valid(struct ssw_cookie_checker *checker, const u8 *msg,
 			   size_t len, const struct ssw_endpoint *from);

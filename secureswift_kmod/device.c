@@ -107,7 +107,6 @@ void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
 	bool ok = false, old_identity;
 
 	lockdep_assert_held(&ssw->device_update_lock);
-	write_lock_bh(&ssw->identity_lock);
 	old_identity = ssw->has_identity;
 	memcpy(old_public, ssw->static_public, sizeof(old_public));
 	memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
@@ -123,7 +122,9 @@ void ssw_device_set_private_key(struct ssw_device *ssw, const u8 *key)
 			memzero_explicit(ssw->static_private, sizeof(ssw->static_private));
 		ssw->has_identity = ok;
 	}
-	write_unlock_bh(&ssw->identity_lock);
+	/* The receive path's view of the identity: the keys derived from it. */
+	ssw_cookie_checker_precompute_keys(&ssw->cookie_checker,
+					   ok ? ssw->static_public : NULL);
 	/* Setting the same key again changes nothing (the unit's reload does). */
 	if (ok != old_identity ||
 	    (ok && crypto_memneq(old_public, ssw->static_public, SSW_KEY_LEN)))
@@ -188,7 +189,6 @@ static int ssw_newlink(struct net *src_net, struct net_device *dev,
 	INIT_LIST_HEAD(&ssw->peer_list);
 	hash_init(ssw->peer_hash);
 	hash_init(ssw->index_hash);
-	rwlock_init(&ssw->identity_lock);
 	ssw_ratelimiter_init(&ssw->ratelimiter);
 	ssw_cookie_checker_init(&ssw->cookie_checker);
 	ssw_upcalls_init(&ssw->upcalls);

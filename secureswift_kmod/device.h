@@ -39,8 +39,10 @@ struct ssw_device {
 	 */
 	u32 generation;
 
-	/* Written under device_update_lock and identity_lock (mac1 reads it in softirq). */
-	rwlock_t identity_lock;
+	/*
+	 * Under device_update_lock. The receive path reads none of it, only
+	 * the keys the cookie checker derives from it (cookie.h).
+	 */
 	u8 static_private[SSW_KEY_LEN];
 	u8 static_public[SSW_KEY_LEN];
 	bool has_identity;

@@ -7,7 +7,7 @@
 #include "peer.h"
 #include "device.h"
 #include "allowedips.h"
-#include "netlink.h"
+#include "daemon.h"
 #include "queueing.h"
 #include "socket.h"
 #include "timers.h"
@@ -184,7 +184,7 @@ void ssw_peer_want_handshake(struct ssw_peer *peer)
 		peer->last_need_handshake_ns = now;
 	spin_unlock_bh(&peer->staged_packets.lock);
 	if (ask)
-		ssw_netlink_need_handshake(peer);
+		ssw_daemon_need_handshake(peer);
 }
 
 void ssw_peer_count_rx(struct ssw_peer *peer, unsigned int len)

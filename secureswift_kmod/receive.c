@@ -16,10 +16,10 @@
 #include "compat.h"
 #include "aead.h"
 #include "cookie.h"
+#include "daemon.h"
 #include "device.h"
 #include "keypair.h"
 #include "messages.h"
-#include "netlink.h"
 #include "peer.h"
 #include "queueing.h"
 #include "send.h"
@@ -220,7 +220,7 @@ static void consume_data(struct ssw_peer *peer, struct ssw_keypair *keypair,
 		goto drop;
 
 	if (ssw_socket_update_endpoint(peer, skb))
-		ssw_netlink_endpoint_changed(peer);
+		ssw_daemon_endpoint_changed(peer);
 	ssw_timers_packet_received(peer, plain_len);
 	if (ssw_keypair_received_with(keypair))
 		ssw_send_staged(peer);	/* a responder may send now */
@@ -323,7 +323,7 @@ static void receive_handshake(struct ssw_device *ssw, struct sk_buff *skb,
 	    type == SSW_MESSAGE_SSW_HANDSHAKE_COOKIE)
 		goto rate_limited;
 
-	if (!ssw_cookie_mac1_valid(ssw, protocol, skb->data, skb->len)) {
+	if (!ssw_cookie_mac1_valid(&ssw->cookie_checker, protocol, skb->data, skb->len)) {
 		ssw_upcalls_shed(ssw, SSW_SHED_BAD_MAC1);
 		goto free;
 	}

@@ -19,7 +19,6 @@
 #include "device.h"
 #include "keypair.h"
 #include "messages.h"
-#include "netlink.h"
 #include "peer.h"
 #include "queueing.h"
 #include "socket.h"

@@ -22,9 +22,9 @@
 
 #include "timers.h"
 #include "compat.h"
+#include "daemon.h"
 #include "device.h"
 #include "keypair.h"
-#include "netlink.h"
 #include "peer.h"
 #include "send.h"
 
@@ -139,7 +139,7 @@ static void expired_zero_key_material(struct timer_list *timer)
 	pr_debug("%s: peer %llu: keys zeroed, none installed for %u s\n",
 		 peer->device->dev->name, peer->internal_id,
 		 READ_ONCE(ssw_zero_keys_after_time));
-	ssw_netlink_keys_expired(peer);
+	ssw_daemon_keys_expired(peer);
 }
 
 static void expired_send_persistent_keepalive(struct timer_list *timer)

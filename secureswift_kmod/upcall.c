@@ -7,8 +7,8 @@
  */
 
 #include "upcall.h"
+#include "daemon.h"
 #include "device.h"
-#include "netlink.h"
 #include "peer.h"
 #include "socket.h"
 
@@ -39,7 +39,7 @@ static void upcall_worker(struct work_struct *work)
 
 	while ((skb = skb_dequeue(&u->queue)) != NULL) {
 		ssw_socket_endpoint_from_skb(&from, skb);
-		ret = ssw_netlink_handshake_upcall(ssw, skb->data, skb->len, &from);
+		ret = ssw_daemon_handshake_upcall(ssw, skb->data, skb->len, &from);
 		if (likely(!ret)) {
 			atomic64_inc(&u->upcalled);
 		} else if (ret == -ENOBUFS) {

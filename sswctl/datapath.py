@@ -2,9 +2,10 @@
 
 The daemon keeps the protocol engine in ``handshake_only`` mode and hands the
 data plane to two native threads, as the kernel backend hands it to the
-module (docs/kernel-module.md, "The handshake daemon (kernel backend)").
-``native`` is None when the extension did not build; the daemon then keeps
-its pure-Python data plane. Every control call
+module (docs/kernel-module.md, "The handshake daemon (kernel backend)"). It is
+the userspace backend's only data plane: ``native`` is None when the extension
+did not build, and then the userspace daemon refuses to start (``require``);
+the CLI and the kernel backend work without it. Every control call
 costs O(change), not O(peers): peers and keypairs sit in hash tables, the
 allowed IPs in tries changed in place (docs/datapath.md)::
 
@@ -37,8 +38,28 @@ from .model import Cipher
 
 try:
     from . import _datapath as native
-except ImportError:  # the optional extension did not build: pure-Python path only
+except ImportError as e:  # the extension did not build: no userspace backend
     native = None
+    _import_error = str(e)
+else:
+    _import_error = ""
+
+NOT_BUILT = (
+    "the native data plane (sswctl._datapath) is not built, and the userspace backend has no other: "
+    "install a C compiler, the Python headers and the OpenSSL headers "
+    "(Debian: apt-get install gcc python3-dev libssl-dev), then rebuild with `make deps` "
+    "(or `pip install -e .` in the project's venv)"
+)
+
+
+class NotBuilt(RuntimeError):
+    """The extension cannot be imported; the message says how to build it."""
+
+
+def require() -> None:
+    """Raise :class:`NotBuilt` unless the native data plane can be used."""
+    if native is None:
+        raise NotBuilt(f"{NOT_BUILT} ({_import_error})" if _import_error else NOT_BUILT)
 
 #: Drop reasons the C side counts, per peer and on the device.
 DROP_REASONS = (
@@ -102,8 +123,7 @@ class Datapath:
         are WireGuard's KEEPALIVE_TIMEOUT and REKEY_TIMEOUT (tests shorten them).
         ``handshake_queue``: how many handshake messages may wait for
         ``poll_events``; an eighth of it waiting means "under load"."""
-        if native is None:
-            raise RuntimeError("sswctl._datapath is not built")
+        require()
         self._dp = native.Datapath(type_data, mtu, keepalive_timeout, rekey_timeout, handshake_queue)
         self._ids: dict[Hashable, int] = {}
         self._names: dict[int, Hashable] = {}

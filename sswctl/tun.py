@@ -14,6 +14,8 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
+from .paths import DEFAULT_MTU, check_ifname
+
 if TYPE_CHECKING:  # typing.Self is Python 3.11+; annotations are strings here
     from typing import Self
 
@@ -26,8 +28,6 @@ IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 IFF_VNET_HDR = 0x4000
 TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
-IFNAMSIZ = 16
-DEFAULT_MTU = 1420
 TX_QUEUE_LEN = 2000
 
 
@@ -35,19 +35,13 @@ class TunError(OSError):
     """The TUN device could not be created or configured."""
 
 
-def check_ifname(name: str) -> None:
-    if not name or len(name.encode()) >= IFNAMSIZ or "/" in name or name in (".", ".."):
-        raise TunError(errno.EINVAL, f"invalid interface name {name!r}")
-    if any(c.isspace() or c == ":" for c in name):
-        raise TunError(errno.EINVAL, f"invalid interface name {name!r}")
-
-
 class Tun:
     """An open TUN device (IFF_TUN | IFF_NO_PI), non-blocking.
 
     With ``offload=True`` every read and write carries a 10-byte virtio-net
     header and the kernel may hand over (and accept) TCP super-packets of up
-    to 64 KiB (TSO); see sswctl/daemon/offload.py. ``self.vnet`` says
+    to 64 KiB (TSO), which the native data plane cuts and glues in C
+    (sswctl/_datapath/offload.c). ``self.vnet`` says
     whether that framing is on.
     """
 

@@ -1,10 +1,10 @@
 /* TUN offloads (IFF_VNET_HDR + TUNSETOFFLOAD TSO4/TSO6/CSUM): the kernel hands
  * us TCP super-packets of up to 64 KiB behind a virtio-net header; they are
  * cut here into ordinary MTU-sized segments before sealing, so the wire
- * format never changes (the same job as sswctl/daemon/offload.py's
- * segment(), which a test compares this with). On receive, runs of one TCP
- * flow's segments are glued back into one super-packet per TUN write
- * (ssw_gro_*, the counterpart of offload.py's coalesce()). */
+ * format never changes (tests compare this with segment() of the reference
+ * model tests/offload_oracle.py). On receive, runs of one TCP flow's
+ * segments are glued back into one super-packet per TUN write (ssw_gro_*,
+ * compared with the model's coalesce()). */
 #include "dp.h"
 
 #include <string.h>

@@ -26,11 +26,11 @@ def create(
     wg_socket: bool = False,
 ) -> str | None:
     from .. import daemon
-    from ..tun import TunError, check_ifname
+    from ..paths import InvalidName, check_ifname
 
     try:
         check_ifname(name)
-    except TunError as e:
+    except InvalidName as e:
         raise UsageError(e.strerror) from None
     if name in dict(dispatch.all_devices()):
         raise RuntimeFailure(f"{name} already exists")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .. import daemon as _daemon
 from ..errors import RuntimeFailure
 from ..ipc import dispatch, rtnl
+from ..paths import DEFAULT_MTU
 from . import Command, Param
 
 
@@ -28,13 +29,13 @@ def choose_backend(name: str, backend: str, protocol: str, cipher: str, listen_p
 
 
 def daemon(name: str, backend: str = "auto", background: bool = False, wg_socket: bool = False,
-           listen_port: int = 0, mtu: int = 1420, protocol: str = "secureswift", cipher: str = "chacha20-poly1305",
-           log_level: str = "info", no_offload: bool = False, no_native: bool = False) -> str | None:
+           listen_port: int = 0, mtu: int = DEFAULT_MTU, protocol: str = "secureswift",
+           cipher: str = "chacha20-poly1305", log_level: str = "info", no_offload: bool = False) -> str | None:
     chosen = choose_backend(name, backend, protocol, cipher, listen_port)
     try:
         pid = _daemon.run(name, backend=chosen, background=background, wg_socket=wg_socket,
                           listen_port=listen_port, mtu=mtu, protocol=protocol, cipher=cipher, log_level=log_level,
-                          tun_offload=not no_offload, native=not no_native)
+                          tun_offload=not no_offload)
     except _daemon.DaemonError as e:
         raise RuntimeFailure(str(e)) from None
     return f"{pid}\n" if pid else None
@@ -55,18 +56,17 @@ COMMAND = Command(
                    "and the module loads (the link is created then)."),
         Param("background", flags=("--background",), kind="flag", help="Fork; print the pid once serving."),
         Param("wg_socket", flags=("--wg-socket",), kind="flag",
-              help="Userspace: also serve /var/run/wireguard/IFACE.sock so wg(8) can show and set it."),
+              help="Userspace: also serve /var/run/wireguard/IFACE.sock so wg(8) can show and set it "
+                   "(one path for every network namespace: refused while another daemon serves it)."),
         Param("listen_port", flags=("--listen-port",), kind="int", default=0, required=False,
               help="Userspace only (a kernel link's port is set with sswctl set)."),
-        Param("mtu", flags=("--mtu",), kind="int", default=1420, required=False, help="Userspace only."),
+        Param("mtu", flags=("--mtu",), kind="int", default=DEFAULT_MTU, required=False, help="Userspace only."),
         Param("protocol", flags=("--protocol",), choices=("secureswift", "wireguard"), default="secureswift",
               required=False, help="Userspace only."),
         Param("cipher", flags=("--cipher",), choices=("chacha20-poly1305", "aes-256-gcm"),
               default="chacha20-poly1305", required=False, help="Userspace only."),
         Param("no_offload", flags=("--no-offload",), kind="flag",
               help="Plain TUN I/O: no TCP segmentation/coalescing offload (one packet per system call)."),
-        Param("no_native", flags=("--no-native",), kind="flag",
-              help="Keep the data plane in Python even when the native one (sswctl._datapath) is built."),
         Param("log_level", flags=("--log-level",), choices=("debug", "info", "warning", "error"), default="info",
               required=False),
     ),

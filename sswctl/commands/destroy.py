@@ -14,13 +14,13 @@ import time
 
 from ..errors import RuntimeFailure
 from ..ipc import dispatch, rtnl
-from ..ipc.uapi import SSW_SOCK_DIR, lock_path
+from ..paths import lock_path, socket_path
 from . import Command, Param
 
 
-def _daemon_pid(name: str, per_netns: bool = False) -> int:
+def _daemon_pid(name: str) -> int:
     try:
-        with open(lock_path(SSW_SOCK_DIR, name, per_netns)) as f:
+        with open(lock_path(name)) as f:
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
@@ -29,24 +29,24 @@ def _daemon_pid(name: str, per_netns: bool = False) -> int:
 def destroy(name: str, timeout: float = 10.0) -> None:
     backend = dispatch.backend_for(name)
     kernel = backend.kind == "kernel"
-    pid = _daemon_pid(name, per_netns=kernel)
+    pid = _daemon_pid(name)
     if kernel:
         rtnl.delete_link(name)
     elif pid <= 0:
-        raise RuntimeFailure(f"{name}: no daemon pid recorded in {SSW_SOCK_DIR}/{name}.lock")
+        raise RuntimeFailure(f"{name}: no daemon pid recorded in {lock_path(name)}")
     else:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
     if pid > 0:
-        _wait_gone(name, pid, timeout, per_netns=kernel)
+        _wait_gone(name, pid, timeout, userspace=not kernel)
 
 
-def _wait_gone(name: str, pid: int, timeout: float, per_netns: bool) -> None:
-    sock = os.path.join(SSW_SOCK_DIR, f"{name}.sock")
+def _wait_gone(name: str, pid: int, timeout: float, userspace: bool) -> None:
+    sock = socket_path(name)
     deadline = time.monotonic() + timeout
-    while (not per_netns and os.path.exists(sock)) or _daemon_pid(name, per_netns) == pid:
+    while (userspace and os.path.exists(sock)) or _daemon_pid(name) == pid:
         if not _alive(pid):
             return  # died without cleaning up (SIGKILL): nothing left to wait for
         if time.monotonic() > deadline:

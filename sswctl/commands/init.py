@@ -24,9 +24,8 @@ from .. import config, keys
 from ..errors import UsageError
 from ..files import private_dir
 from ..model import Device, Peer, QuickSettings
-from ..quick.tunnel import IFACE_RE
+from ..paths import CONF_IFACE_RE, CONFIG_DIR
 from . import Command, Param
-from .strip import CONFIG_DIR
 
 ROLES = ("server", "client", "examples")
 # Where `make install` puts conf/; `init examples` reads ./conf first when run in a checkout.
@@ -163,7 +162,7 @@ def init(role: str, iface: str = "ssw0", directory: str | None = None, address: 
     if role == "examples":
         source = source or next((d for d in EXAMPLE_DIRS if os.path.isdir(d)), EXAMPLE_DIRS[-1])
         return _examples(source, directory, force)
-    if not IFACE_RE.fullmatch(iface):
+    if not CONF_IFACE_RE.fullmatch(iface):
         raise UsageError(f"invalid interface name {iface!r}")
     path = os.path.join(directory, f"{iface}.conf")
     if os.path.exists(path) and not force:

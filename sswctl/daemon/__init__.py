@@ -1,7 +1,8 @@
 """``sswctl daemon IFACE``: the handshake daemon, with one of two backends.
 
-``userspace`` (core.Daemon): TUN device, UDP sockets, data plane and UAPI
-socket in this process. ``kernel`` (kernel.KernelDaemon): secureswift.ko
+``userspace`` (core.Daemon): TUN device, UDP sockets, the native data plane
+(sswctl._datapath; without it the daemon refuses to start and says how to
+build it) and UAPI socket in this process. ``kernel`` (kernel.KernelDaemon): secureswift.ko
 carries the packets and holds the configuration; the daemon negotiates
 keys over the module's generic netlink family. Both drive one protocol
 engine through driver.EngineDriver.
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..ipc import IPCError
 from ..model import Cipher, Protocol
-from ..tun import DEFAULT_MTU
+from ..paths import DEFAULT_MTU
 from .lock import AlreadyRunning
 
 if TYPE_CHECKING:
@@ -126,7 +127,6 @@ def run(
     log_level: str = "info",
     sock_dir: str | None = None,
     tun_offload: bool = True,
-    native: bool = True,
 ) -> int | None:
     """Run the daemon (``backend`` "userspace" or "kernel"; the device options are the
     userspace backend's, a kernel device has them in the kernel); in background mode
@@ -134,7 +134,13 @@ def run(
     if backend == "kernel":
         kw: dict = {}
     else:
-        kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload, native=native,
+        from .. import datapath
+
+        try:
+            datapath.require()  # before anything is created (or forked): nothing to undo
+        except datapath.NotBuilt as e:
+            raise DaemonError(f"cannot start {name}: {e}") from None
+        kw = dict(wg_socket=wg_socket, listen_port=listen_port, mtu=mtu, tun_offload=tun_offload,
                   protocol=Protocol(protocol), cipher=Cipher(cipher))
     if sock_dir:
         kw["sock_dir"] = sock_dir

@@ -1,20 +1,16 @@
-"""The userspace daemon: TUN + UDP data plane, protocol engine, UAPI control.
+"""The userspace daemon: the control side of a TUN interface.
 
-One thread and one selector. Readiness on the TUN device, the two UDP
-sockets, the UAPI sockets and a signal wake-up pipe drives everything; the
-engine's timers run from the loop's clock. The engine is sans-I/O: this
-module owns every socket, the clock and the timer loop, and turns the
-engine's events (Transmit, HandshakeCompleted, ...) into writes.
-
-Data path, outbound: TUN read (a TCP super-packet is cut into MTU-sized
-packets, offload.py) -> allowed-IPs lookup of the destination -> peer ->
-encrypt (or stage while a handshake is pending) -> UDP to the peer's current
-endpoint, in GSO batches. Inbound: UDP datagram(s) (GRO batches) -> engine
-(handshake or transport) -> for transport, the inner source must route back
-to the same peer (cryptokey routing) -> TUN, TCP runs coalesced. The endpoint follows the latest
-authenticated source address (roaming), and with it the local address that
-datagram was sent to (the sticky source): replies, data and handshake
-messages leave from the address the peer wrote to, as WireGuard's do.
+One thread and one selector. The native data plane (sswctl._datapath,
+docs/datapath.md) carries every transport packet in its own C threads,
+between the TUN device and the UDP sockets this module opens. This module
+keeps the rest, as the kernel backend's daemon does for secureswift.ko: the
+protocol engine (handshakes only), its timers, the UAPI sockets, the link's
+MTU and routing changes, and the wiring between them: handshake datagrams
+the data plane hands up go to the engine, the keypairs the engine derives
+go down to the data plane, and its events (a packet with no keypair, a
+rekey, a peer that roamed, a confirmed session) start handshakes and move
+endpoints. Replies, data and handshake messages leave from the address the
+peer wrote to (the sticky source), as WireGuard's do.
 
 Every dropped datagram or packet is counted by reason, per peer when the
 peer is known, else on the device. Nothing here logs key material.
@@ -25,24 +21,20 @@ from __future__ import annotations
 import collections
 import errno
 import logging
-import os
 import selectors
 import socket
-import struct
 import time
 
 from .. import datapath
-from ..allowedips import AllowedIPs, packet_addresses
-from ..ipc.uapi import SSW_SOCK_DIR, WG_SOCK_DIR, socket_path
 from ..model import Cipher, Device, Peer, Protocol
+from ..paths import DEFAULT_MTU, SOCK_DIR, socket_path, wg_socket_path
 from ..protocol import Engine, ProtocolError, Transmit
 from ..protocol.constants import MAX_STAGED_PACKETS
-from ..protocol.errors import MacError, MessageError
 from ..protocol.keypair import Keypair
 from ..protocol.modes import mode_for
-from ..tun import DEFAULT_MTU, Tun
+from ..tun import Tun
 from ..uapi import UAPIError, encode_get
-from . import net, offload
+from . import net
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
 from .stamps import TimestampFile
@@ -51,25 +43,18 @@ from .uapi_server import UAPIServer
 
 log = logging.getLogger("sswctl.daemon")
 
-BATCH = 64  # datagrams or packets handled per readiness event
-TUN_READ = 65536 + offload.VNET_HDR_LEN
-# Packets held back for batching before they are sent on: one GSO send or
-# one coalesced TUN write's worth, so batching never delays a packet by more
-# than ~64 packets of work.
-FLUSH_AT = 64
 # After a routing change, sticky sources are checked this much later: a burst
 # of changes (a whole table reloaded) costs one check.
 RECHECK_DELAY = 0.05
 
 
 class PeerRuntime:
-    """Per-peer state the engine does not keep: packet and drop counters; with
-    the native data path also the packets held while a handshake runs."""
+    """Per-peer state neither the engine nor the data plane keeps: the control
+    side's drop counters and the packets held while a handshake runs."""
 
-    __slots__ = ("confirmed", "drops", "held", "rx_packets", "tx_packets")
+    __slots__ = ("confirmed", "drops", "held")
 
     def __init__(self) -> None:
-        self.rx_packets = self.tx_packets = 0
         self.drops: collections.Counter = collections.Counter()
         self.held: collections.deque = collections.deque()
         self.confirmed: float | None = None  # wall time a responder keypair was confirmed
@@ -80,12 +65,11 @@ class Daemon(EngineDriver):
         self,
         name: str,
         *,
-        sock_dir: str = SSW_SOCK_DIR,
+        sock_dir: str = SOCK_DIR,
         wg_socket: bool = False,
         mtu: int = DEFAULT_MTU,
         listen_port: int = 0,
         tun_offload: bool = True,
-        native: bool = True,
         protocol: Protocol = Protocol.SECURESWIFT,
         cipher: Cipher = Cipher.CHACHA20_POLY1305,
     ):
@@ -94,15 +78,13 @@ class Daemon(EngineDriver):
         self.wg_socket = wg_socket
         self.mtu = mtu
         self.tun_offload = tun_offload
-        # The C data path (sswctl._datapath, docs/datapath.md) when it is built:
-        # the engine then only handshakes, as with the kernel module.
-        self.native = native and datapath.native is not None
+        # The C data path (sswctl._datapath, docs/datapath.md): the engine
+        # only handshakes, as with the kernel module.
         self.dp: datapath.Datapath | None = None
         self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
-        self._rx_pending: list[bytes] = []  # inner packets to write to TUN after a batch
         # Sticky sources: per peer, (its endpoint, the local address it wrote
-        # to, the interface that arrived on or 0); sends to that endpoint leave
-        # from that address.
+        # to); the engine's handshake messages to that endpoint leave from that
+        # address (the data plane keeps its own copy for data).
         self._src: dict[bytes, tuple] = {}
         # (source, local address) of the datagram being handled: the engine's
         # replies to it (response, cookie reply) leave from where it arrived.
@@ -111,7 +93,6 @@ class Daemon(EngineDriver):
         self.conf = RunningConfig(
             Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher))
         self.peers: dict[bytes, PeerRuntime] = {}
-        self.table = AllowedIPs()
         self.drops: collections.Counter = collections.Counter()
         self.sel = selectors.DefaultSelector()
         self.engine: Engine | None = None
@@ -122,16 +103,14 @@ class Daemon(EngineDriver):
         self.lock: InterfaceLock | None = None
         self.stamps: TimestampFile | None = None
         self.running = False
-        self.gso = True  # cleared if the kernel refuses UDP_SEGMENT
         self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
         self._recheck_at: float | None = None  # when to check sticky sources against routing
         # Per peer, the source the last check dropped: a datagram the peer sent
         # to it before it saw our new one must not make it sticky again.
         self._unfit: dict[bytes, str] = {}
 
-    _handshake_types = frozenset((b"\x01", b"\x02", b"\x11", b"\x12"))
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
-    _authenticated = frozenset(("initiation", "response", "data", "keepalive"))
+    _authenticated = frozenset(("initiation", "response"))
 
     @property
     def config(self) -> Device:
@@ -142,6 +121,7 @@ class Daemon(EngineDriver):
 
     def start(self) -> None:
         """Take the interface, create TUN, sockets and the UAPI endpoint(s)."""
+        datapath.require()  # before anything exists: nothing to undo
         self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
             self.stamps = TimestampFile(self.sock_dir, self.name)
@@ -149,19 +129,19 @@ class Daemon(EngineDriver):
             self.rtnl = net.RtnlMonitor(self.tun.ifindex)
             self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
             self._bind(self.config.listen_port or 0, self.config.fwmark or 0)
-            if not self.native:
-                self.sel.register(self.tun.fd, selectors.EVENT_READ, self._on_tun)
             self.server.listen(socket_path(self.name, self.sock_dir))
             if self.wg_socket:
-                self.server.listen(socket_path(self.name, WG_SOCK_DIR))
+                # wg(8) cannot tell network namespaces apart: one IFACE.sock for all of
+                # them (docs/userspace.md); bind_unix refuses a live one.
+                self.server.listen(wg_socket_path(self.name))
             self.open_wake_pipe()
             self._rebuild_engine()
         except BaseException:
             self.close()
             raise
         self.running = True
-        log.info("%s: up, %s mode, UDP port %d, MTU %d, %s data path", self.name, self.config.protocol,
-                 self.config.listen_port, self.mtu, "native" if self.native else "Python")
+        log.info("%s: up, %s mode, UDP port %d, MTU %d, native data path", self.name, self.config.protocol,
+                 self.config.listen_port, self.mtu)
 
     def close(self) -> None:
         self.running = False
@@ -169,7 +149,6 @@ class Daemon(EngineDriver):
         self.server.close()
         for s in (self.udp4, self.udp6):
             if s is not None:
-                self._unregister(s)
                 s.close()
         self.udp4 = self.udp6 = None
         if self.rtnl is not None:
@@ -177,7 +156,6 @@ class Daemon(EngineDriver):
             self.rtnl.close()
             self.rtnl = None
         if self.tun is not None:
-            self._unregister(self.tun.fd)
             self.tun.close()
             self.tun = None
         self.close_wake_pipe()
@@ -190,210 +168,31 @@ class Daemon(EngineDriver):
             self.lock = None
         log.info("%s: down", self.name)
 
-    # ------------------------------------------------------------------ data
+    # ------------------------------------------------------------------ handshakes
 
-    def _on_tun(self, _fd, _mask) -> None:
-        read = os.read
-        fd = self.tun.fd
-        vnet = self.tun.vnet
-        now = time.monotonic()
-        out: list = []  # (endpoint, datagram, runtime) sent together below
-        try:
-            for _ in range(BATCH):
-                try:
-                    buf = read(fd, TUN_READ)
-                except BlockingIOError:
-                    break
-                except OSError as e:
-                    if e.errno != errno.EBADFD:
-                        raise
-                    self._unregister(fd)  # readable for ever now
-                    self._tun_gone()
-                    break
-                if vnet:
-                    try:
-                        packets = offload.segment(buf)
-                    except (offload.OffloadError, struct.error, IndexError):
-                        self.drops["tun_offload"] += 1
-                        continue
-                else:
-                    packets = [buf]
-                self._outbound(packets, now, out)
-                if len(out) >= FLUSH_AT:  # bound the delay of the first packet
-                    self._send_batch(out)
-                    out.clear()
-        finally:
-            if out:
-                self._send_batch(out)
-
-    def _outbound(self, packets: list, now: float, out: list) -> None:
-        """Route and encrypt packets that share their addresses (one read's worth:
-        a single packet, or the segments of one TCP super-packet)."""
-        addrs = packet_addresses(packets[0])
-        if addrs is None:
-            self.drops["tun_malformed"] += len(packets)
-            return
-        key = self.table.lookup(addrs[1])
-        if key is None:
-            self.drops["no_route"] += len(packets)  # as WireGuard; ICMP unreachable is not our job
-            return
-        engine = self.engine
-        if engine is None:
-            self.drops["no_private_key"] += len(packets)
-            return
-        sess = engine.peer(key)
-        rt = self.peers[key]
-        endpoint = sess.endpoint
-        if endpoint is None:
-            rt.drops["no_endpoint"] += len(packets)
-            return
-        local = self._source_for(key, endpoint)
-        for packet in packets:
-            staged_full = len(sess.staged) >= MAX_STAGED_PACKETS
-            datagram, events = engine.encrypt(key, packet, now)
-            if datagram is not None:
-                out.append((endpoint, datagram, rt, local))
-            elif staged_full:
-                # The engine's staged queue is bounded and drops its oldest packet.
-                rt.drops["staged_overflow"] += 1
-            if events:
-                self.handle(events)
-                endpoint = sess.endpoint or endpoint
-                local = self._source_for(key, endpoint)
-
-    def _send_batch(self, out: list) -> None:
-        """Send datagrams, coalescing runs to one endpoint with UDP GSO.
-
-        A run of equal-sized datagrams to the same address (the last may be
-        shorter) goes down in one sendmsg with UDP_SEGMENT: one system call
-        and one trip through the stack instead of one per packet. The wire
-        is unchanged: the kernel (or the NIC) cuts it back into datagrams.
-        """
-        i, n = 0, len(out)
-        while i < n:
-            addr, first, rt, local = out[i]
-            size = len(first)
-            j = i + 1
-            limit = min(n, i + min(net.GSO_MAX_SEGMENTS, net.GSO_MAX_BYTES // size))
-            if self.gso:
-                while (j < limit and out[j][0] == addr and out[j][2] is rt and out[j][3] == local
-                       and len(out[j][1]) <= size):
-                    j += 1
-                    if len(out[j - 1][1]) < size:
-                        break  # a shorter datagram can only end a run
-            if j - i == 1:
-                ok = self._send_addr(addr, first, local)
-            else:
-                ok = self._send_gso(addr, [o[1] for o in out[i:j]], size, local)
-            if ok:
-                rt.tx_packets += j - i
-            else:
-                rt.drops["send_error"] += j - i
-            i = j
-
-    def _send_gso(self, addr: tuple, datagrams: list, size: int, local: str | None = None) -> bool:
-        sock = self.udp6 if len(addr) == 4 else self.udp4
-        if sock is None:
-            return False
-        cmsgs = [(net.SOL_UDP, net.UDP_SEGMENT, net.GSO_SIZE.pack(size))]
-        if local is not None:
-            cmsgs.append(net.source_cmsg(local))
-        try:
-            sock.sendmsg([b"".join(datagrams)], cmsgs, 0, addr)
-        except OSError as e:
-            if local is not None and e.errno in net.SOURCE_REFUSED:
-                # first the source (the commoner cause), then GSO if it fails again
-                self._forget_source(local)
-                return self._send_gso(addr, datagrams, size)
-            if e.errno not in (errno.EIO, errno.EINVAL, errno.EOPNOTSUPP):
-                return False
-            # No GSO on this path (e.g. checksum offload off): one by one from now on.
-            self.gso = False
-            return all([self._send_addr(addr, d) for d in datagrams])
-        return True
-
-    def _on_udp(self, sock: socket.socket, _mask) -> None:
-        recvmsg = sock.recvmsg
-        now = time.monotonic()
-        try:
-            for _ in range(BATCH):
-                try:
-                    data, ancdata, _flags, src = recvmsg(net.RECV_BUFFER, net.RECV_CMSG_SPACE)
-                except BlockingIOError:
-                    break
-                except OSError:
-                    self.drops["socket_error"] += 1
-                    break
-                seg = net.gro_segment_size(ancdata)
-                local = net.local_address(ancdata)
-                ifindex = net.local_ifindex(ancdata)
-                if seg and seg < len(data):
-                    # UDP GRO handed us several datagrams of one flow at once.
-                    for off in range(0, len(data), seg):
-                        self._inbound(data[off:off + seg], src, now, local, ifindex)
-                else:
-                    self._inbound(data, src, now, local, ifindex)
-                if len(self._rx_pending) >= FLUSH_AT:
-                    self._flush_tun()
-        finally:
-            if self._rx_pending:
-                self._flush_tun()
-
-    def _flush_tun(self) -> None:
-        """Write the batch's inner packets to TUN, TCP runs merged when offloading."""
-        pending, self._rx_pending = self._rx_pending, []
-        bufs = offload.coalesce(pending) if self.tun.vnet else pending
-        fd = self.tun.fd
-        for buf in bufs:
-            try:
-                os.write(fd, buf)
-            except OSError:
-                self.drops["tun_write"] += 1
-
-    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None, ifindex: int = 0) -> None:
-        """One datagram from ``src``, sent to our address ``local`` (arrived on ``ifindex``, 0 unknown)."""
+    def _inbound(self, data: bytes, src: tuple, now: float, local: str | None = None) -> None:
+        """A handshake message or cookie reply the data plane handed up, from
+        ``src`` to our address ``local``. C checked its type, size and mac1 and
+        did the flood defence (cookie replies, rate limit), so the engine never
+        demands mac2 again (``engine.under_load`` stays False)."""
         engine = self.engine
         if engine is None:
             self.drops["no_private_key"] += 1
             return
-        # The Python plane's "under load": handshake messages whose mac1
-        # verified (malformed or forged ones cost little and must not push
-        # real peers into the cookie round trip). The native plane decides
-        # in C before anything reaches us, so the engine never demands mac2
-        # again there (engine.under_load stays False).
-        hs = self.dp is None and data[:1] in self._handshake_types
         try:
             r = engine.receive(data, src, now)
         except ProtocolError as e:
-            if hs and not isinstance(e, (MacError, MessageError)):
-                self.note_handshake(now)
             rt = self.peers.get(getattr(e, "peer", None))
             (rt.drops if rt is not None else self.drops)[e.reason] += 1
             return
-        if hs:
-            self.note_handshake(now)
-        if r.kind == "data":
-            self._deliver(r.peer, r.packet)
         if r.peer is not None and r.kind in self._authenticated:
-            self._learn_source(r.peer, src, local, r.kind, ifindex)
+            self._learn_source(r.peer, src, local)
         if r.events:
             self._rx_from = (src, local)
             try:
                 self.handle(r.events)
             finally:
                 self._rx_from = None
-
-    def _deliver(self, key: bytes, packet: bytes) -> None:
-        rt = self.peers.get(key)
-        if rt is None:
-            return
-        addrs = packet_addresses(packet)
-        # Cryptokey routing: the inner source must route back to the sender.
-        if addrs is None or self.table.lookup(addrs[0]) != key:
-            rt.drops["allowed_ips"] += 1
-            return
-        self._rx_pending.append(packet)
-        rt.rx_packets += 1
 
     # ------------------------------------------------------------------ the link and routing
 
@@ -437,11 +236,10 @@ class Daemon(EngineDriver):
         to the peer out of the interface the peer's datagrams to it arrived on
         (WireGuard's src_if4 rule); else it is forgotten, routing picks the
         source of the new way out, and the peer's endpoint for us moves."""
-        if self.dp is not None:
-            sources = [(key, st["endpoint"], st["source"], st["source_ifindex"])
-                       for key, st in self.dp.stats()["peers"].items()]
-        else:
-            sources = [(key, *s) for key, s in self._src.items()]
+        if self.dp is None:
+            return
+        sources = [(key, st["endpoint"], st["source"], st["source_ifindex"])
+                   for key, st in self.dp.stats()["peers"].items()]
         self._unfit = {}
         for key, endpoint, source, ifindex in sources:
             if source is None or not ifindex or endpoint is None:
@@ -455,13 +253,13 @@ class Daemon(EngineDriver):
 
     # ------------------------------------------------------------------ sticky sources
 
-    def _learn_source(self, key: bytes, src: tuple, local: str | None, kind: str, ifindex: int = 0) -> None:
-        """An authenticated datagram from ``src`` to our ``local``: the peer's
-        endpoint and sticky source (WireGuard: on handshake and data alike).
-        The native data path learns from data itself; a handshake's goes to it
-        before the keypair is installed (an initiator's key-confirming
-        keepalive then leaves from the right address)."""
-        if self._src.get(key) != (src, local, ifindex):
+    def _learn_source(self, key: bytes, src: tuple, local: str | None) -> None:
+        """An authenticated handshake message from ``src`` to our ``local``: the
+        peer's endpoint and sticky source (WireGuard: on handshake and data
+        alike; the data plane learns from data itself). It goes to the data
+        plane before the keypair is installed, so an initiator's
+        key-confirming keepalive leaves from the right address."""
+        if self._src.get(key) != (src, local):
             if local is not None and self._unfit.get(key) == local:
                 local = None  # a datagram in flight since routing moved: not again
                 if self.dp is not None:
@@ -469,12 +267,11 @@ class Daemon(EngineDriver):
             if local is None:
                 self._src.pop(key, None)
             else:
-                self._src[key] = (src, local, ifindex)
-        if self.dp is not None and kind in ("initiation", "response"):
-            sent = self._dp_sent.get(key)
-            if sent is not None:
-                self.dp.set_endpoint(key, src, local)
-                self._dp_sent[key] = (src, *sent[1:])
+                self._src[key] = (src, local)
+        sent = self._dp_sent.get(key)
+        if self.dp is not None and sent is not None:
+            self.dp.set_endpoint(key, src, local)
+            self._dp_sent[key] = (src, *sent[1:])
 
     def _source_for(self, key: bytes, dest: tuple) -> str | None:
         """The local address sends from ``key`` to ``dest`` leave from, or None (routing picks)."""
@@ -507,11 +304,8 @@ class Daemon(EngineDriver):
         elif peer is not None and dest is not None:
             local = self._source_for(peer, dest)
         rt = self.peers.get(peer) if peer is not None else None
-        if dest is None or not self._send_addr(dest, ev.data, local):
-            if rt is not None:
-                rt.drops["no_endpoint" if dest is None else "send_error"] += 1
-        elif rt is not None and ev.kind == "data":
-            rt.tx_packets += 1
+        if (dest is None or not self._send_addr(dest, ev.data, local)) and rt is not None:
+            rt.drops["no_endpoint" if dest is None else "send_error"] += 1
 
     def install_keypair(self, peer: bytes, keypair: Keypair) -> None:
         if self.dp is not None and peer in self._dp_sent:
@@ -581,8 +375,6 @@ class Daemon(EngineDriver):
                 allowed_ips=list(p.allowed_ips),
                 persistent_keepalive=p.persistent_keepalive,
                 name=p.name,
-                rx_packets=rt.rx_packets,
-                tx_packets=rt.tx_packets,
                 drops=dict(rt.drops),
             )
             if self.engine is not None:
@@ -667,7 +459,6 @@ class Daemon(EngineDriver):
                 changes["persistent_keepalive"] = p.persistent_keepalive or 0
             if changes:
                 self.handle(engine.update_peer(p.public_key, now=now, **changes))
-        self._update_table(removed, changed)
         self._sync_dp([k for k, _ in removed] + [p.public_key for _, p in changed])
 
     def _rebuild_engine(self) -> None:
@@ -678,18 +469,16 @@ class Daemon(EngineDriver):
         if self.config.private_key is not None:
             self.engine = Engine(
                 self.config.private_key, self.config.protocol, self.config.cipher,
-                wall_clock=time.time, timestamps=self.stamps, mtu=self.mtu, handshake_only=self.native,
+                wall_clock=time.time, timestamps=self.stamps, mtu=self.mtu, handshake_only=True,
             )
-        if self.native:
-            self._stop_dp()  # a new mode may mean a new transport type byte
+        self._stop_dp()  # a new mode may mean a new transport type byte
         now = time.monotonic()
         known = self.peers
         self.peers = {}
         self._src.clear()
         for p in self.conf.peers.values():
             self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
-        self._rebuild_table()
-        if self.native and self.tun is not None:
+        if self.tun is not None:
             self._start_dp()
 
     def _add_peer(self, p: Peer, addr: tuple | None, now: float, rt: PeerRuntime | None = None) -> None:
@@ -704,30 +493,6 @@ class Daemon(EngineDriver):
                 p.public_key, preshared_key=p.preshared_key,
                 persistent_keepalive=p.persistent_keepalive or 0, endpoint=addr, now=now,
             ))
-
-    def _rebuild_table(self) -> None:
-        """The Python plane's allowed-IPs table (the native plane keeps its own)."""
-        table = AllowedIPs()
-        if not self.native:
-            for p in self.conf.peers.values():
-                for n in p.allowed_ips:
-                    table.insert(n, p.public_key)
-        self.table = table
-
-    def _update_table(self, removed: list, changed: list) -> None:
-        """The Python plane's table after a change: only the peers it names."""
-        if self.native:
-            return
-        for key, _ in removed:
-            self.table.remove_by_owner(key)
-        for _, p in changed:  # stale prefixes first, so a prefix that moves is not lost
-            keep = set(p.allowed_ips)
-            for n in self.table.list_by_owner(p.public_key):
-                if n not in keep:
-                    self.table.remove(n)
-        for _, p in changed:
-            for n in p.allowed_ips:
-                self.table.insert(n, p.public_key)
 
     def _bind(self, port: int, fwmark: int) -> None:
         if self.udp4 is not None and port == self.config.listen_port:  # only the mark changes
@@ -749,13 +514,8 @@ class Daemon(EngineDriver):
                 raise  # it carries on with the old sockets
         for s in (self.udp4, self.udp6):
             if s is not None:
-                self._unregister(s)
                 s.close()
         self.udp4, self.udp6 = v4, v6
-        if not self.native:
-            for s in (v4, v6):
-                if s is not None:
-                    self.sel.register(s, selectors.EVENT_READ, self._on_udp)
         self.config.listen_port = actual
         self.config.fwmark = fwmark
 
@@ -844,7 +604,7 @@ class Daemon(EngineDriver):
                     elif ev.source is None:
                         self._src.pop(ev.peer, None)
                     else:
-                        self._src[ev.peer] = (ev.addr, ev.source, 0)
+                        self._src[ev.peer] = (ev.addr, ev.source)
                     sent = self._dp_sent.get(ev.peer)
                     if sent is not None:
                         self._dp_sent[ev.peer] = (ev.addr, *sent[1:])

@@ -1,8 +1,8 @@
 """What both daemon backends share: the engine's events and the selector loop.
 
 The engine (sswctl.protocol) is sans-I/O: it returns events and the daemon
-performs them. Whatever carries the transport packets (the native or Python
-data plane on a TUN device, or secureswift.ko), the handling is the same:
+performs them. Whatever carries the transport packets (the native data
+plane on a TUN device, or secureswift.ko), the handling is the same:
 install every new keypair first (the handshake message that follows makes
 the peer send under it at once), then send the handshake messages, tell the
 data path about zeroed keys, log completions and give-ups, and start a
@@ -34,9 +34,6 @@ from ..protocol.keypair import Keypair
 
 log = logging.getLogger("sswctl.daemon")
 
-# Handshake messages per second above which the engine answers with cookies
-# (WireGuard: when its handshake queue is an eighth full).
-UNDER_LOAD_HANDSHAKES = 200
 # Engine timers fire every TICK. Every deadline the engine sets is at least a
 # second away (keepalive, retransmit, rekey), so a 250 ms granularity costs
 # nothing, and the loop never scans all peers per packet (next_deadline() is
@@ -57,8 +54,6 @@ class EngineDriver:
     engine: Engine | None = None
     sel: selectors.BaseSelector
     running = False
-    _hs_window_start = 0.0
-    _hs_count = 0
     _wake_r = _wake_w = -1
 
     # --- hooks ----------------------------------------------------------------
@@ -105,14 +100,6 @@ class EngineDriver:
         except ConfigError:
             return  # not (or no longer) one of our peers
         self.handle(events)
-
-    def note_handshake(self, now: float) -> None:
-        """Switch the engine to cookie replies while handshakes arrive in bulk."""
-        if now - self._hs_window_start >= 1.0:
-            self._hs_window_start, self._hs_count = now, 0
-        self._hs_count += 1
-        if self.engine is not None:
-            self.engine.under_load = self._hs_count > UNDER_LOAD_HANDSHAKES
 
     def drop_engine(self) -> None:
         """Forget the engine, overwriting every peer's keys first."""

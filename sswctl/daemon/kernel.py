@@ -44,8 +44,8 @@ from ..ipc import IPCError
 from ..ipc.genl import GenlBackend, HandshakeUpcall
 from ..ipc.netlink import NLMSG_HDR
 from ..ipc.rtnl import IFINFOMSG, RTM_DELLINK
-from ..ipc.uapi import SSW_SOCK_DIR
 from ..model import Device, Endpoint, Peer
+from ..paths import SOCK_DIR
 from ..protocol import ConfigError, Engine, ProtocolError, Transmit
 from ..protocol.keypair import Keypair
 from .driver import EngineDriver, short_key
@@ -73,7 +73,7 @@ class LinkGone(Exception):
 class KernelDaemon(EngineDriver):
     """Handshake daemon for the secureswift.ko device ``name`` in this namespace."""
 
-    def __init__(self, name: str, *, sock_dir: str = SSW_SOCK_DIR, genl: GenlBackend | None = None):
+    def __init__(self, name: str, *, sock_dir: str = SOCK_DIR, genl: GenlBackend | None = None):
         self.name = name
         self.sock_dir = sock_dir
         self.kb = genl or GenlBackend()
@@ -103,9 +103,9 @@ class KernelDaemon(EngineDriver):
 
     def start(self) -> None:
         """Take the interface, subscribe, then read the configuration."""
-        self.lock = InterfaceLock(self.sock_dir, self.name, per_netns=True)
+        self.lock = InterfaceLock(self.sock_dir, self.name)
         try:
-            self.stamps = TimestampFile(self.sock_dir, self.name, per_netns=True)
+            self.stamps = TimestampFile(self.sock_dir, self.name)
             try:
                 self.ifindex = socket.if_nametoindex(self.name)
             except OSError:
@@ -197,9 +197,9 @@ class KernelDaemon(EngineDriver):
             if self.engine is None or up.endpoint is None:
                 self.errors["no_private_key" if self.engine is None else "no_source"] += 1
                 return
-            # No note_handshake(): the module decides "under load" (it sees the
-            # backlog), answers cookies itself and hands up only what passed, so
-            # the engine never demands a mac2 the kernel already judged.
+            # The module decides "under load" (it sees the backlog), answers
+            # cookies itself and hands up only what passed, so the engine never
+            # demands a mac2 the kernel already judged (engine.under_load stays off).
             self._note_local(up.endpoint, up.local)
             try:
                 r = self.engine.receive(up.packet, _addr(up.endpoint), now)

@@ -1,12 +1,9 @@
 """One daemon per interface: an flock'd pid file next to the UAPI socket.
 
-A userspace daemon's interface is a name in the lock directory (its UAPI
-socket, like wireguard-go's, is a path every namespace sees), so its lock is
-``IFACE.lock`` wherever it runs. A kernel device is a name in its network
-namespace: two namespaces may each have their own ``wg0`` with its own
-daemon. Outside the namespace of pid 1 (the host's, or the container's own)
-the kernel backend's lock is ``IFACE@net-INODE.lock``, INODE being that of
-the namespace (``stat -L /proc/self/ns/net`` or ``/run/netns/NAME``).
+An interface is a name in its network namespace (either backend): the lock
+is ``IFACE.lock`` in the namespace of pid 1 and ``IFACE@net-INODE.lock`` in
+any other, so two namespaces may each run a daemon for their own ``ssw0``
+(sswctl/paths.py names the files).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import fcntl
 import os
 
 from ..files import open_private, private_dir
-from ..ipc.uapi import lock_path
+from ..paths import lock_path
 
 
 class AlreadyRunning(RuntimeError):
@@ -26,8 +23,8 @@ class AlreadyRunning(RuntimeError):
 class InterfaceLock:
     """Held for the daemon's lifetime; the kernel drops it if the process dies."""
 
-    def __init__(self, directory: str, name: str, per_netns: bool = False):
-        self.path = lock_path(directory, name, per_netns)
+    def __init__(self, directory: str, name: str):
+        self.path = lock_path(name, directory)
         private_dir(directory)
         self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:

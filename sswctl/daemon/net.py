@@ -14,22 +14,12 @@ from ..model import Endpoint
 SO_MARK = 36  # linux/asm-generic/socket.h
 SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33
 SOCKET_BUFFER = 4 << 20
-# UDP segmentation/receive offload (linux/udp.h), Linux >= 4.18 / 5.0.
-SOL_UDP = 17
-UDP_SEGMENT = 103
-UDP_GRO = 104
-GSO_SIZE = struct.Struct("=H")
-GSO_MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS
-GSO_MAX_BYTES = 65507 - 8  # one UDP payload's limit, with some slack
-RECV_BUFFER = 65536
 # Sticky sources (linux/in.h, linux/in6.h): the local address a datagram
 # arrived on comes with it, and a send may name the address it leaves from.
 IP_PKTINFO = 8
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
 _IN_PKTINFO = struct.Struct("=I4s4s")  # ifindex, spec_dst (the source on send), addr
 _IN6_PKTINFO = struct.Struct("=16sI")  # addr, ifindex
-# recvmsg's ancillary space: a UDP_GRO segment size and an in6_pktinfo
-RECV_CMSG_SPACE = socket.CMSG_SPACE(4) + socket.CMSG_SPACE(_IN6_PKTINFO.size)
 # A send whose source address is no longer ours fails with these: IPv6
 # checks the IPV6_PKTINFO address (EINVAL), IPv4's route lookup finds no
 # device that has it (ENETUNREACH). The send is repeated without it.
@@ -56,10 +46,7 @@ def _udp(family: int, port: int, fwmark: int) -> socket.socket:
                     continue
         if fwmark:
             s.setsockopt(socket.SOL_SOCKET, SO_MARK, fwmark)
-        try:
-            s.setsockopt(SOL_UDP, UDP_GRO, 1)
-        except OSError:
-            pass  # an old kernel: datagrams arrive one by one
+        # UDP GRO is the data plane's to turn on (it splits the batches).
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
         else:
@@ -69,34 +56,6 @@ def _udp(family: int, port: int, fwmark: int) -> socket.socket:
         s.close()
         raise
     return s
-
-
-def gro_segment_size(ancdata: list) -> int:
-    """The segment size of a UDP GRO batch from recvmsg's ancillary data, or 0."""
-    for level, kind, data in ancdata:
-        if level == SOL_UDP and kind == UDP_GRO and len(data) >= 4:
-            return int.from_bytes(data[:4], "little")
-    return 0
-
-
-def local_address(ancdata: list) -> str | None:
-    """The local address a datagram was sent to (IP_PKTINFO / IPV6_PKTINFO), or None."""
-    for level, kind, data in ancdata:
-        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
-            return socket.inet_ntop(socket.AF_INET, _IN_PKTINFO.unpack_from(data)[1])
-        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _IN6_PKTINFO.size:
-            return socket.inet_ntop(socket.AF_INET6, _IN6_PKTINFO.unpack_from(data)[0])
-    return None
-
-
-def local_ifindex(ancdata: list) -> int:
-    """The interface a datagram arrived on (IP_PKTINFO / IPV6_PKTINFO), or 0."""
-    for level, kind, data in ancdata:
-        if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _IN_PKTINFO.size:
-            return _IN_PKTINFO.unpack_from(data)[0]
-        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _IN6_PKTINFO.size:
-            return _IN6_PKTINFO.unpack_from(data)[1]
-    return 0
 
 
 @functools.lru_cache(maxsize=256)

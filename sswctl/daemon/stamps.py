@@ -2,8 +2,8 @@
 
 Per peer: the TAI64N timestamp of the last initiation we sent it and the
 greatest one we accepted from it (the engine's :class:`Timestamps`). Kept in
-``IFACE.stamps`` next to the interface's lock (``IFACE@net-INODE.stamps`` for
-a kernel device outside pid 1's namespace, as the lock), 0600, so that
+``IFACE.stamps`` next to the interface's lock (``IFACE@net-INODE.stamps``
+outside pid 1's network namespace, as the lock), 0600, so that
 
 - a restarted daemon never sends a timestamp its peer already saw: the peer
   would refuse every initiation as a replay until our clock passed it (a
@@ -29,7 +29,7 @@ import logging
 import os
 
 from ..files import UnsafePathError, open_private, private_dir
-from ..ipc.uapi import lock_path
+from ..paths import stamps_path
 from ..protocol.constants import KEY_LEN, TIMESTAMP_LEN
 from ..protocol.engine import Timestamps
 
@@ -42,17 +42,13 @@ _ACCEPTED = KEY_LEN + TIMESTAMP_LEN
 _ZERO = bytes(TIMESTAMP_LEN)
 
 
-def stamps_path(directory: str, name: str, per_netns: bool = False) -> str:
-    return lock_path(directory, name, per_netns, suffix=".stamps")
-
-
 class TimestampFile(Timestamps):
     """The engine's timestamp store, backed by a state file (see the module doc)."""
 
-    def __init__(self, directory: str, name: str, per_netns: bool = False) -> None:
+    def __init__(self, directory: str, name: str) -> None:
         super().__init__()
         private_dir(directory)
-        self.path = stamps_path(directory, name, per_netns)
+        self.path = stamps_path(name, directory)
         self.fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         self.errors = 0  # failed writes (logged; the engine goes on with memory)
         try:

@@ -35,7 +35,10 @@ def bind_unix(path: str) -> socket.socket:
     """A listening UNIX socket at ``path``, created with mode 0600 (the umask
     is 0177 during bind: there is no moment at which others may connect, as
     there would be between bind and a chmod), in a directory only we can
-    write (checked even when it exists: sswctl.files.private_dir)."""
+    write (checked even when it exists: sswctl.files.private_dir). A socket left
+    there is replaced only when nothing answers on it (EADDRINUSE otherwise):
+    the interface lock covers our own directory, not the wg socket, which is
+    one path for every network namespace."""
     private_dir(os.path.dirname(path))
     try:
         st = os.lstat(path)
@@ -44,7 +47,9 @@ def bind_unix(path: str) -> socket.socket:
     else:
         if not stat.S_ISSOCK(st.st_mode):
             raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
-        os.unlink(path)  # stale: the caller holds the interface lock
+        if _answers(path):
+            raise OSError(errno.EADDRINUSE, f"{path} is served by another running daemon")
+        os.unlink(path)  # stale
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     old = os.umask(0o177)
     try:
@@ -54,6 +59,16 @@ def bind_unix(path: str) -> socket.socket:
     s.listen(16)
     s.setblocking(False)
     return s
+
+
+def _answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
+        s.settimeout(5)
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 class _Conn:

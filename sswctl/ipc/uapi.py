@@ -1,9 +1,14 @@
 """ControlBackend over the userspace daemon's UAPI UNIX socket.
 
-Sockets live at ``/var/run/secureswift/IFACE.sock`` (mode 0600). A daemon
-asked to be visible to wireguard-tools also listens at
-``/var/run/wireguard/IFACE.sock``, where ``wg`` looks; this client reads
-that directory too, so ``sswctl show`` also lists wireguard-go interfaces.
+Sockets live at ``/var/run/secureswift/IFACE.sock`` (mode 0600) in the network
+namespace of pid 1 and at ``IFACE@net-INODE.sock`` in any other (sswctl/paths.py):
+the client talks to the daemons of its own namespace (or of the one it is
+given, ``netns``), and only to those. A daemon asked to be visible to
+wireguard-tools also listens at ``/var/run/wireguard/IFACE.sock``, where ``wg``
+looks; this client reads that directory too, so ``sswctl show`` also lists
+wireguard-go interfaces. Names there carry no namespace, so a socket there
+counts only when the process that serves it (SO_PEERCRED) is in our namespace,
+or cannot be seen from here to be elsewhere.
 SecureSwift extension keys are requested only from our own directory:
 wireguard-go rejects anything after ``get=1`` but the blank line.
 """
@@ -15,35 +20,13 @@ import os
 import re
 import socket
 import stat
+import struct
 
 from ..model import Device
+from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
 from ..uapi import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
 from . import ControlBackend, IPCError
 
-SSW_SOCK_DIR = "/var/run/secureswift"
-WG_SOCK_DIR = "/var/run/wireguard"
-
-
-def netns_inode(path: str = "/proc/self/ns/net") -> int:
-    return os.stat(path).st_ino
-
-
-def lock_path(directory: str, name: str, per_netns: bool = False, suffix: str = ".lock") -> str:
-    """Where the daemon serving ``name`` records its pid: per namespace for a kernel
-    device outside the namespace of pid 1 (sswctl/daemon/lock.py says why). Other
-    per-device state files (``sswctl up``'s journal) are named the same way."""
-    if per_netns:
-        own = netns_inode()
-        try:
-            first = netns_inode("/proc/1/ns/net")
-        except OSError:  # pid 1 not ours to inspect: name the namespace always
-            first = 0
-        if own != first:
-            return os.path.join(directory, f"{name}@net-{own}{suffix}")
-    return os.path.join(directory, name + suffix)
-
-
-SOCK_SUFFIX = ".sock"
 TIMEOUT = 10.0  # to connect: a live daemon accepts at once
 # Then to answer: a daemon applies a set (or formats a get) whole before it replies, and
 # 10,000 peers take it seconds on a loaded machine; wg(8) waits without a limit.
@@ -59,10 +42,6 @@ def _complete(buf: bytearray) -> bool:
     return buf[:-2].rsplit(b"\n", 1)[-1].startswith(b"errno=")
 
 
-def socket_path(name: str, directory: str = SSW_SOCK_DIR) -> str:
-    if not name or "/" in name or name.startswith("."):
-        raise IPCError(f"invalid interface name {name!r}", errno.EINVAL)
-    return os.path.join(directory, name + SOCK_SUFFIX)
 
 
 def _is_socket(path: str) -> bool:
@@ -75,19 +54,16 @@ def _is_socket(path: str) -> bool:
 class UAPIBackend(ControlBackend):
     kind = "userspace"
 
-    def __init__(self, directories: tuple[str, ...] = (SSW_SOCK_DIR, WG_SOCK_DIR)):
+    def __init__(self, directories: tuple[str, ...] = (SOCK_DIR, WG_SOCK_DIR), netns: int | None = None):
         self.directories = directories
+        self.netns = netns_inode() if netns is None else netns  # whose daemons: an inode
 
     def list_devices(self) -> list[str]:
         names: list[str] = []
         for d in self.directories:
-            try:
-                entries = sorted(os.listdir(d))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                name = entry[: -len(SOCK_SUFFIX)]
-                if entry.endswith(SOCK_SUFFIX) and name and name not in names and self._alive(d, name):
+            shared = d == WG_SOCK_DIR
+            for name in device_names(d, SOCK, self.netns, tagged=not shared):
+                if name not in names and self._serves(self._path(d, name), shared):
                     names.append(name)
         return names
 
@@ -114,8 +90,16 @@ class UAPIBackend(ControlBackend):
 
     # -- internals --
 
-    def _alive(self, directory: str, name: str) -> bool:
-        path = os.path.join(directory, name + SOCK_SUFFIX)
+    def _path(self, directory: str, name: str) -> str:
+        try:
+            if directory == WG_SOCK_DIR:
+                return wg_socket_path(name)
+            return socket_path(name, directory, self.netns)
+        except InvalidName as e:
+            raise IPCError(e.strerror, errno.EINVAL) from None
+
+    def _serves(self, path: str, shared: bool) -> bool:
+        """A daemon answers at ``path``; for a ``shared`` (namespace-less) path, one in our namespace."""
         if not _is_socket(path):
             return False
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -124,13 +108,24 @@ class UAPIBackend(ControlBackend):
                 s.connect(path)
             except OSError:
                 return False
-        return True
+            return not shared or self._peer_in_netns(s)
+
+    def _peer_in_netns(self, s: socket.socket) -> bool:
+        """False only when the listening process is seen to be in another namespace."""
+        pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        if pid <= 0:
+            return True  # in a pid namespace we cannot see into
+        try:
+            return netns_inode(f"/proc/{pid}/ns/net") == self.netns
+        except OSError:
+            return True  # gone since it listened (wireguard-go's parent), or not ours to inspect
 
     def _find(self, name: str) -> tuple[str, bool] | None:
         for d in self.directories:
-            path = socket_path(name, d)
-            if _is_socket(path):
-                return path, d != WG_SOCK_DIR
+            shared = d == WG_SOCK_DIR
+            path = self._path(d, name)
+            if _is_socket(path) and (not shared or self._serves(path, shared)):
+                return path, not shared
         return None
 
     def _locate(self, name: str) -> tuple[str, bool]:

@@ -78,7 +78,6 @@ PADDING_MULTIPLE = 16
 # Outer headers on the path (used for MTU arithmetic, not by the engine).
 IPV4_UDP_OVERHEAD = 20 + 8
 IPV6_UDP_OVERHEAD = 40 + 8
-DEFAULT_MTU = 1420  # 1500 - 32 - 48 (IPv6 outer), both modes
 # Largest UDP payload on a 1500-byte path with an IPv6 outer header.
 MAX_UNFRAGMENTED_PAYLOAD = 1500 - IPV6_UDP_OVERHEAD  # 1452
 

@@ -2,7 +2,7 @@
 
 Every change ``up`` makes is recorded as its undo step, persisted after each
 step in ``/var/run/secureswift/IFACE.quick`` (0600; ``IFACE@net-INODE.quick``
-outside the network namespace of pid 1, as sswctl/daemon/lock.py names locks).
+outside the network namespace of pid 1, as sswctl/paths.py names every per-interface file).
 ``down`` replays the journal backwards, so it removes exactly what ``up`` added
 and nothing else; a failure in the middle of ``up`` replays it at once
 (rollback). What each step does and how it is undone is :mod:`.netconf`'s.
@@ -18,13 +18,8 @@ from dataclasses import dataclass, field
 from ..errors import RuntimeFailure
 from ..files import private_dir, write_atomic
 from ..ipc import IPCError
-from ..ipc.uapi import SSW_SOCK_DIR, lock_path
+from ..paths import journal_path, state_dir
 from . import netconf
-
-
-def state_dir() -> str:
-    """Where journals live: next to the daemon sockets (tests may override)."""
-    return os.environ.get("SSW_STATE_DIR", SSW_SOCK_DIR)
 
 
 @dataclass
@@ -37,9 +32,9 @@ class Journal:
 
     @property
     def path(self) -> str:
-        # Per network namespace, as the kernel backend's daemon lock: two namespaces
-        # may each bring up their own wg0, and each `down` must find its own journal.
-        return lock_path(state_dir(), self.iface, per_netns=True, suffix=".quick")
+        # Per network namespace: two namespaces may each bring up their own wg0,
+        # and each `down` must find its own journal.
+        return journal_path(self.iface)
 
     def add(self, step: dict) -> None:
         self.steps.append(step)

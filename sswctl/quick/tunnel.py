@@ -16,32 +16,28 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import sys
 
 from .. import config
-from ..commands.strip import CONFIG_DIR
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
 from ..model import Device, QuickSettings
+from ..paths import CONFIG_DIR, conf_file_iface, config_file
 from .journal import Journal
 from .netconf import Steps, create_device, echo, ip_json, is_ours, link_exists, read_device, run, run_hooks, set_config
-
-IFACE_RE = re.compile(r"[a-zA-Z0-9_=+.-]{1,15}")
-_CONF_NAME = re.compile(r"(?:^|/)([a-zA-Z0-9_=+.-]{1,15})\.conf$")
 
 
 def resolve_target(target: str) -> tuple[str, str | None]:
     """(interface, config path or None): ``IFACE`` means CONFIG_DIR/IFACE.conf if it exists."""
-    if IFACE_RE.fullmatch(target) and not os.path.exists(target):
-        path = os.path.join(CONFIG_DIR, f"{target}.conf")
+    path = config_file(target)
+    if path != target:
         return target, (path if os.path.exists(path) else None)
-    m = _CONF_NAME.search(target)
-    if not m:
+    iface = conf_file_iface(target)
+    if iface is None:
         raise UsageError(f"{target}: the config file must be an interface name followed by .conf (e.g. ssw0.conf)")
     if not os.path.exists(target):
         raise UsageError(f"{target}: no such file")
-    return m.group(1), os.path.realpath(target)
+    return iface, os.path.realpath(target)
 
 
 def _warn_world_accessible(path: str) -> None:

@@ -6,6 +6,10 @@ then SIGKILL), namespaces deleted (which deletes their links).
 
 Underlay: A = 192.168.77.1/24 + fd77::1/64, B = .2 / ::2 on veth ``va``/``vb``.
 Tunnel addresses: 10.99.0.A/24 and fd99::A/64 with A = 1 or 2.
+
+The test process stays in the namespace it started in; ``lab.backend`` talks to
+each daemon in the namespace that runs it (a UAPI client given that namespace's
+inode, as sswctl inside it would find it).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import time
 from dataclasses import dataclass, field
 
 from sswctl import keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR, UAPIBackend
+from sswctl.ipc import IPCError
+from sswctl.ipc.uapi import UAPIBackend
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import netns_inode, socket_path
 
 PY = sys.executable
 _seq = itertools.count()
@@ -55,13 +61,50 @@ class Side:
     def run(self, *cmd: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         return sh("ip", "netns", "exec", self.ns, *cmd, check=check, timeout=timeout)
 
+    @property
+    def netns(self) -> int:
+        """The namespace's inode: what its daemons' file names carry."""
+        return netns_inode(f"/run/netns/{self.ns}")
+
+    @property
+    def backend(self) -> UAPIBackend:
+        """The UAPI client of this namespace's daemons."""
+        return UAPIBackend(netns=self.netns)
+
+    def socket(self, iface: str | None = None) -> str:
+        """The UAPI socket of ``iface`` (default: the side's) in this namespace."""
+        return socket_path(iface or self.iface, netns=self.netns)
+
+
+class LabBackend:
+    """get/set for a daemon in either side's namespace, picked by interface name."""
+
+    def __init__(self, *sides: Side):
+        self.sides = sides
+
+    def _for(self, name: str) -> UAPIBackend:
+        for side in self.sides:
+            b = side.backend
+            if b.has_device(name):
+                return b
+        raise IPCError(f"{name}: no userspace daemon in the lab's namespaces")
+
+    def get_device(self, name: str) -> Device:
+        return self._for(name).get_device(name)
+
+    def set_device(self, device: Device) -> None:
+        self._for(device.name).set_device(device)
+
 
 @dataclass
 class Lab:
     a: Side
     b: Side
     procs: list[subprocess.Popen] = field(default_factory=list)
-    backend: UAPIBackend = field(default_factory=UAPIBackend)
+
+    @property
+    def backend(self) -> LabBackend:
+        return LabBackend(self.a, self.b)
 
     def popen(self, side: Side, *cmd: str, **kw) -> subprocess.Popen:
         p = subprocess.Popen(["ip", "netns", "exec", side.ns, *cmd], **kw)
@@ -77,7 +120,7 @@ class Lab:
                        stdout=log, stderr=subprocess.STDOUT)
         side.proc = p
         if wait:
-            wait_for_socket(side.iface, p)
+            wait_for_socket(side, p)
         return p
 
     def stop_daemon(self, side: Side) -> int:
@@ -115,6 +158,7 @@ class Lab:
                 p.wait(timeout=5)
         for side in (self.a, self.b):
             sh("ip", "netns", "del", side.ns, check=False)
+            _LIVE.pop(side.iface, None)
 
 
 def _nets(*texts: str):
@@ -123,8 +167,23 @@ def _nets(*texts: str):
     return [ipaddress.ip_network(t) for t in texts]
 
 
-def wait_for_socket(iface: str, proc: subprocess.Popen | None = None, timeout: float = WAIT) -> None:
-    path = os.path.join(SSW_SOCK_DIR, iface + ".sock")
+_LIVE: dict[str, Side] = {}  # a live lab's interface -> its side
+
+
+def inside(*cmd: str) -> list[str]:
+    """``cmd`` made to run in the namespace of the lab interface it names, where an
+    operator would run sswctl, sswmon or wg for it; unchanged when it names none."""
+    for arg in cmd:
+        side = _LIVE.get(arg)
+        if side is not None:
+            return ["ip", "netns", "exec", side.ns, *cmd]
+    return list(cmd)
+
+
+def wait_for_socket(side: Side, proc: subprocess.Popen | None = None, timeout: float = WAIT) -> None:
+    """Until ``side``'s daemon has its UAPI socket (in its namespace's name)."""
+    iface = side.iface
+    path = side.socket()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if os.path.exists(path):
@@ -197,6 +256,7 @@ def make_lab():
     a = Side(f"sswt{tag}a", 1, "192.168.77.1", "fd77::1", iface=f"sa{tag}"[:15])
     b = Side(f"sswt{tag}b", 2, "192.168.77.2", "fd77::2", iface=f"sb{tag}"[:15])
     lab = Lab(a, b)
+    _LIVE.update({a.iface: a, b.iface: b})
     try:
         for side in (a, b):
             sh("ip", "netns", "add", side.ns)

@@ -30,7 +30,8 @@ from pathlib import Path
 import pytest
 
 from sswctl import keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR
+from sswctl.paths import JOURNAL, LOCK, device_file, netns_inode
+from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -58,10 +59,20 @@ class Namespace:
         (self.etc / "resolv.conf").write_text("nameserver 192.0.2.53\n")
         (self.etc / "resolvconf.conf").write_text(f"resolv_conf=/etc/resolv.conf\nstate_dir={self.rc_state}\n")
 
+    def file(self, iface: str, suffix: str) -> Path:
+        """A per-interface file of this namespace in the run directory (``IFACE@net-INODE.EXT``)."""
+        return Path(device_file(iface, suffix, netns=netns_inode(f"/run/netns/{self.name}")))
+
     def journal(self, iface: str) -> Path:
         """Where `sswctl up` run in this namespace keeps its undo journal."""
-        inode = os.stat(f"/run/netns/{self.name}").st_ino
-        return Path(SSW_SOCK_DIR, f"{iface}@net-{inode}.quick")
+        return self.file(iface, JOURNAL)
+
+    def daemon_pid(self, iface: str) -> int:
+        """The pid in the lock of this namespace's daemon for ``iface``, 0 if none."""
+        try:
+            return int(self.file(iface, LOCK).read_text().strip() or 0)
+        except (OSError, ValueError):
+            return 0
 
     def ip(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return sh("ip", "-n", self.name, *args, check=check)
@@ -110,13 +121,6 @@ def wait_carrier(ns: Namespace, dev: str, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def _daemon_pid(iface: str) -> int:
-    try:
-        return int(Path(SSW_SOCK_DIR, f"{iface}.lock").read_text().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
 class Lab:
     """Client, server and remote namespaces; daemons started here are stopped by pid at the end."""
 
@@ -156,7 +160,7 @@ class Lab:
         return name
 
     def close(self) -> None:
-        pids = [p for p in (_daemon_pid(i) for i in self.ifaces) if p > 0]
+        pids = [p for p in (ns.daemon_pid(i) for ns in self.ns for i in self.ifaces) if p > 0]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGTERM)
@@ -254,7 +258,7 @@ def test_up_then_down_leaves_the_namespace_exactly_as_before(lab: Lab):
     r = down(lab.client, client, lab)
     assert r.returncode == 0, r.stderr
     assert lab.client.snapshot() == before
-    assert _daemon_pid(iface) == 0
+    assert lab.client.daemon_pid(iface) == 0
     assert not journal.exists()
 
 
@@ -296,7 +300,7 @@ def test_failing_post_up_rolls_back_completely(lab: Lab):
     assert "hook `false` failed" in r.stderr and "undoing" in r.stderr
     assert marker.exists()
     assert lab.client.snapshot() == before
-    assert _daemon_pid(iface) == 0
+    assert lab.client.daemon_pid(iface) == 0
 
 
 def test_up_on_an_up_interface_is_an_error(lab: Lab):

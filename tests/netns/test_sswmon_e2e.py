@@ -15,10 +15,9 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 
 import pytest
-from nslab import PY, WAIT, ping
+from nslab import PY, WAIT, inside, ping
 
 from sswctl import keys
 from sswctl.model import Device, Peer
@@ -29,7 +28,7 @@ METRIC = re.compile(r"^(\w+)\{([^}]*)\} (\S+)$", re.M)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(inside(PY, *args), capture_output=True, text=True, timeout=60)
 
 
 def dump(iface: str) -> dict[str, tuple[int, int, int]]:
@@ -98,33 +97,34 @@ def test_once_json_matches_sswctl_dump(lab):
     a_doc = json.loads(run("-m", "sswmon", "--once", "--json", lab.a.iface).stdout)
     assert a_doc["interfaces"][0]["peers"][0]["name"] == "bee"
 
-    every = json.loads(run("-m", "sswmon", "--once", "--json", "all").stdout)
-    assert {lab.a.iface, lab.b.iface} <= {i["name"] for i in every["interfaces"]}
+    # `all` is every interface of the namespace sswmon runs in, and no other's.
+    every = json.loads(lab.b.run(PY, "-m", "sswmon", "--once", "--json", "all").stdout)
+    assert lab.b.iface in {i["name"] for i in every["interfaces"]}
+    assert lab.a.iface not in {i["name"] for i in every["interfaces"]}
 
 
 def test_prometheus_endpoint_serves_the_same_figures(lab):
     up_with_traffic(lab)
     port = free_port()
+    # In the interface's namespace (`ip netns exec` execs: the pid is sswmon's), scraped there.
     proc = subprocess.Popen(
-        [PY, "-m", "sswmon", "--prometheus", f"127.0.0.1:{port}", lab.a.iface],
+        inside(PY, "-m", "sswmon", "--prometheus", f"127.0.0.1:{port}", lab.a.iface),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
+        get = ("import sys, urllib.request; "
+               "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode())")
+        url = f"http://127.0.0.1:{port}/metrics"
         deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline, "metrics endpoint did not come up"
-                time.sleep(0.2)
+        while lab.a.run(PY, "-c", get, url, "5", check=False).returncode != 0:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "metrics endpoint did not come up"
+            time.sleep(0.2)
+
         def scrape() -> str:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=WAIT) as r:
-                return r.read().decode()
+            return lab.a.run(PY, "-c", get, url, str(WAIT), timeout=WAIT + 10).stdout
 
         expected, text = quiet_read(lab.a.iface, scrape)
         samples = {(m[0], m[1]): float(m[2]) for m in METRIC.findall(text)}

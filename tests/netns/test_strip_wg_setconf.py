@@ -27,7 +27,6 @@ from tests.conftest import DATA, REPO
 pytestmark = pytest.mark.root
 
 CONFIGS = sorted((DATA / "configs").glob("*.conf")) + sorted((REPO / "conf").glob("*.conf"))
-WG_SOCK_DIR = "/var/run/wireguard"
 
 
 def hostnames() -> dict[str, str]:

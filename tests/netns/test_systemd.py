@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from test_quick import Lab, keypair, lab_fixture, tunnel_configs, up, write_conf  # noqa: F401 (the lab fixture)
 
+from sswctl.paths import SOCK
+
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -167,7 +169,7 @@ def test_restart_after_daemon_crash_recovers(lab: Lab, tmp_path: Path):
     cmds = exec_lines(render("secureswift@.service"), iface)
     env = ["env", f"SSW_CONFIG_DIR={confdir}"]
     before = lab.client.snapshot()
-    sock = Path(f"/var/run/secureswift/{iface}.sock")
+    sock = lab.client.file(iface, SOCK)
     for attempt in range(2):
         main = subprocess.Popen(["ip", "netns", "exec", lab.client.name, *env, *cmds["ExecStart"]],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

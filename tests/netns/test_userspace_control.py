@@ -13,7 +13,7 @@ import stat
 import subprocess
 
 import pytest
-from nslab import PY, WAIT, ping, wait_for
+from nslab import PY, WAIT, inside, ping, wait_for
 
 from sswctl import keys
 
@@ -24,7 +24,7 @@ FIELDS = ("public-key", "private-key", "listen-port", "fwmark", "peers", "presha
 
 
 def run(*cmd: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, input=input)
+    r = subprocess.run(inside(*cmd), capture_output=True, text=True, timeout=60, input=input)
     if check:
         assert r.returncode == 0, f"{cmd}: {r.returncode} {r.stderr}"
     return r
@@ -178,11 +178,13 @@ def test_setconf_addconf_syncconf(lab, tmp_path):
 
 
 def test_show_all_interfaces_and_status(populated):
+    """Each namespace lists its own interfaces, and only those."""
     lab, _ = populated
-    names = sswctl("show", "interfaces").stdout.split()
-    assert lab.a.iface in names and lab.b.iface in names
-    dump = sswctl("show", "all", "dump").stdout
+    names = lab.a.run(PY, "-m", "sswctl", "show", "interfaces").stdout.split()
+    assert lab.a.iface in names and lab.b.iface not in names
+    dump = lab.b.run(PY, "-m", "sswctl", "show", "all", "dump").stdout
     assert any(line.startswith(lab.b.iface + "\t") for line in dump.splitlines())
+    assert not any(line.startswith(lab.a.iface + "\t") for line in dump.splitlines())
     status = sswctl("status", lab.a.iface).stdout
     assert "userspace backend" in status and "1 up" in status and "3 never" in status
     r = sswctl("show", "nonexistent0", check=False)
@@ -217,7 +219,7 @@ main(sys.argv[3:])
 
 
 def test_show_all_carries_on_past_a_daemon_killed_between_listing_and_reading(lab):
-    from sswctl.ipc.uapi import SSW_SOCK_DIR
+    from sswctl.paths import SOCK_DIR as SSW_SOCK_DIR
 
     ns = lab.a
     gone, kept = ns.iface + "v", ns.iface + "w"  # listed in this order
@@ -261,7 +263,7 @@ def test_show_all_carries_on_past_a_daemon_killed_between_listing_and_reading(la
 
 def test_uapi_socket_is_0600_and_malformed_requests_get_errno_and_change_nothing(populated):
     lab, _ = populated
-    path = f"/var/run/secureswift/{lab.a.iface}.sock"
+    path = lab.a.socket()
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     before = run("wg", "show", lab.a.iface, "dump").stdout
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from nslab import PY, WAIT, iperf, ping, wait_for, wait_for_socket
+from nslab import PY, WAIT, inside, iperf, ping, wait_for, wait_for_socket
 
 from sswctl import keys
 from sswctl.model import Device
@@ -23,7 +23,7 @@ REPO = str(Path(__file__).resolve().parents[2])
 
 
 def sswctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    r = subprocess.run([PY, "-m", "sswctl", *args], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(inside(PY, "-m", "sswctl", *args), capture_output=True, text=True, timeout=60)
     if check:
         assert r.returncode == 0, f"sswctl {' '.join(args)}: rc={r.returncode} {r.stderr}"
     return r
@@ -126,7 +126,7 @@ def test_restart_with_setconf_restores_the_tunnel(lab, tmp_path):
     conf.write_text(sswctl("showconf", a.iface).stdout)
     os.chmod(conf, 0o600)
     assert lab.stop_daemon(a) == 0
-    assert not os.path.exists(f"/var/run/secureswift/{a.iface}.sock")
+    assert not os.path.exists(a.socket())
     assert a.run("ip", "link", "show", a.iface, check=False).returncode != 0, "TUN device left behind"
     lab.start_daemon(a)
     sswctl("setconf", a.iface, str(conf))
@@ -164,10 +164,10 @@ def test_hostile_datagrams_are_dropped_counted_and_the_tunnel_survives(lab):
     drops = all_drops(b.iface)
     print(f"garbage: {sent} sent, {lost} lost before the daemon, drops {drops}")
     # Each kind was sent 300 times; only what the kernel dropped before the daemon may be missing.
-    # The native plane checks handshake-type datagrams in C before Python
+    # The data plane checks handshake-type datagrams in C before Python
     # (cookie.c): a wrong size or the other mode's type is `handshake_malformed`,
-    # a bad mac1 `handshake_mac1_invalid`; the Python plane's engine counts the
-    # same datagrams as `malformed`, `wrong_protocol` and `mac`.
+    # a bad mac1 `handshake_mac1_invalid`; what C lets through and the engine
+    # refuses counts as `malformed`, `wrong_protocol` and `mac`.
     def n(*reasons: str) -> int:
         return sum(drops.get(r, 0) for r in reasons)
 
@@ -195,7 +195,7 @@ def test_sigterm_and_sigint_remove_tun_and_socket(lab):
         assert lab.a.run("ip", "link", "show", lab.a.iface).returncode == 0
         p.send_signal(sig)
         assert p.wait(timeout=15) == 0
-        assert not os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")
+        assert not os.path.exists(lab.a.socket())
         assert lab.a.run("ip", "link", "show", lab.a.iface, check=False).returncode != 0
 
 
@@ -203,10 +203,10 @@ def test_background_mode_and_destroy(lab):
     r = lab.a.run(PY, "-m", "sswctl", "daemon", lab.a.iface, "--background", timeout=30)
     pid = int(r.stdout.strip())
     try:
-        wait_for_socket(lab.a.iface)
+        wait_for_socket(lab.a)
         assert lab.a.run("ip", "link", "show", lab.a.iface).returncode == 0
         sswctl("destroy", lab.a.iface)
-        assert not os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")
+        assert not os.path.exists(lab.a.socket())
         assert lab.a.run("ip", "link", "show", lab.a.iface, check=False).returncode != 0
     finally:
         try:
@@ -227,7 +227,7 @@ def test_sd_notify_ready(lab, tmp_path):
                   stdout=log, stderr=subprocess.STDOUT)
     msg = s.recv(4096).decode()
     assert "READY=1" in msg
-    assert os.path.exists(f"/var/run/secureswift/{lab.a.iface}.sock")  # ready means serving
+    assert os.path.exists(lab.a.socket())  # ready means serving
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=15) == 0
     assert "STOPPING=1" in s.recv(4096).decode()

@@ -24,11 +24,11 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nslab import PY, wait_for_socket
+from nslab import PY, inside, wait_for_socket
 
 from sswctl.cli import cli
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.uapi import decode_get
+from tests.conftest import in_netns
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -110,14 +110,14 @@ def daemon(lab):
     log = open(f"/tmp/{a.iface}.daemon.log", "w")
     a.proc = lab.popen(a, PY, "-m", "sswctl.daemon", a.iface, "--backend", "userspace",
                        stdout=log, stderr=subprocess.STDOUT)
-    wait_for_socket(a.iface, a.proc)
+    wait_for_socket(a, a.proc)
     yield a
     assert a.proc.poll() is None, "the daemon died"
     assert "Traceback" not in open(f"/tmp/{a.iface}.daemon.log").read()
 
 
 def test_every_malformed_uapi_set_gets_an_errno_and_changes_nothing(daemon):
-    path = os.path.join(SSW_SOCK_DIR, daemon.iface + ".sock")
+    path = daemon.socket()
     counts = {"refused": 0, "applied": 0}
 
     @HYP
@@ -188,10 +188,11 @@ def test_setconf_of_any_file_exits_0_or_2_naming_the_line(daemon, tmp_path):
             assert f"{conf}:" in r.output and "Traceback" not in r.output, r.output[:300]
         seen.add(r.exit_code)
 
-    run()
+    with in_netns(daemon.ns):  # sswctl finds the daemons of the namespace it runs in
+        run()
     assert seen == {0, 2}
     # The reported case, as a user runs it: a file:line error, exit 2, no traceback.
     conf.write_text("[Interface]\nListenPort = " + "9" * 5000 + "\n")
-    r = subprocess.run([sys.executable, "-m", "sswctl", "setconf", daemon.iface, str(conf)],
+    r = subprocess.run(inside(sys.executable, "-m", "sswctl", "setconf", daemon.iface, str(conf)),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and f"{conf}:2: " in r.stderr and "Traceback" not in r.stderr, r.stderr[:300]

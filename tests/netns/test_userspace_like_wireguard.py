@@ -30,15 +30,12 @@ import pytest
 from nslab import PY, _nets, iperf, ping, sh, wait_for
 
 from sswctl import datapath, keys
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import lock_path
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 PORT = {1: 51821, 2: 51822}
-# Where the Python data plane shares the behaviour, it is held to it too.
-PLANES = pytest.mark.parametrize("plane", ["native", "python"])
-FLAGS = {"native": (), "python": ("--no-native",)}
 
 
 @pytest.fixture(autouse=True)
@@ -69,13 +66,12 @@ def ping_once(side, target: str, wait: float, size: int | None = None) -> bool:
     return side.run(*args, target, check=False).returncode == 0
 
 
-@PLANES
-def test_a_new_listen_port_keeps_the_session_and_the_endpoint_roams_v4_then_v6(lab, plane):
+def test_a_new_listen_port_keeps_the_session_and_the_endpoint_roams_v4_then_v6(lab):
     """netns.sh "roaming works", IPv4 then IPv6 at once after it: A moves to a
     new port (and for IPv6 to B's IPv6 address); its next data packet, under
     the session it already has, moves B's endpoint for A. WireGuard keeps its
     sessions over a rebind, so no new handshake is needed or made."""
-    up(lab, *FLAGS[plane])
+    up(lab)
     a, b = lab.a, lab.b
     shaken = peer_of(lab, b, a).last_handshake
     assert shaken
@@ -90,12 +86,11 @@ def test_a_new_listen_port_keeps_the_session_and_the_endpoint_roams_v4_then_v6(l
     assert peer_of(lab, a, b).endpoint == Endpoint(b.underlay6, PORT[2])
 
 
-@PLANES
-def test_data_moves_the_endpoint_before_the_allowed_ips_check(lab, plane):
+def test_data_moves_the_endpoint_before_the_allowed_ips_check(lab):
     """netns.sh "crypto-RP filter": B's inner source now belongs to another
     peer on A (a more specific allowed IP), so A drops B's packets, but each
     is authentic and still moves A's endpoint for B to B's new port."""
-    up(lab, *FLAGS[plane])
+    up(lab)
     a, b = lab.a, lab.b
     shaken = peer_of(lab, a, b).last_handshake
     sswctl(a, "set", a.iface, "peer", keys.to_base64(b.public_key), "allowed-ips", "10.99.0.0/24")
@@ -148,14 +143,13 @@ def test_a_new_private_key_expires_the_sessions_and_handshakes_at_once(lab):
     assert lab.backend.get_device(b.iface).peer(keys.public_key(k3)).last_handshake
 
 
-@PLANES
 @pytest.mark.parametrize("size", [1297, 1300])
-def test_padding_never_takes_a_packet_past_the_link_mtu(lab, size, plane):
+def test_padding_never_takes_a_packet_past_the_link_mtu(lab, size):
     """netns.sh "route MTUs work with the padding", for a userspace device's
     link MTU: both tunnels at 1300 (set with ip link while the daemons run),
     and B drops every outer IPv4 packet longer than 1300 + 60, so only
     packets padded to at most the link MTU cross."""
-    up(lab, *FLAGS[plane])
+    up(lab)
     a, b = lab.a, lab.b
     b.run("nft", "add", "table", "inet", "sswmtu")
     b.run("nft", "add", "chain", "inet", "sswmtu", "input", "{ type filter hook input priority 0 ; }")
@@ -169,14 +163,13 @@ def test_padding_never_takes_a_packet_past_the_link_mtu(lab, size, plane):
     assert r.returncode == 0, r.stdout
 
 
-@PLANES
 @pytest.mark.parametrize("underlay", [4, 6], ids=["ipv4", "ipv6"])
-def test_a_large_tunnel_mtu_carries_tcp_and_big_datagrams(lab, underlay, plane):
+def test_a_large_tunnel_mtu_carries_tcp_and_big_datagrams(lab, underlay):
     """netns.sh runs its tests again at a tunnel MTU of 34816 - 1500 + 1420:
     every datagram is then larger than the veth's 1500 bytes and crosses as IP
     fragments (with the daemons' TUN offloads on, as by default)."""
-    lab.start_daemon(lab.a, *FLAGS[plane])
-    lab.start_daemon(lab.b, *FLAGS[plane])
+    lab.start_daemon(lab.a)
+    lab.start_daemon(lab.b)
     lab.configure_pair(v6_underlay=underlay == 6)
     a, b = lab.a, lab.b
     assert ping(a, b.tun4).returncode == 0
@@ -189,8 +182,7 @@ def test_a_large_tunnel_mtu_carries_tcp_and_big_datagrams(lab, underlay, plane):
     assert iperf(lab, a, b, seconds=2, reverse=True, addr=b.tun6) > 1e6
 
 
-@PLANES
-def test_the_sticky_source_follows_a_route_change(lab, plane):
+def test_the_sticky_source_follows_a_route_change(lab):
     """netns.sh "another interface route takes precedence": A reaches B over
     va (source .1); then a preferred route (metric 1) over a second link va3
     with source .3 appears. WireGuard drops a sticky source once routing leaves
@@ -210,7 +202,7 @@ def test_the_sticky_source_follows_a_route_change(lab, plane):
     a.run("ip", "route", "flush", "dev", "va")
     a.run("ip", "route", "flush", "dev", "va3")
     a.run("ip", "route", "add", "192.168.77.0/24", "dev", "va", "src", a.underlay4, "metric", "2")
-    up(lab, *FLAGS[plane])
+    up(lab)
     assert peer_of(lab, b, a).endpoint == Endpoint(a.underlay4, PORT[1])
     a.run("ip", "route", "add", "192.168.77.0/24", "dev", "va3", "src", "192.168.77.3", "metric", "1")
     route = json.loads(a.run("ip", "-j", "-4", "route", "get", b.underlay4).stdout)[0]
@@ -270,15 +262,14 @@ def _exits_cleanly_after(lab, side, remove) -> None:
     assert cpu - cpu0 < 0.5 * elapsed + 0.5, (cpu - cpu0, elapsed)
     log = open(f"/tmp/{side.iface}.daemon.log").read()
     assert "TUN device is gone" in log, log[-2000:]
-    assert not os.path.exists(os.path.join(SSW_SOCK_DIR, side.iface + ".sock"))
-    assert not os.path.exists(os.path.join(SSW_SOCK_DIR, side.iface + ".lock"))
+    assert not os.path.exists(side.socket())
+    assert not os.path.exists(lock_path(side.iface, netns=side.netns))
     r = side.run(PY, "-m", "sswctl", "show", "interfaces", check=False)
     assert side.iface not in r.stdout
 
 
-@PLANES
-def test_the_daemon_exits_when_its_tun_device_is_deleted(lab, plane):
-    up(lab, *FLAGS[plane])
+def test_the_daemon_exits_when_its_tun_device_is_deleted(lab):
+    up(lab)
     a = lab.a
     _exits_cleanly_after(lab, a, lambda: a.run("ip", "link", "del", a.iface))
 

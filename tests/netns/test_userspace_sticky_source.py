@@ -20,7 +20,6 @@ import subprocess
 import pytest
 from nslab import PY, WAIT, Lab, _nets, iperf, ping, wait_for
 
-from sswctl import datapath
 from sswctl.model import Device, Endpoint, Peer
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
@@ -124,19 +123,15 @@ def dump_endpoint_of_b(lab: Lab) -> str:
     raise AssertionError(r.stdout)
 
 
-@pytest.mark.parametrize("plane", ["native", "python"])
 @pytest.mark.parametrize("family", [4, 6], ids=["ipv4", "ipv6"])
-def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
-    if plane == "native" and datapath.native is None:
-        pytest.fail("sswctl._datapath is not built (pip install -e . builds it; needs libssl-dev)")
-    extra = ["--no-native"] if plane == "python" else []
+def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family):
     a_addr, b1, b2 = multihome(lab, family)
     # The firewall really drops what routing sends from B, and passes B2's.
     assert probe(lab, a_addr, "", dropped=True) == []
     assert probe(lab, a_addr, b2) == [b2]
 
-    lab.start_daemon(lab.a, *extra)
-    lab.start_daemon(lab.b, *extra)
+    lab.start_daemon(lab.a)
+    lab.start_daemon(lab.b)
     configure(lab, b2)
     # A initiates; B's response, and all its data after it, must leave from B2.
     assert ping(lab.a, lab.b.tun4).returncode == 0
@@ -160,20 +155,16 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family, plane):
     assert dev.peer(lab.a.public_key).drops.get("send_error", 0) == 0
 
 
-@pytest.mark.parametrize("plane", ["native", "python"])
-def test_a_handshake_retransmit_clears_the_source(lab, plane):
+def test_a_handshake_retransmit_clears_the_source(lab):
     """WireGuard clears the source on every handshake retransmit, in case it
     is the trouble. Here it is: A starts dropping UDP from B2 (and lets B1
     through). B's data gets no answer, so after KEEPALIVE_TIMEOUT +
     REKEY_TIMEOUT B initiates, from B2 (dropped); the retransmit REKEY_TIMEOUT
     later leaves from B1, gets through, and A's endpoint roams to B1. Kept
     sticky, every retransmit would leave from B2 and be dropped."""
-    if plane == "native" and datapath.native is None:
-        pytest.fail("sswctl._datapath is not built (pip install -e . builds it; needs libssl-dev)")
-    extra = ["--no-native"] if plane == "python" else []
     _a_addr, b1, b2 = multihome(lab, 4)
-    lab.start_daemon(lab.a, *extra)
-    lab.start_daemon(lab.b, *extra)
+    lab.start_daemon(lab.a)
+    lab.start_daemon(lab.b)
     configure(lab, b2)
     assert ping(lab.a, lab.b.tun4).returncode == 0
     assert endpoint_of_b(lab) == Endpoint(b2, PORT_B)

@@ -22,8 +22,8 @@ from nslab import PY, wait_for, wait_for_socket
 from test_userspace_wireguard_go import _net, configure, start_wireguard_go
 
 from sswctl.daemon.stamps import RECORD
-from sswctl.ipc.uapi import SSW_SOCK_DIR
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import stamps_path
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -64,14 +64,14 @@ def start_daemon(lab, side, *wrapper: str):
     log = open(f"/tmp/{side.iface}.daemon.log", "a")
     side.proc = lab.popen(side, *wrapper, PY, "-m", "sswctl.daemon", side.iface, "--backend", "userspace",
                           "--log-level", "debug", stdout=log, stderr=subprocess.STDOUT)
-    wait_for_socket(side.iface, side.proc)
+    wait_for_socket(side, side.proc)
 
 
 def test_restarted_daemon_with_a_clock_stepped_back_is_accepted_by_wireguard_go(lab):
     if not os.path.exists(LIBFAKETIME):
         pytest.skip("libfaketime not installed (make deps installs the faketime package)")
     a, b = lab.a, lab.b
-    stamps = os.path.join(SSW_SOCK_DIR, a.iface + ".stamps")
+    stamps = stamps_path(a.iface, netns=a.netns)
     # env execs the daemon (the faketime wrapper would fork, and SIGTERM would miss it).
     start_daemon(lab, a, "env", f"LD_PRELOAD={LIBFAKETIME}", "FAKETIME=+1h", "FAKETIME_DONT_FAKE_MONOTONIC=1")
     start_wireguard_go(lab, b)

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from sswctl.errors import ConfigError
-
-WG_SOCK_DIR = "/var/run/wireguard"
+from sswctl.paths import WG_SOCK_DIR
 
 
 def need(name: str) -> str:

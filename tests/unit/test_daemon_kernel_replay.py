@@ -24,7 +24,7 @@ def start(tmp_path, device: Device) -> KernelDaemon:
     """What KernelDaemon.start does once it holds the lock, without a real link."""
     d = KernelDaemon("t0", sock_dir=str(tmp_path), genl=KernelRecorder())
     d.ifindex = 7
-    d.stamps = TimestampFile(d.sock_dir, d.name, per_netns=True)
+    d.stamps = TimestampFile(d.sock_dir, d.name)
     d._apply(device)
     return d
 

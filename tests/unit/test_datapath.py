@@ -176,9 +176,9 @@ def test_without_the_extension_native_is_none(monkeypatch):
         importlib.reload(datapath)
 
 
-# --- TUN offloads: the C splitter vs the daemon's Python segment() -----------
+# --- TUN offloads: the C splitter vs the reference model (tests/offload_oracle.py)
 
-from sswctl.daemon import offload as py_offload  # noqa: E402
+from tests import offload_oracle as py_offload  # noqa: E402
 
 
 def _super_packet(v6: bool, tcp_opts: int, payload: bytes, seq: int, flags: int, gso_size: int,

@@ -106,6 +106,38 @@ def test_one_change_costs_the_same_at_1k_and_10k_peers():
     assert large.route("fd00::270f") == 9999 and large.route("fd00::1") == 1
 
 
+def _with(dp, peer, *nets) -> None:
+    dp.set_peer(peer)
+    dp.set_allowed_ips(peer, nets)
+
+
+def test_the_more_specific_prefix_wins_and_the_wider_one_takes_over_when_it_goes():
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    _with(dp, "wide", "10.0.0.0/8")
+    _with(dp, "narrow", "10.1.2.0/24")
+    assert dp.route("10.1.2.3") == "narrow" and dp.route("10.9.9.9") == "wide"
+    assert dp.route("11.0.0.1") is None
+    dp.set_allowed_ips("narrow", [])
+    assert dp.route("10.1.2.3") == "wide"
+
+
+def test_a_prefix_set_on_another_peer_moves_to_it():
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    _with(dp, "a", "fd00::/64")
+    _with(dp, "b", "fd00::/64")
+    assert dp.route("fd00::1") == "b"
+    dp.remove_peer("b")  # a lost it for good: it does not come back
+    assert dp.route("fd00::1") is None
+
+
+def test_default_routes_stay_in_their_family():
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    _with(dp, "v4", "0.0.0.0/0")
+    assert dp.route("::") is None and dp.route("0.0.0.0") == "v4"
+    _with(dp, "v6", "::/0")
+    assert dp.route("::") == "v6" and dp.route("255.255.255.255") == "v4"
+
+
 def test_peer_table_survives_growth_and_removal():
     """Peers found by id through table doublings and swap-removals."""
     dp = datapath.Datapath(WG_TYPE_DATA)

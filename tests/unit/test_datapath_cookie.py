@@ -223,6 +223,30 @@ def test_not_under_load_mac1_valid_messages_go_up_without_cookies(server):
         s.close()
 
 
+def test_a_flood_of_forged_mac1_messages_does_not_put_it_under_load(server):
+    """Forged messages cost one mac1 check each and are never queued, so however
+    many arrive (here four times the whole queue, far past the eighth that
+    means "under load") a real peer's next message goes up without a cookie
+    round trip."""
+    mode, pub = server.engine.mode, server.engine.public_key
+    s = sock()
+    try:
+        for _ in range(4 * 16):
+            forged = bytearray(message(mode, pub))
+            forged[-20] ^= 1  # mac1 no longer verifies
+            s.sendto(bytes(forged), server.addr)
+        good = message(mode, pub)
+        s.sendto(good, server.addr)  # last: loopback keeps the order
+        got = wait_for(server.dp.poll_events, what="the valid message")
+        assert [(e.kind, e.data) for e in got] == [("handshake", good)]
+        st = hs(server)
+        assert st["mac1_invalid"] == 4 * 16 and st["queued"] == 1
+        assert st["cookie_sent"] == 0 and st["under_load_entered"] == 0
+        assert not select.select([s], [], [], 0.2)[0]  # no cookie reply arrived
+    finally:
+        s.close()
+
+
 def test_under_load_the_rate_limit_holds_mac2_valid_messages_to_20_per_second(request):
     """One proven source sends mac2-valid initiations for at least 1.5 s and well
     past its budget: C queues at most the burst (5) plus 20/s of the measured

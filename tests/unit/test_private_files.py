@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from sswctl.daemon import uapi_server
 from sswctl.daemon.lock import InterfaceLock
 from sswctl.daemon.stamps import TimestampFile
 from sswctl.files import UnsafePathError, write_atomic
+from sswctl.paths import journal_path, lock_path, stamps_path
 from sswctl.quick.journal import Journal
 
 
@@ -41,10 +43,10 @@ def writers(d):
     """(path, write-it) for each kind of file, in directory ``d``."""
     os.environ["SSW_STATE_DIR"] = str(d)
     return [
-        (d / "ssw0.lock", lambda: InterfaceLock(str(d), "ssw0")),
-        (d / "ssw0.stamps", lambda: TimestampFile(str(d), "ssw0")),
+        (Path(lock_path("ssw0", str(d))), lambda: InterfaceLock(str(d), "ssw0")),
+        (Path(stamps_path("ssw0", str(d))), lambda: TimestampFile(str(d), "ssw0")),
         (d / "ssw0.sock", lambda: uapi_server.bind_unix(str(d / "ssw0.sock"))),
-        (d / "ssw0.quick", lambda: Journal("ssw0", None, []).save()),
+        (Path(journal_path("ssw0")), lambda: Journal("ssw0", None, []).save()),
         (d / "ssw0.conf", lambda: keys.write_secret_file(str(d / "ssw0.conf"), "[Interface]\n")),
         (d / "key", lambda: write_atomic(str(d / "key"), b"k" * 44)),
     ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sswctl.errors import RuntimeFailure
-from sswctl.ipc.uapi import netns_inode
+from sswctl.paths import netns_inode
 from sswctl.quick.journal import Journal
 from sswctl.quick.netconf import run, run_hooks
 

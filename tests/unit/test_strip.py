@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from sswctl import config
 from sswctl.cli import cli
-from sswctl.commands import strip as strip_cmd
 from sswctl.errors import UsageError
+from sswctl.paths import config_file
 from tests.conftest import DATA, REPO
 from tests.unit.test_config import BAD
 
@@ -71,11 +71,11 @@ def test_strip_missing_file_exits_2(tmp_path):
 
 
 def test_interface_name_means_the_config_directory(tmp_path, monkeypatch):
-    assert strip_cmd.config_path("ssw0") == "/etc/secureswift/ssw0.conf"
+    assert config_file("ssw0") == "/etc/secureswift/ssw0.conf"
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ssw0").write_text("")
-    assert strip_cmd.config_path("ssw0") == "ssw0"  # an existing file wins, as in wg-quick
-    assert strip_cmd.config_path("./x/y.conf") == "./x/y.conf"
+    assert config_file("ssw0") == "ssw0"  # an existing file wins, as in wg-quick
+    assert config_file("./x/y.conf") == "./x/y.conf"
 
 
 def test_unreadable_paths_are_usage_errors():

@@ -6,14 +6,14 @@ secureswift module loaded into a real kernel, which only the guest has.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import itertools
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import _libc, in_netns  # noqa: F401 (in_netns: for the tests here)
 
 IN_GUEST = os.environ.get("SSW_VM_GUEST") == "1"
 if not IN_GUEST:
@@ -50,25 +50,6 @@ def unload_module() -> None:
     run("rmmod", "secureswift")
 
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@contextlib.contextmanager
-def in_netns(name: str):
-    """Run the block in network namespace ``name`` (this thread only; netlink and UDP
-    sockets opened inside stay in it, subprocesses started inside run in it)."""
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if _libc.setns(target, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-        yield
-    finally:
-        if _libc.setns(home, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns back")
-        os.close(target)
-        os.close(home)
 
 
 def in_new_user_namespace(fn) -> str:

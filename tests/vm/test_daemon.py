@@ -29,6 +29,7 @@ from sswctl.commands.destroy import destroy
 from sswctl.ipc.genl import GenlBackend
 from sswctl.ipc.uapi import UAPIBackend
 from sswctl.model import Device, Endpoint, Peer
+from sswctl.paths import lock_path, netns_inode
 
 SSWCTL = str(Path(sys.executable).with_name("sswctl"))
 net = ipaddress.ip_network
@@ -195,8 +196,8 @@ def running(pid: int) -> bool:
 
 
 def lock_file(ns: str, name: str) -> Path:
-    """The pid file of the kernel-backend daemon for ``name`` in namespace ``ns``."""
-    return Path(f"/var/run/secureswift/{name}@net-{os.stat(f'/run/netns/{ns}').st_ino}.lock")
+    """The pid file of the daemon for ``name`` in namespace ``ns``."""
+    return Path(lock_path(name, netns=netns_inode(f"/run/netns/{ns}")))
 
 
 def stop_all(daemons) -> None:
@@ -361,7 +362,7 @@ def test_module_and_userspace_backend_interoperate_each_side_initiating(netns, t
         assert os.path.exists("/dev/net/tun")
         daemons.append(p.daemon(0, tmp_path))
         daemons.append(Daemon(p.ns[1], tun, tmp_path, "--backend", "userspace", "--listen-port", "52002"))
-        ua = UAPIBackend()
+        ua = UAPIBackend(netns=netns_inode(f"/run/netns/{p.ns[1]}"))  # the daemon's namespace
         peer = p.peer_of(1)
         ua.set_device(Device(name=tun, private_key=p.priv[1], peers=[peer]))
         run("ip", "-n", p.ns[1], "addr", "add", "10.243.0.2/24", "dev", tun)

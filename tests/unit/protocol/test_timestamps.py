@@ -10,6 +10,7 @@ import stat
 import pytest
 
 from sswctl.daemon.stamps import MAGIC, TimestampFile
+from sswctl.paths import stamps_path
 from sswctl.protocol import DecryptError, Engine, ReplayError
 from sswctl.protocol import noise as noise_mod
 from sswctl.protocol.constants import REKEY_TIMEOUT
@@ -138,8 +139,10 @@ def test_state_file_is_private_and_refuses_links(tmp_path):
 
 
 def test_state_file_of_another_kind_is_refused(tmp_path):
-    (tmp_path / "ssw0.stamps").write_bytes(b"not ours")
-    os.chmod(tmp_path / "ssw0.stamps", 0o600)
+    path = stamps_path("ssw0", str(tmp_path))
+    with open(path, "wb") as f:
+        f.write(b"not ours")
+    os.chmod(path, 0o600)
     with pytest.raises(Exception, match="not a SecureSwift timestamp file"):
         TimestampFile(str(tmp_path), "ssw0")
 

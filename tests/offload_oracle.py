@@ -1,8 +1,11 @@
-"""TCP segmentation and coalescing for a TUN device with IFF_VNET_HDR.
+"""A reference model, for tests only: TCP segmentation and coalescing for a
+TUN device with IFF_VNET_HDR, as the native data plane does it in C
+(sswctl/_datapath/offload.c); tests/unit/test_datapath.py checks the C
+splitter and coalescer against it byte for byte.
 
-With offloads on, the kernel hands the daemon TCP "super-packets" of up to
-64 KiB (one read instead of ~45) and accepts them back (one write instead of
-~45). On the wire nothing changes: every super-packet is cut into ordinary
+With offloads on, the kernel hands the data plane TCP "super-packets" of up
+to 64 KiB (one read instead of ~45) and accepts them back (one write instead
+of ~45). On the wire nothing changes: every super-packet is cut into ordinary
 MTU-sized packets before encryption (``segment``), and consecutive packets
 of one TCP flow received in a batch are glued back together before they go
 to the kernel (``coalesce``). This is what wireguard-go does in
@@ -35,7 +38,7 @@ _U32 = struct.Struct("!I")
 
 
 class OffloadError(ValueError):
-    """A super-packet the daemon cannot segment (dropped and counted)."""
+    """A super-packet that cannot be segmented (the data plane drops and counts it)."""
 
 
 def ones_sum(data) -> int:

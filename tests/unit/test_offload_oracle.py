@@ -1,4 +1,5 @@
-"""TCP segmentation/coalescing for the offloading TUN device (sswctl.daemon.offload).
+"""The offload reference model (tests/offload_oracle.py) that the native data
+plane's TCP segmentation/coalescing is checked against (tests/unit/test_datapath.py).
 
 Checked against independent references: a plain 16-bit-word checksum loop,
 and the property that segment() then coalesce() gives the original stream.
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sswctl.daemon import offload as O
+from tests import offload_oracle as O
 
 
 def ref_sum(data: bytes) -> int:
