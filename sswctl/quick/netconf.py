@@ -20,7 +20,7 @@ suppress_prefixlength 0`` keeps more specific routes of the main table.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import ipaddress
 import json
 import re
@@ -99,25 +99,19 @@ def run_hooks(hooks: list[str], iface: str, *, check: bool = True) -> None:
 
 
 def create_device(iface: str, device: Device, backend: str) -> None:
-    """Create the interface with the chosen backend (``sswctl create``)."""
-    from ..commands import create
-
-    create.create(iface, backend=backend, protocol=device.protocol, cipher=device.cipher,
-                  listen_port=device.listen_port or 0)
+    """Create the interface with the chosen backend (as ``sswctl create``)."""
+    dispatch.create_device(iface, backend=backend, protocol=device.protocol, cipher=device.cipher,
+                           listen_port=device.listen_port or 0)
 
 
 def set_config(iface: str, device: Device) -> None:
-    """Replace the running configuration with the config's wg part (``sswctl setconf``)."""
-    from ..commands import setconf
-
-    setconf.replace(iface, copy.deepcopy(device))  # the request gets defaults, resolved endpoints
+    """Make the config's wg part the interface's whole configuration (as ``sswctl setconf``)."""
+    dispatch.replace_config(dataclasses.replace(device, name=iface))
 
 
 def destroy_device(iface: str) -> None:
-    from ..commands import destroy
-
     echo(f"sswctl destroy {iface}")
-    destroy.destroy(iface)
+    dispatch.destroy_device(iface)
 
 
 def read_device(iface: str) -> Device:
