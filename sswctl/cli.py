@@ -1,7 +1,10 @@
 """The sswctl command line: a thin click layer over :mod:`sswctl.commands`.
 
 To add a subcommand: write ``sswctl/commands/NAME.py`` with a ``COMMAND`` and
-add its module name to ``COMMANDS`` below (one line).
+add its module name to ``COMMANDS`` below (one line). A module serving several
+subcommands (``setconf``: setconf, addconf, syncconf, as wireguard-tools'
+setconf.c) has a ``COMMANDS`` dict instead, and each name is listed in
+``COMMANDS`` here with that module in ``MODULE_OF``.
 
 This is the one place errors become output and exit codes (:func:`failure`):
 commands raise :mod:`sswctl.errors` classes, the control transports
@@ -41,6 +44,8 @@ COMMANDS = [
     "status",
     # other engineers: one line per command module, e.g. "show",
 ]
+# Subcommands whose module is not named after them.
+MODULE_OF = {"addconf": "setconf", "syncconf": "setconf"}
 
 _TYPES = {"str": click.STRING, "int": click.INT, "input": click.File("rb")}
 
@@ -130,8 +135,9 @@ class _LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         if cmd_name not in self.commands:
-            module = importlib.import_module(f"{__package__}.commands.{cmd_name}")
-            self.add_command(_click_command(module.COMMAND), cmd_name)
+            module = importlib.import_module(f"{__package__}.commands.{MODULE_OF.get(cmd_name, cmd_name)}")
+            command = module.COMMANDS[cmd_name] if hasattr(module, "COMMANDS") else module.COMMAND
+            self.add_command(_click_command(command), cmd_name)
         return self.commands[cmd_name]
 
 

@@ -1,8 +1,11 @@
 """WireGuard-format configuration: parser, canonical writer, strip, ``set`` argv.
 
-Pure: text in, :class:`sswctl.model.Device` out (and back). The same value
-parsers serve configuration files and ``sswctl set`` argument lists, so a port,
-key, endpoint or allowed-IP is accepted or refused identically in both.
+Pure: text in, model out (and back). The wg part of a file is a
+:class:`sswctl.model.Device`; wg-quick's keys are handed back beside it as a
+:class:`sswctl.model.QuickSettings` (:func:`parse_quick`), so ``sswctl up``
+sends the Device as it is, with no text round trip. The same value parsers
+serve configuration files and ``sswctl set`` argument lists, so a port, key,
+endpoint or allowed-IP is accepted or refused identically in both.
 
 Rules follow wireguard-tools (``wg setconf``) and ``wg-quick``:
 
@@ -15,6 +18,8 @@ Rules follow wireguard-tools (``wg setconf``) and ``wg-quick``:
   key trimmed of surrounding whitespace, with the value trimmed the same way
   (so commands keep their inner spaces). They are accepted only in
   ``mode=QUICK``; ``mode=SETCONF`` refuses them as ``wg setconf`` does.
+  :func:`parse_config` checks them and leaves them out (what ``strip``
+  needs); :func:`parse_quick` returns them.
 - SecureSwift extensions: ``Protocol`` and ``Cipher`` in ``[Interface]``,
   and a peer's friendly name as a whole-line comment ``# Name = ...`` inside
   its ``[Peer]`` section (a comment, so ``wg`` itself ignores it).
@@ -42,6 +47,7 @@ from .model import (
     IPNetwork,
     Peer,
     Protocol,
+    QuickSettings,
     bounded_decimal,
     network,
     parse_address,
@@ -300,7 +306,7 @@ _INTERFACE_KEYS: dict[str, Callable[[Device, str], None]] = {
     "protocol": _set_attr("protocol", parse_protocol),
     "cipher": _set_attr("cipher", parse_cipher),
 }
-_QUICK_HANDLERS: dict[str, Callable[[Device, str], None]] = {
+_QUICK_HANDLERS: dict[str, Callable[[QuickSettings, str], None]] = {
     "address": _extend_attr("addresses", parse_addresses),
     "dns": _extend_attr("dns", parse_dns),
     "mtu": _set_attr("mtu", parse_mtu),
@@ -353,7 +359,17 @@ def _wg_value(value_raw: str) -> str:
 
 
 def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> Device:
-    """Parse a whole configuration. Raises ConfigError; never returns a partial result."""
+    """The wg part of a whole configuration (wg-quick keys, where ``mode`` allows
+    them, are checked and left out). Raises ConfigError; never a partial result."""
+    return _parse(text, filename, mode)[0]
+
+
+def parse_quick(text: str, filename: str = "<config>") -> tuple[Device, QuickSettings]:
+    """A wg-quick file: its wg part and, separately, its wg-quick settings."""
+    return _parse(text, filename, QUICK)
+
+
+def _parse(text: str, filename: str, mode: str) -> tuple[Device, QuickSettings]:
     if mode not in (SETCONF, QUICK):
         raise ValueError(f"unknown parse mode {mode!r}")
 
@@ -361,6 +377,7 @@ def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> De
         return ConfigError(filename, line, message)
 
     device = Device()
+    quick = QuickSettings()
     collector = _PeerCollector(fail)
     section: str | None = None
     peer: Peer | None = None
@@ -408,7 +425,7 @@ def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> De
                     if mode != QUICK:
                         what = _QUICK_LOWER[quick_key]
                         raise fail(lineno, f"{what} is a wg-quick key, not accepted by setconf (use strip)")
-                    _QUICK_HANDLERS[quick_key](device, value_raw.strip(SPACE))
+                    _QUICK_HANDLERS[quick_key](quick, value_raw.strip(SPACE))
                 elif key in _INTERFACE_KEYS:
                     _INTERFACE_KEYS[key](device, _wg_value(value_raw))
                     if key == "cipher":
@@ -432,7 +449,7 @@ def parse_config(text: str, filename: str = "<config>", mode: str = QUICK) -> De
     except ValueProblem as e:
         raise fail(cipher_line, str(e)) from None
     device.peers = collector.peers
-    return device
+    return device, quick
 
 
 def decode_config(data: bytes, filename: str) -> str:
@@ -443,13 +460,23 @@ def decode_config(data: bytes, filename: str) -> str:
         raise ConfigError(filename, data.count(b"\n", 0, e.start) + 1, "not valid UTF-8 text") from None
 
 
-def load_config(path: str, mode: str = QUICK) -> Device:
+def _read_text(path: str) -> str:
     try:
         with open(path, "rb") as f:
             data = f.read()
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
         raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-    return parse_config(decode_config(data, path), path, mode)
+    return decode_config(data, path)
+
+
+def load_config(path: str, mode: str = QUICK) -> Device:
+    """:func:`parse_config` of the file at ``path``."""
+    return parse_config(_read_text(path), path, mode)
+
+
+def load_quick(path: str) -> tuple[Device, QuickSettings]:
+    """:func:`parse_quick` of the file at ``path``."""
+    return parse_quick(_read_text(path), path)
 
 
 # --- the writer ----------------------------------------------------------------------
@@ -462,10 +489,10 @@ def _one_line(value: str, what: str, *, comment: bool = False) -> str:
     return value
 
 
-def write_config(device: Device, *, quick: bool = True, extensions: bool = True) -> str:
-    """Canonical text that :func:`parse_config` reads back to an equal Device.
+def write_config(device: Device, quick: QuickSettings | None = None, *, extensions: bool = True) -> str:
+    """Canonical text that :func:`parse_quick` reads back to an equal (Device, QuickSettings).
 
-    ``quick=False`` leaves out the wg-quick keys; ``extensions=False`` leaves out
+    Without ``quick`` the text has no wg-quick keys; ``extensions=False`` leaves out
     Protocol and Cipher. Peer names are written as ``# Name = ...`` comments.
     """
     iface: list[str] = []
@@ -479,24 +506,24 @@ def write_config(device: Device, *, quick: bool = True, extensions: bool = True)
         iface.append(f"Protocol = {device.protocol.value}")
     if extensions and device.cipher is not None:
         iface.append(f"Cipher = {device.cipher.value}")
-    if quick:
-        if device.addresses:
-            iface.append(f"Address = {', '.join(str(a) for a in device.addresses)}")
-        if device.dns:
-            iface.append(f"DNS = {', '.join(device.dns)}")
-        if device.mtu is not None:
-            iface.append(f"MTU = {device.mtu}")
-        if device.table is not None:
-            iface.append(f"Table = {device.table}")
+    if quick is not None:
+        if quick.addresses:
+            iface.append(f"Address = {', '.join(str(a) for a in quick.addresses)}")
+        if quick.dns:
+            iface.append(f"DNS = {', '.join(quick.dns)}")
+        if quick.mtu is not None:
+            iface.append(f"MTU = {quick.mtu}")
+        if quick.table is not None:
+            iface.append(f"Table = {quick.table}")
         for key, cmds in (
-            ("PreUp", device.pre_up),
-            ("PostUp", device.post_up),
-            ("PreDown", device.pre_down),
-            ("PostDown", device.post_down),
+            ("PreUp", quick.pre_up),
+            ("PostUp", quick.post_up),
+            ("PreDown", quick.pre_down),
+            ("PostDown", quick.post_down),
         ):
             iface.extend(f"{key} = {_one_line(c, key)}" for c in cmds)
-        if device.save_config is not None:
-            iface.append(f"SaveConfig = {'true' if device.save_config else 'false'}")
+        if quick.save_config is not None:
+            iface.append(f"SaveConfig = {'true' if quick.save_config else 'false'}")
 
     blocks: list[list[str]] = [["[Interface]", *iface]] if iface else []
     for peer in device.peers:
@@ -519,7 +546,7 @@ def write_config(device: Device, *, quick: bool = True, extensions: bool = True)
 
 def strip_config(device: Device, *, extensions: bool = False) -> str:
     """What ``wg setconf`` understands, as ``wg-quick strip`` prints (names stay as comments)."""
-    return write_config(device, quick=False, extensions=extensions)
+    return write_config(device, extensions=extensions)
 
 
 # --- `set` argument lists ----------------------------------------------------------------
@@ -628,7 +655,9 @@ __all__ = [
     "QUICK_KEYS",
     "ValueProblem",
     "parse_config",
+    "parse_quick",
     "load_config",
+    "load_quick",
     "decode_config",
     "write_config",
     "strip_config",

@@ -1,4 +1,4 @@
-"""The one data model: device, peer, allowed-ip, endpoint.
+"""The one data model: device, peer, allowed-ip, endpoint, and wg-quick's settings.
 
 Shared by the config parser and writer, both control transports (UAPI to the
 userspace daemon, generic netlink to the kernel module), the daemon and sswmon.
@@ -130,17 +130,6 @@ class Device:
     # set semantics: replace_peers drops every peer not named in this request.
     replace_peers: bool = False
 
-    # wg-quick keys (sswctl up/down/save); not part of the running device.
-    addresses: list[IPInterface] = field(default_factory=list)
-    dns: list[str] = field(default_factory=list)  # IPs and search domains, in order
-    mtu: int | None = None
-    table: str | None = None  # "auto", "off" or a number as text
-    pre_up: list[str] = field(default_factory=list)
-    post_up: list[str] = field(default_factory=list)
-    pre_down: list[str] = field(default_factory=list)
-    post_down: list[str] = field(default_factory=list)
-    save_config: bool | None = None
-
     # Runtime state, filled by a backend's get.
     public_key: bytes | None = None
     backend: str | None = None  # "kernel" or "userspace"
@@ -155,3 +144,19 @@ class Device:
             if p.public_key == public_key:
                 return p
         return None
+
+
+@dataclass
+class QuickSettings:
+    """wg-quick's keys of a config file: what ``sswctl up``/``down``/``save`` do
+    around the device. Never part of a set request or of the running device."""
+
+    addresses: list[IPInterface] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)  # IPs and search domains, in order
+    mtu: int | None = None
+    table: str | None = None  # "auto", "off" or a number as text
+    pre_up: list[str] = field(default_factory=list)
+    post_up: list[str] = field(default_factory=list)
+    pre_down: list[str] = field(default_factory=list)
+    post_down: list[str] = field(default_factory=list)
+    save_config: bool | None = None

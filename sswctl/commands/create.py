@@ -11,58 +11,12 @@ or loads, else userspace).
 
 from __future__ import annotations
 
-from ..errors import RuntimeFailure, UsageError
-from ..ipc import IPCError, dispatch, rtnl
-from ..model import Cipher, Protocol
+from ..ipc import dispatch
 from . import Command, Param
-
-
-def create(
-    name: str,
-    backend: str = "auto",
-    protocol: str | None = None,
-    cipher: str | None = None,
-    listen_port: int = 0,
-    wg_socket: bool = False,
-) -> str | None:
-    from .. import daemon
-    from ..paths import InvalidName, check_ifname
-
-    try:
-        check_ifname(name)
-    except InvalidName as e:
-        raise UsageError(e.strerror) from None
-    if name in dict(dispatch.all_devices()):
-        raise RuntimeFailure(f"{name} already exists")
-    if dispatch.choose(name, backend)[0] == "kernel":
-        try:
-            rtnl.create_link(name)
-        except IPCError:
-            if backend == "kernel":
-                raise
-        else:
-            try:
-                dispatch.apply_settings(name, protocol, cipher, listen_port)
-                daemon.run(name, backend="kernel", background=True)
-            except BaseException as e:
-                rtnl.delete_link(name)
-                if isinstance(e, daemon.DaemonError):
-                    raise RuntimeFailure(str(e)) from None
-                raise
-            return None
-    try:
-        daemon.run(name, background=True, wg_socket=wg_socket, listen_port=listen_port,
-                   protocol=protocol or Protocol.SECURESWIFT, cipher=cipher or Cipher.CHACHA20_POLY1305)
-    except daemon.DaemonError as e:
-        raise RuntimeFailure(str(e)) from None
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    return None
-
 
 COMMAND = Command(
     name="create",
-    run=create,
+    run=dispatch.create_device,
     help="Create interface IFACE (kernel module if available, else the userspace daemon).",
     params=(
         Param("name", metavar="IFACE"),

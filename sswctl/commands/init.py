@@ -23,7 +23,7 @@ import subprocess
 from .. import config, keys
 from ..errors import UsageError
 from ..files import private_dir
-from ..model import Device, Peer
+from ..model import Device, Peer, QuickSettings
 from ..paths import CONF_IFACE_RE, CONFIG_DIR
 from . import Command, Param
 
@@ -75,15 +75,15 @@ def nat_hooks(addresses: list, uplink: str) -> tuple[list[str], list[str]]:
 
 def _server(iface: str, address: str, port: int, uplink: str | None, protocol: str) -> tuple[str, str]:
     priv = keys.generate_private_key()
-    dev = Device(private_key=priv, listen_port=port, protocol=config.parse_protocol(protocol),
-                 addresses=_value(config.parse_addresses, address, "--address"))
-    dev.post_up, dev.post_down = nat_hooks(dev.addresses, uplink or default_uplink())
+    dev = Device(private_key=priv, listen_port=port, protocol=config.parse_protocol(protocol))
+    quick = QuickSettings(addresses=_value(config.parse_addresses, address, "--address"))
+    quick.post_up, quick.post_down = nat_hooks(quick.addresses, uplink or default_uplink())
     head = (f"# SecureSwift server {iface}, made by `sswctl init server`.\n"
             f"# Public key (give it to clients): {keys.to_base64(keys.public_key(priv))}\n"
             "# Add one [Peer] per client (`sswctl init client` prints it).\n")
     note = (f"Server public key: {keys.to_base64(keys.public_key(priv))}\n"
             f"Clients: sswctl init client --server-key KEY --endpoint THIS_HOST:{port}\n")
-    return head + config.write_config(dev), note
+    return head + config.write_config(dev, quick), note
 
 
 def _client(iface: str, address: str, server_key: str | None, endpoint: str | None, allowed_ips: str,
@@ -91,17 +91,17 @@ def _client(iface: str, address: str, server_key: str | None, endpoint: str | No
     if not server_key or not endpoint:
         raise UsageError("init client needs --server-key and --endpoint (the server's public key and HOST:PORT)")
     priv = keys.generate_private_key()
-    dev = Device(private_key=priv, protocol=config.parse_protocol(protocol),
-                 addresses=_value(config.parse_addresses, address, "--address"),
-                 dns=_value(config.parse_dns, dns, "--dns") if dns else [])
+    dev = Device(private_key=priv, protocol=config.parse_protocol(protocol))
+    quick = QuickSettings(addresses=_value(config.parse_addresses, address, "--address"),
+                          dns=_value(config.parse_dns, dns, "--dns") if dns else [])
     dev.peers.append(Peer(public_key=_value(lambda v: config.parse_key(v, "--server-key"), server_key, "--server-key"),
                           endpoint=_value(config.parse_endpoint, endpoint, "--endpoint"),
                           allowed_ips=_value(config.parse_allowed_ips, allowed_ips, "--allowed-ips"),
                           persistent_keepalive=keepalive or None, name="server"))
-    host_routes = ", ".join(str(ipaddress.ip_network(a.ip)) for a in dev.addresses)
+    host_routes = ", ".join(str(ipaddress.ip_network(a.ip)) for a in quick.addresses)
     peer_block = (f"[Peer]\n# Name = {iface}\nPublicKey = {keys.to_base64(keys.public_key(priv))}\n"
                   f"AllowedIPs = {host_routes}\n")
-    return f"# SecureSwift client {iface}, made by `sswctl init client`.\n" + config.write_config(dev), (
+    return f"# SecureSwift client {iface}, made by `sswctl init client`.\n" + config.write_config(dev, quick), (
         "Add this to the server's config (then `systemctl reload secureswift@IFACE` there):\n\n" + peer_block)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .. import quick
+from ..quick import tunnel
 from . import Command, Param
 
 COMMAND = Command(
     name="save",
-    run=quick.save,
+    run=tunnel.save,
     help="Save the running configuration (keys, peers, endpoints, addresses) to the config file, mode 0600.",
     params=(Param("target", metavar="IFACE|FILE"),),
 )

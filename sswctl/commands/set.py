@@ -7,43 +7,13 @@ input exits 2 with the running configuration unchanged.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-
 from .. import config
-from ..errors import RuntimeFailure
 from ..ipc import dispatch
-from ..model import Device, Endpoint
 from . import Command, Param
 
 
-def resolve_endpoints(device: Device) -> None:
-    """Hostnames to IP literals, as wg does before talking to the device."""
-    for p in device.peers:
-        ep = p.endpoint
-        if ep is None:
-            continue
-        try:
-            ipaddress.ip_address(ep.host.split("%", 1)[0])
-            continue
-        except ValueError:
-            pass
-        try:
-            info = socket.getaddrinfo(ep.host, ep.port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as e:
-            raise RuntimeFailure(f"{ep.host}: {e.strerror}") from None
-        p.endpoint = Endpoint(info[0][4][0], ep.port)
-
-
-def apply(name: str, device: Device) -> None:
-    """Send one set request to whichever backend serves ``name``."""
-    device.name = name
-    resolve_endpoints(device)
-    dispatch.set_device(device)
-
-
 def set_(name: str, args: tuple[str, ...] = ()) -> None:
-    apply(name, config.parse_set_args(list(args), name))
+    dispatch.set_config(config.parse_set_args(list(args), name))
 
 
 COMMAND = Command(

@@ -1,13 +1,13 @@
-"""``sswctl up IFACE|FILE``: bring a tunnel up with wg-quick semantics (see :mod:`sswctl.quick`)."""
+"""``sswctl up IFACE|FILE``: bring a tunnel up with wg-quick semantics (see :mod:`sswctl.quick.tunnel`)."""
 
 from __future__ import annotations
 
-from .. import quick
+from ..quick import tunnel
 from . import Command, Param
 
 COMMAND = Command(
     name="up",
-    run=quick.up,
+    run=tunnel.up,
     help=(
         "Bring up the tunnel configured in FILE (NAME.conf) or /etc/secureswift/IFACE.conf: create the device, "
         "apply the config, addresses, MTU, DNS, routes, hooks. Without a config file, bring the existing link up."

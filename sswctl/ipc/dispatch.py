@@ -4,7 +4,9 @@ As wireguard-tools' ipc.c picks the kernel or the userspace implementation
 behind get device / set device / list devices, this module picks between
 the kernel module's generic netlink family (:class:`~.genl.GenlBackend`)
 and the userspace daemons' UAPI sockets (:class:`~.uapi.UAPIBackend`).
-Every subcommand, ``sswctl up``/``down`` and sswmon find interfaces here.
+Every subcommand, ``sswctl up``/``down`` and sswmon find interfaces here;
+creating and destroying an interface, and sending it a configuration (as
+``set``, ``setconf``, ``addconf`` and wg-quick do), are done here too.
 
 The kernel backend is asked first when secureswift.ko's family is
 registered; an interface belongs to the first backend that lists it.
@@ -13,13 +15,21 @@ Errors are :class:`~sswctl.ipc.IPCError`; the CLI turns them into exit codes.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import ipaddress
+import os
+import signal
 import socket
 import subprocess
+import time
 
+from ..errors import RuntimeFailure, UsageError
 from ..genl_schema import FAMILY_NAME
-from ..model import Cipher, Device, Protocol
-from . import ControlBackend, IPCError, RequestRefused
+from ..model import Cipher, Device, Endpoint, Protocol
+from ..paths import lock_path, socket_path
+from ..uapi import ZERO_KEY
+from . import ControlBackend, IPCError, RequestRefused, rtnl
 from .uapi import UAPIBackend
 
 BACKENDS = ("auto", "kernel", "userspace")
@@ -143,3 +153,135 @@ def choose(name: str, requested: str = "auto") -> tuple[str, bool]:
             raise IPCError(f"{name}: the kernel backend needs secureswift.ko, which is not loaded", errno.ENOENT)
         raise IPCError(f"{name} exists and is not a secureswift link", errno.EEXIST)
     return "userspace", False
+
+
+# --- a configuration to a device (set, setconf, addconf, syncconf, wg-quick) ------------
+
+
+def resolve_endpoints(device: Device) -> None:
+    """Hostnames to IP literals, as wg does before talking to the device."""
+    for p in device.peers:
+        ep = p.endpoint
+        if ep is None:
+            continue
+        try:
+            ipaddress.ip_address(ep.host.split("%", 1)[0])
+            continue
+        except ValueError:
+            pass
+        try:
+            info = socket.getaddrinfo(ep.host, ep.port, type=socket.SOCK_DGRAM)
+        except socket.gaierror as e:
+            raise RuntimeFailure(f"{ep.host}: {e.strerror}") from None
+        p.endpoint = Endpoint(info[0][4][0], ep.port)
+
+
+def set_config(device: Device) -> None:
+    """One set request to ``device.name``, hostnames resolved first (``set``, ``addconf``)."""
+    resolve_endpoints(device)
+    set_device(device)
+
+
+def replace_config(device: Device) -> None:
+    """Make ``device`` the whole configuration of ``device.name``, as ``wg setconf``:
+    keys it leaves out are reset (no private key, listen port 0 = random, fwmark
+    off), peers not in it are removed. Protocol and Cipher change only if it names
+    them. ``device`` itself is left as it was (the request is a copy)."""
+    set_config(dataclasses.replace(
+        device,
+        private_key=ZERO_KEY if device.private_key is None else device.private_key,
+        listen_port=device.listen_port or 0,
+        fwmark=device.fwmark or 0,
+        replace_peers=True,
+        peers=[dataclasses.replace(p) for p in device.peers],
+    ))
+
+
+# --- creating and destroying interfaces -------------------------------------------------
+
+
+def create_device(name: str, backend: str = "auto", protocol: str | None = None, cipher: str | None = None,
+                  listen_port: int = 0, wg_socket: bool = False) -> None:
+    """A new interface ``name`` on the backend :func:`choose` picks: a kernel link
+    with its handshake daemon, or a userspace daemon (both started in the background)."""
+    from .. import daemon
+    from ..paths import InvalidName, check_ifname
+
+    try:
+        check_ifname(name)
+    except InvalidName as e:
+        raise UsageError(e.strerror) from None
+    if name in dict(all_devices()):
+        raise RuntimeFailure(f"{name} already exists")
+    if choose(name, backend)[0] == "kernel":
+        try:
+            rtnl.create_link(name)
+        except IPCError:
+            if backend == "kernel":
+                raise
+        else:
+            try:
+                apply_settings(name, protocol, cipher, listen_port)
+                daemon.run(name, backend="kernel", background=True)
+            except BaseException as e:
+                rtnl.delete_link(name)
+                if isinstance(e, daemon.DaemonError):
+                    raise RuntimeFailure(str(e)) from None
+                raise
+            return
+    try:
+        daemon.run(name, background=True, wg_socket=wg_socket, listen_port=listen_port,
+                   protocol=protocol or Protocol.SECURESWIFT, cipher=cipher or Cipher.CHACHA20_POLY1305)
+    except daemon.DaemonError as e:
+        raise RuntimeFailure(str(e)) from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _daemon_pid(name: str) -> int:
+    try:
+        with open(lock_path(name)) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def destroy_device(name: str, timeout: float = 10.0) -> None:
+    """Remove ``name``. Userspace: SIGTERM to the daemon whose pid its lock file
+    records (it removes its TUN device and sockets itself). Kernel: delete the link;
+    its handshake daemon sees the link go and exits by itself, which is waited for
+    (so a create of the same name right after finds no daemon)."""
+    kernel = backend_for(name).kind == "kernel"
+    pid = _daemon_pid(name)
+    if kernel:
+        rtnl.delete_link(name)
+    elif pid <= 0:
+        raise RuntimeFailure(f"{name}: no daemon pid recorded in {lock_path(name)}")
+    else:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+    if pid > 0:
+        _wait_gone(name, pid, timeout, userspace=not kernel)
+
+
+def _wait_gone(name: str, pid: int, timeout: float, userspace: bool) -> None:
+    sock = socket_path(name)
+    deadline = time.monotonic() + timeout
+    while (userspace and os.path.exists(sock)) or _daemon_pid(name) == pid:
+        if not _alive(pid):
+            return  # died without cleaning up (SIGKILL): nothing left to wait for
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"{name}: daemon (pid {pid}) did not stop within {timeout:g} s")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

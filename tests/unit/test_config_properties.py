@@ -1,6 +1,6 @@
 """Properties of the parser and writer, checked with hypothesis.
 
-- Round trip: any valid Device written canonically parses back equal.
+- Round trip: any valid Device and QuickSettings written canonically parse back equal.
 - Fuzz: mutated corpus configs and random bytes raise nothing but ConfigError,
   and whatever they parse to also round-trips.
 """
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from sswctl import config
 from sswctl.errors import ConfigError
-from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
+from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol, QuickSettings
 from tests.conftest import DATA
 
 CORPUS_TEXTS = [p.read_bytes() for p in sorted((DATA / "configs").glob("*.conf"))]
@@ -72,6 +72,12 @@ def devices(draw):
         protocol=protocol,
         cipher=draw(st.none() | st.sampled_from(ciphers)),
         peers=[draw(peers(k)) for k in public_keys],
+    )
+
+
+@st.composite
+def quick_settings(draw):
+    return QuickSettings(
         addresses=draw(st.lists(interfaces(), max_size=4)),
         dns=draw(st.lists(ip_text | hostname, max_size=4)),
         mtu=draw(st.none() | st.integers(68, 65535)),
@@ -90,23 +96,25 @@ SHARED_MACHINE = settings(deadline=None, suppress_health_check=[HealthCheck.too_
 
 
 @SHARED_MACHINE
-@given(devices())
-def test_written_config_parses_back_equal(device):
-    text = config.write_config(device)
+@given(devices(), quick_settings())
+def test_written_config_parses_back_equal(device, quick):
+    text = config.write_config(device, quick)
+    assert config.parse_quick(text, "rt.conf") == (device, quick)
     assert config.parse_config(text, "rt.conf") == device
 
 
 @SHARED_MACHINE
-@given(devices())
-def test_stripped_config_parses_in_setconf_mode_to_the_wg_part(device):
-    parsed = config.parse_config(config.strip_config(device), "strip.conf", config.SETCONF)
+@given(devices(), quick_settings())
+def test_stripped_config_parses_in_setconf_mode_to_the_wg_part(device, quick):
+    wg_part = config.parse_config(config.write_config(device, quick), "full.conf")
+    parsed = config.parse_config(config.strip_config(wg_part), "strip.conf", config.SETCONF)
     assert parsed.peers == device.peers
     assert (parsed.private_key, parsed.listen_port, parsed.fwmark) == (
         device.private_key,
         device.listen_port,
         device.fwmark,
     )
-    assert parsed.protocol is None and parsed.cipher is None and parsed.addresses == [] and parsed.mtu is None
+    assert parsed.protocol is None and parsed.cipher is None
 
 
 INTERESTING = "=[]#,:/.\r\n\t -0123456789abcdefxAZ+%\x00\x0b\x0c\xe9\u2028"
@@ -143,8 +151,11 @@ def parse_only_config_errors(data: bytes, mode: str) -> None:
     except ConfigError as e:
         assert e.file == "fuzz.conf" and e.line >= 1 and e.reason
         return
-    # Whatever parses must also survive the writer.
+    # Whatever parses must also survive the writer, with its wg-quick settings.
     assert config.parse_config(config.write_config(device), "again.conf", mode) == device
+    if mode == config.QUICK:
+        both = config.parse_quick(config.decode_config(data, "fuzz.conf"), "fuzz.conf")
+        assert config.parse_quick(config.write_config(*both), "again.conf") == both
 
 
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -23,14 +23,14 @@ def test_server_config_has_fresh_key_port_address_and_nat_for_the_uplink(tmp_pat
     assert r.exit_code == 0, r.output
     path = tmp_path / "ssw0.conf"
     assert os.stat(path).st_mode & 0o777 == 0o600
-    dev = config.load_config(str(path))
+    dev, quick = config.load_quick(str(path))
     assert dev.listen_port == 51999
-    assert [str(a) for a in dev.addresses] == ["10.99.0.1/24", "fd99::1/64"]
+    assert [str(a) for a in quick.addresses] == ["10.99.0.1/24", "fd99::1/64"]
     assert keys.to_base64(keys.public_key(dev.private_key)) in r.output
     assert keys.to_base64(dev.private_key) not in r.output  # the secret stays in the file
-    nat = " ".join(dev.post_up)
+    nat = " ".join(quick.post_up)
     assert 'oifname "eth7" ip saddr 10.99.0.0/24 masquerade' in nat and "ip6 saddr fd99::/64 masquerade" in nat
-    assert dev.post_down == ["nft delete table inet secureswift-nat-%i"]
+    assert quick.post_down == ["nft delete table inet secureswift-nat-%i"]
 
 
 def test_two_runs_make_different_keys(tmp_path: Path):
@@ -46,12 +46,12 @@ def test_client_config_points_at_the_server_and_prints_its_peer_block(tmp_path: 
     r = sswctl("init", "client", "--dir", str(tmp_path), "-i", "vpn0", "--server-key", server_pub,
                "--endpoint", "vpn.example.com:51820", "--dns", "10.99.0.1", "--address", "10.99.0.7/32")
     assert r.exit_code == 0, r.output
-    dev = config.load_config(str(tmp_path / "vpn0.conf"))
+    dev, quick = config.load_quick(str(tmp_path / "vpn0.conf"))
     (peer,) = dev.peers
     assert keys.to_base64(peer.public_key) == server_pub
     assert str(peer.endpoint) == "vpn.example.com:51820"
     assert [str(n) for n in peer.allowed_ips] == ["0.0.0.0/0", "::/0"]
-    assert peer.persistent_keepalive == 25 and dev.dns == ["10.99.0.1"]
+    assert peer.persistent_keepalive == 25 and quick.dns == ["10.99.0.1"]
     assert f"PublicKey = {keys.to_base64(keys.public_key(dev.private_key))}" in r.output
     assert "AllowedIPs = 10.99.0.7/32" in r.output
 
@@ -83,18 +83,18 @@ def test_examples_get_fresh_keys_and_pairs_still_match(tmp_path: Path):
     assert r.exit_code == 0, r.output
     names = sorted(p.name for p in (REPO / "conf").glob("*.conf"))
     assert sorted(p.name for p in tmp_path.iterdir()) == names
-    old = {n: config.load_config(str(REPO / "conf" / n)) for n in names}
-    new = {n: config.load_config(str(tmp_path / n)) for n in names}
+    old = {n: config.load_quick(str(REPO / "conf" / n)) for n in names}
+    new = {n: config.load_quick(str(tmp_path / n)) for n in names}
     for n in names:
         assert os.stat(tmp_path / n).st_mode & 0o777 == 0o600
-        assert new[n].private_key != old[n].private_key
+        assert new[n][0].private_key != old[n][0].private_key
         # Everything but the keys is unchanged.
-        assert new[n].addresses == old[n].addresses and new[n].post_up == old[n].post_up
-    a, b = new["site-a.conf"], new["site-b.conf"]
+        assert new[n][1] == old[n][1]
+    a, b = new["site-a.conf"][0], new["site-b.conf"][0]
     assert a.peers[0].public_key == keys.public_key(b.private_key)
     assert b.peers[0].public_key == keys.public_key(a.private_key)
-    assert a.peers[0].preshared_key == b.peers[0].preshared_key != old["site-a.conf"].peers[0].preshared_key
-    server, client = new["server.conf"], new["client.conf"]
+    assert a.peers[0].preshared_key == b.peers[0].preshared_key != old["site-a.conf"][0].peers[0].preshared_key
+    server, client = new["server.conf"][0], new["client.conf"][0]
     assert server.peers[0].public_key == keys.public_key(client.private_key)
     assert client.peers[0].public_key == keys.public_key(server.private_key)
     r = sswctl("init", "examples", "--from", str(REPO / "conf"), "--dir", str(tmp_path))

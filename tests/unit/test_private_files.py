@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from sswctl import keys, quick
+from sswctl import keys
 from sswctl.commands import init
 from sswctl.daemon import uapi_server
 from sswctl.daemon.lock import InterfaceLock
 from sswctl.daemon.stamps import TimestampFile
 from sswctl.files import UnsafePathError, write_atomic
 from sswctl.paths import journal_path, lock_path, stamps_path
+from sswctl.quick.journal import Journal
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def writers(d):
         (Path(lock_path("ssw0", str(d))), lambda: InterfaceLock(str(d), "ssw0")),
         (Path(stamps_path("ssw0", str(d))), lambda: TimestampFile(str(d), "ssw0")),
         (d / "ssw0.sock", lambda: uapi_server.bind_unix(str(d / "ssw0.sock"))),
-        (Path(journal_path("ssw0")), lambda: quick.Journal("ssw0", None, []).save()),
+        (Path(journal_path("ssw0")), lambda: Journal("ssw0", None, []).save()),
         (d / "ssw0.conf", lambda: keys.write_secret_file(str(d / "ssw0.conf"), "[Interface]\n")),
         (d / "key", lambda: write_atomic(str(d / "key"), b"k" * 44)),
     ]
@@ -56,7 +57,7 @@ def test_a_planted_symlink_is_refused_and_its_target_untouched(d, tmp_path, whic
     monkeypatch.setenv("SSW_STATE_DIR", str(d))
     path, write = writers(d)[which]
     if path.name.endswith(".quick"):
-        path = d / os.path.basename(quick.Journal("ssw0").path)
+        path = d / os.path.basename(Journal("ssw0").path)
     target = plant(path, tmp_path)
     mode = target.stat().st_mode
     with pytest.raises((UnsafePathError, OSError)) as e:

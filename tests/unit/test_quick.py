@@ -9,7 +9,8 @@ import pytest
 
 from sswctl.errors import RuntimeFailure
 from sswctl.paths import netns_inode
-from sswctl.quick import Journal, run, run_hooks
+from sswctl.quick.journal import Journal
+from sswctl.quick.netconf import run, run_hooks
 
 
 def journal_path(state_dir: Path, iface: str) -> Path:

@@ -8,7 +8,8 @@ import pytest
 
 from sswctl import config, keys
 from sswctl.model import Protocol
-from sswctl.quick import overhead, resolve_target
+from sswctl.quick.netconf import overhead
+from sswctl.quick.tunnel import resolve_target
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 EXAMPLES = sorted(CONF.glob("*.conf"))

@@ -135,7 +135,7 @@ def big_config(n_peers: int, n_aips: int, rng: random.Random) -> Device:
 
 def setconf_showconf(iface: str, conf: Device, tmp_path) -> tuple[str, str, float, float]:
     path = tmp_path / "big.conf"
-    text = write_config(conf, quick=False)
+    text = write_config(conf)
     path.write_text(text)
     t0 = time.monotonic()
     sswctl("setconf", iface, str(path))

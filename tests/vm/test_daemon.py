@@ -25,7 +25,7 @@ from conftest import in_netns, link_exists, load_module, run, unique
 
 import sswctl.commands.daemon  # noqa: F401  (imported once here, not in every forked daemon)
 from sswctl import cli, keys
-from sswctl.commands.destroy import destroy
+from sswctl.ipc.dispatch import destroy_device
 from sswctl.ipc.genl import GenlBackend
 from sswctl.ipc.uapi import UAPIBackend
 from sswctl.model import Device, Endpoint, Peer
@@ -431,7 +431,7 @@ def test_the_same_interface_name_in_two_namespaces_gets_a_daemon_each(netns, tmp
         ping(p.ns[0], "10.243.0.2")
         ping(p.ns[1], "10.243.0.1")  # (taking the link down to rename it flushed its IPv6 addresses)
         with in_netns(p.ns[0]):  # what `sswctl destroy` runs, without a process start under emulation
-            destroy(name)
+            destroy_device(name)
         assert daemons[0].wait() == 0 and not locks[0].exists()
         assert daemons[1].poll() is None and locks[1].exists()
         assert p.device(1).peers[0].last_handshake is not None
