@@ -78,30 +78,68 @@ def initiation(server_public: bytes, protocol: str = "secureswift") -> bytes:
     raise AssertionError("the engine sent no initiation")
 
 
+class Flood:
+    """A running hsflood (a real process), from ``start`` until ``stop``: for tests
+    that flood for as long as something else takes, however slow the machine.
+    ``nice`` 19 stands for an attacker on another machine: its CPU is not the server's.
+
+    ``seconds`` (and ``count``) still bound it, so a test that dies without calling
+    ``stop`` leaves no flood behind for long."""
+
+    def __init__(self, dst: str, port: int, payload: bytes, *, sources: int, src_base: str,
+                 rate: int = 0, count: int | None = None, seconds: float | None = None,
+                 netns: str | None = None, nice: int = 0):
+        if count is None and seconds is None:
+            raise ValueError("a flood needs count or seconds")
+        self._payload = tempfile.NamedTemporaryFile(prefix="ssw-flood-", suffix=".msg")
+        self._payload.write(payload)
+        self._payload.flush()
+        argv = [hsflood_path(), "--dst", dst, "--port", str(port), "--src-base", src_base,
+                "--sources", str(sources), "--payload", self._payload.name, "--rate", str(rate)]
+        if count is not None:
+            argv += ["--count", str(count)]
+        if seconds is not None:
+            argv += ["--seconds", str(seconds)]
+        if nice:
+            argv = ["nice", "-n", str(nice)] + argv
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns] + argv
+        # ip netns exec and nice exec what follows: stop()'s signal reaches hsflood itself
+        self.limit = (seconds or 0) + 60 + (count or 0) / 1000
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self) -> dict:
+        """Until the flood ends by itself (count or seconds); its report."""
+        try:
+            out, err = self.proc.communicate(timeout=self.limit)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._payload.close()
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"hsflood failed ({self.proc.returncode}): {err.strip()}")
+        return json.loads(out)
+
+    def stop(self) -> dict:
+        """End the flood now (SIGTERM: hsflood stops sending and reports)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.wait()
+
+
 def flood(dst: str, port: int, payload: bytes, *, sources: int, src_base: str, rate: int = 0,
           count: int | None = None, seconds: float | None = None,
           netns: str | None = None) -> dict:
     """Send ``payload`` to dst:port from ``sources`` forged addresses (blocking).
     Stops after ``count`` datagrams or ``seconds``, whichever comes first; ``rate``
-    0 is as fast as the sender can. Returns {"sent", "errors", "elapsed"}."""
-    if count is None and seconds is None:
-        raise ValueError("flood() needs count or seconds")
-    with tempfile.NamedTemporaryFile(prefix="ssw-flood-", suffix=".msg") as f:
-        f.write(payload)
-        f.flush()
-        argv = [hsflood_path(), "--dst", dst, "--port", str(port), "--src-base", src_base,
-                "--sources", str(sources), "--payload", f.name, "--rate", str(rate)]
-        if count is not None:
-            argv += ["--count", str(count)]
-        if seconds is not None:
-            argv += ["--seconds", str(seconds)]
-        if netns is not None:
-            argv = ["ip", "netns", "exec", netns] + argv
-        limit = (seconds or 0) + 60 + (count or 0) / 1000
-        cp = subprocess.run(argv, capture_output=True, text=True, timeout=limit)
-    if cp.returncode != 0:
-        raise RuntimeError(f"hsflood failed ({cp.returncode}): {cp.stderr.strip()}")
-    return json.loads(cp.stdout)
+    0 is as fast as the sender can. Returns {"sent", "errors", "elapsed", "start",
+    "end", "stopped"} (start and end on time.monotonic()'s clock)."""
+    return Flood(dst, port, payload, sources=sources, src_base=src_base, rate=rate, count=count,
+                 seconds=seconds, netns=netns).wait()
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
  * flood benchmark. Raw sockets (IPv4 IPPROTO_RAW implies IP_HDRINCL, IPv6
  * IPPROTO_RAW implies the same on Linux), so the kernel routes each packet
  * by its destination and the test decides where replies to the forged
- * sources go. Prints one JSON line: {"sent", "errors", "elapsed"}.
+ * sources go. Prints one JSON line: {"sent", "errors", "elapsed", "start",
+ * "end", "stopped"} (start and end on CLOCK_MONOTONIC).
  *
  *   hsflood --dst ADDR --port N --src-base ADDR --sources N --payload FILE
  *           [--rate PPS] [--count N] [--seconds S]
@@ -13,7 +14,8 @@
  * Sources: IPv4 src-base + i; IPv6 prefix/48 of src-base, then i as the
  * fourth group (each source its own /64), then a random interface id.
  * The source port is 1024 + i % 60000. --rate 0 sends as fast as it can;
- * it stops after --count datagrams or --seconds, whichever comes first.
+ * it stops after --count datagrams or --seconds, whichever comes first, or
+ * at SIGTERM/SIGINT ("stopped": true), still printing its report.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +25,7 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/udp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +37,15 @@
 
 #define BATCH 64
 #define MAX_PAYLOAD 65000
+
+/* SIGTERM or SIGINT: stop sending and still print the report. */
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static double now(void)
 {
@@ -240,13 +252,20 @@ int main(int argc, char **argv)
 		die("raw socket (needs CAP_NET_RAW)");
 
 	memset(msgs, 0, sizeof(msgs));
+	{
+		struct sigaction sa = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
 	start = now();
 	for (;;) {
 		long batch = BATCH, k;
 		int n;
 
 		elapsed = now() - start;
-		if ((count >= 0 && sent + errors >= count) || (seconds >= 0 && elapsed >= seconds))
+		if (stop || (count >= 0 && sent + errors >= count) ||
+		    (seconds >= 0 && elapsed >= seconds))
 			break;
 		if (count >= 0 && count - sent - errors < batch)
 			batch = count - sent - errors;
@@ -283,7 +302,10 @@ int main(int argc, char **argv)
 		sent += n;
 	}
 	elapsed = now() - start;
-	printf("{\"sent\": %ld, \"errors\": %ld, \"elapsed\": %.6f}\n", sent, errors, elapsed);
+	/* start/end on CLOCK_MONOTONIC, the clock of Python's time.monotonic(). */
+	printf("{\"sent\": %ld, \"errors\": %ld, \"elapsed\": %.6f, \"start\": %.6f, "
+	       "\"end\": %.6f, \"stopped\": %s}\n", sent, errors, elapsed, start, start + elapsed,
+	       stop ? "true" : "false");
 	close(fd);
 	for (i = 0; i < sources; ++i)
 		free(pkts[i].buf);
