@@ -26,6 +26,7 @@ import socket
 import time
 
 from .. import datapath
+from ..ipc.uapi_codec import UAPIError, encode_get
 from ..model import Cipher, Device, Peer, Protocol
 from ..paths import DEFAULT_MTU, SOCK_DIR, socket_path, wg_socket_path
 from ..protocol import Engine, ProtocolError, Transmit
@@ -33,7 +34,6 @@ from ..protocol.constants import MAX_STAGED_PACKETS
 from ..protocol.keypair import Keypair
 from ..protocol.modes import mode_for
 from ..tun import Tun
-from ..uapi import UAPIError, encode_get
 from . import net
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock

@@ -24,9 +24,9 @@ import copy
 import errno
 from typing import NamedTuple
 
+from ..ipc.uapi_codec import ZERO_KEY, UAPIError
 from ..keys import clamp, public_key
 from ..model import Cipher, Device, Peer, Protocol
-from ..uapi import ZERO_KEY, UAPIError
 
 
 class Change(NamedTuple):

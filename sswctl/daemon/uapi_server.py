@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable
 
 from ..files import private_dir
-from ..uapi import EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
+from ..ipc.uapi_codec import EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
 
 log = logging.getLogger("sswctl.daemon")
 

@@ -9,6 +9,9 @@ Like wireguard-tools' ipc.h: three calls, one backend per transport.
   rule for a new one (as wireguard-tools' ipc.c).
 - ``rtnl``: creating and deleting kernel links; ``netlink``: the framing
   ``genl`` and ``rtnl`` share.
+- ``uapi_codec``: the UAPI text protocol as pure functions, shared with the
+  daemon's server; ``genl_schema``: the generic netlink family, the one
+  source ``genl`` and the generated C headers derive from.
 
 All speak in terms of :mod:`sswctl.model` and raise :class:`IPCError`;
 none knows about click (``sswctl/cli.py`` maps errors to exit codes).

@@ -25,12 +25,12 @@ import subprocess
 import time
 
 from ..errors import RuntimeFailure, UsageError
-from ..genl_schema import FAMILY_NAME
 from ..model import Cipher, Device, Endpoint, Protocol
 from ..paths import lock_path, socket_path
-from ..uapi import ZERO_KEY
 from . import ControlBackend, IPCError, RequestRefused, rtnl
+from .genl_schema import FAMILY_NAME
 from .uapi import UAPIBackend
+from .uapi_codec import ZERO_KEY
 
 BACKENDS = ("auto", "kernel", "userspace")
 MODULE = FAMILY_NAME  # secureswift.ko

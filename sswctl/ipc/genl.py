@@ -4,7 +4,7 @@ Links are listed, created and deleted through rtnetlink (:mod:`.rtnl`) and
 the family id is resolved through generic netlink's controller. Everything
 is encoded and decoded with :mod:`struct` on raw netlink sockets
 (:mod:`.netlink`), the family's messages driven by the attribute tables of
-:mod:`sswctl.genl_schema` (the same tables the C header and the kernel's
+:mod:`sswctl.ipc.genl_schema` (the same tables the C header and the kernel's
 policies are generated from): configurations of tens of thousands of
 allowed IPs would take pyroute2's per-attribute objects many seconds, and
 not importing pyroute2 makes every sswctl command on a kernel interface
@@ -23,9 +23,9 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from .. import genl_schema as S
 from ..model import Cipher, Device, Endpoint, IPNetwork, Peer, Protocol
 from . import ControlBackend, IPCError
+from . import genl_schema as S
 from .netlink import (
     NLA_F_NESTED,
     NLA_HDR,

@@ -14,8 +14,8 @@ import socket
 import struct
 from collections.abc import Iterator
 
-from ..genl_schema import FAMILY_NAME
 from . import IPCError
+from .genl_schema import FAMILY_NAME
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x2, 0x4, 0x10

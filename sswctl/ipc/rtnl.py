@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import struct
 
-from ..genl_schema import FAMILY_NAME
 from . import IPCError
+from .genl_schema import FAMILY_NAME
 from .netlink import NLM_F_DUMP, nest, nla, parse, transact
 
 NETLINK_ROUTE, RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 0, 16, 17, 18

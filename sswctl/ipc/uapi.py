@@ -24,8 +24,8 @@ import struct
 
 from ..model import Device
 from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
-from ..uapi import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
 from . import ControlBackend, IPCError
+from .uapi_codec import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
 
 TIMEOUT = 10.0  # to connect: a live daemon accepts at once
 # Then to answer: a daemon applies a set (or formats a get) whole before it replies, and

@@ -307,8 +307,8 @@ def test_wg_ignores_extension_keys_in_a_get_reply(tmp_path):
     """
     import threading
 
+    from sswctl.ipc.uapi_codec import encode_get
     from sswctl.model import Device, Peer
-    from sswctl.uapi import encode_get
 
     name = f"sswx{os.getpid() % 100000}"
     path = f"/var/run/wireguard/{name}.sock"

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from nslab import PY, inside, wait_for_socket
 
 from sswctl.cli import cli
-from sswctl.uapi import decode_get
+from sswctl.ipc.uapi_codec import decode_get
 from tests.conftest import in_netns
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]

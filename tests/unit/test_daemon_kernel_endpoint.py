@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import socket
 
-from sswctl import genl_schema as S
 from sswctl import keys
 from sswctl.daemon.kernel import KernelDaemon
+from sswctl.ipc import genl_schema as S
 from sswctl.ipc.genl import (
     CMD,
     GENL_HDR,

@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from sswctl import __version__
-from sswctl import genl_schema as S
+from sswctl.ipc import genl_schema as S
 from sswctl.model import Cipher, Protocol
 
 ROOT = Path(__file__).resolve().parents[2]

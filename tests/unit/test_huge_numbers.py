@@ -8,8 +8,8 @@ import pytest
 
 from sswctl import config
 from sswctl.errors import ConfigError
+from sswctl.ipc.uapi_codec import UAPIError, decode_set, split_lines
 from sswctl.model import bounded_decimal
-from sswctl.uapi import UAPIError, decode_set, split_lines
 
 HUGE = "9" * 5000
 KEY_HEX = "11" * 32

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
-from sswctl.uapi import (
+from sswctl.ipc.uapi_codec import (
     UAPIError,
     decode_get,
     decode_set,
@@ -19,6 +18,7 @@ from sswctl.uapi import (
     parse_endpoint,
     split_lines,
 )
+from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
 
 keys = st.binary(min_size=32, max_size=32)
 nz_keys = keys.filter(lambda k: any(k))

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from sswctl import keys
 from sswctl.daemon.state import apply_set
+from sswctl.ipc.uapi_codec import ZERO_KEY, UAPIError, decode_set, encode_set, split_lines
 from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
-from sswctl.uapi import ZERO_KEY, UAPIError, decode_set, encode_set, split_lines
 
 PRIV = keys.generate_private_key()
 PUB = keys.public_key(PRIV)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from . import __version__, wire
+from .. import __version__, wire
 
 FAMILY_NAME = "secureswift"
 FAMILY_VERSION = 1

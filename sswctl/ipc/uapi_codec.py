@@ -35,9 +35,9 @@ import errno as _errno
 import ipaddress
 import re
 
-from .ipc import IPCError
-from .keys import public_key
-from .model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, bounded_decimal, network, parse_address
+from ..keys import public_key
+from ..model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, bounded_decimal, network, parse_address
+from . import IPCError
 
 EXTENSIONS_LINE = "ssw_extensions=1"
 
