@@ -18,7 +18,8 @@ is loaded into each, ROUNDS times, interleaved, and timed:
   interface vs the same tunnel with that one peer alone: two namespaces, two
   of our daemons, the native data plane throughout.
 
-The reference is the wireguard-go on PATH, or ``WIREGUARD_GO`` (a path); its
+The reference is the newest wireguard-go Debian ships (bench/fetch-wireguard-go.sh
+takes it from sid into a private cache), or ``WIREGUARD_GO`` (a path); its
 ``--version`` is written into the section. ``BENCH_PEERS=100000`` for the
 100k row set (the section is named by the peer count, so both stay).
 
@@ -48,7 +49,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
 from nslab import iperf, make_lab, ping  # noqa: E402
-from report import write_section  # noqa: E402
+from report import newest_wireguard_go, write_section  # noqa: E402
 
 from sswctl import keys  # noqa: E402
 from sswctl.model import Device, Endpoint, Peer  # noqa: E402
@@ -58,7 +59,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 ONE_CHANGE = 5  # single-peer adds and removes per daemon per round
 IPERF = os.environ.get("BENCH_IPERF", "1") != "0"
 IPERF_SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
-WG_GO = os.environ.get("WIREGUARD_GO", "wireguard-go")
+WG_GO = newest_wireguard_go()
 WG_GO_MAX_PEERS = 1 << 16  # wireguard-go's device.MaxPeers: it refuses the 65,537th peer
 DOC = REPO / "docs" / "performance.md"
 SECTION = f"## Control plane at server scale, {PEERS:,} peers (userspace backend)"

@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: the results table and writing a section of a doc.
+"""Shared by the benchmarks: the results table, writing a section of a doc, and
+the reference they compare with (the newest wireguard-go).
 
 Every throughput benchmark reports the same way: one row per variant with
 both iperf3 directions, the ratio of their sum to the reference variant's
@@ -7,7 +8,29 @@ both iperf3 directions, the ratio of their sum to the reference variant's
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+WG_GO_DEBIAN12 = "/usr/bin/wireguard-go"  # Debian 12's 2022 build: a labelled second row
+
+
+def newest_wireguard_go() -> str:
+    """The newest wireguard-go Debian ships (bench/fetch-wireguard-go.sh takes it from sid
+    into a private cache), or the binary ``WIREGUARD_GO`` names."""
+    if os.environ.get("WIREGUARD_GO"):
+        return os.environ["WIREGUARD_GO"]
+    return subprocess.run([str(BENCH / "fetch-wireguard-go.sh")], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def go_version(binary: str) -> str:
+    """``0.0.20250522`` from ``wireguard-go --version``."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    m = re.search(r"v(\d+\.\d+\.\d+)", out)
+    return m.group(1) if m else "?"
 
 
 def fmt(bps: float) -> str:

@@ -5,10 +5,12 @@ Run as root (``make bench``). Two network namespaces joined by one veth pair;
 for each variant a tunnel is brought up between them, then iperf3 TCP for
 DURATION seconds in each direction and ping RTT (PINGS pings) are measured
 through it, and it is torn down; variants run interleaved ROUNDS times and
-the medians are reported (the machine is shared, single runs are noisy). Variants: the raw veth (ceiling), wireguard-go
-on both ends (the reference), and our daemon on both ends in each protocol
-mode and suite. Writes the "Throughput (userspace backend)" section of
-docs/performance.md (replacing an earlier one) and prints the table.
+the medians are reported (the machine is shared, single runs are noisy).
+Variants: the raw veth (ceiling), the newest wireguard-go on both ends (the
+reference; bench/fetch-wireguard-go.sh), Debian 12's older build, and our
+daemon on both ends in each protocol mode and suite. Writes the "Throughput
+(userspace backend)" section of docs/performance.md (replacing an earlier
+one) and prints the table.
 
 This is a benchmark, not a test: numbers vary with the machine and its load.
 """
@@ -31,7 +33,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
 from nslab import Lab, Side, iperf, make_lab, ping  # noqa: E402
-from report import fmt, ratio_table, write_section  # noqa: E402
+from report import WG_GO_DEBIAN12, fmt, go_version, newest_wireguard_go, ratio_table, write_section  # noqa: E402
 
 from sswctl import datapath, keys  # noqa: E402
 
@@ -79,11 +81,19 @@ def variant_ours(protocol: str, cipher: str, *extra: str):
     return run
 
 
-def variant_wireguard_go(lab: Lab) -> dict:
+WG_GO = newest_wireguard_go()
+REFERENCE = f"wireguard-go {go_version(WG_GO)} (newest release)"
+
+
+def variant_wireguard_go(binary: str):
+    return lambda lab: run_wireguard_go(lab, binary)
+
+
+def run_wireguard_go(lab: Lab, binary: str) -> dict:
     procs = []
     for side, other in ((lab.a, lab.b), (lab.b, lab.a)):
         name = f"wg{side.iface}"[:15]
-        p = lab.popen(side, "env", "LOG_LEVEL=error", "wireguard-go", "-f", name,
+        p = lab.popen(side, "env", "LOG_LEVEL=error", binary, "-f", name,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(p)
         deadline = time.monotonic() + 20
@@ -111,7 +121,8 @@ def variant_wireguard_go(lab: Lab) -> dict:
 
 VARIANTS = [
     ("raw veth (no tunnel)", variant_raw),
-    ("wireguard-go", variant_wireguard_go),
+    (REFERENCE, variant_wireguard_go(WG_GO)),
+    (f"wireguard-go {go_version(WG_GO_DEBIAN12)} (Debian 12's build)", variant_wireguard_go(WG_GO_DEBIAN12)),
     ("sswctl daemon, wireguard mode", variant_ours("wireguard", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + ChaCha20-Poly1305", variant_ours("secureswift", "chacha20-poly1305")),
     ("sswctl daemon, secureswift + AES-256-GCM", variant_ours("secureswift", "aes-256-gcm")),
@@ -128,12 +139,14 @@ def write_doc(results: list[tuple[str, dict]], load: tuple[float, float]) -> str
         "all variants in the same run. "
         f"Every variant ran {ROUNDS} times, interleaved; the table shows medians. "
         "Data plane of the `sswctl daemon` rows: the native one (sswctl._datapath), the only one. "
-        "Ratios are against wireguard-go measured in that run. "
+        f"Ratios are against {REFERENCE} measured in that run "
+        "(bench/fetch-wireguard-go.sh takes it from Debian's sid into a private cache); "
+        "Debian 12's 2022 build, from before wireguard-go's TUN offloads, is the labelled second row. "
         f"Machine load average (1 min) at start and end: {load[0]:.1f} / {load[1]:.1f} "
         "(other work shares these 2 cores; numbers under load are noisy).",
         "",
     ]
-    lines += ratio_table(results, "wireguard-go", "ping RTT (median)")
+    lines += ratio_table(results, REFERENCE, "ping RTT (median)")
     lines += ["", "How to read it and what limits the userspace backend: see docs/userspace.md (Performance)."]
     section = "\n".join(lines) + "\n"
     write_section(DOC, SECTION, section)

@@ -21,8 +21,6 @@
 # archive's index is refreshed once a day).
 set -euo pipefail
 CACHE=${SSW_KERNEL_CACHE:-/var/cache/secureswift/kernels}
-MIRROR=${SSW_KERNEL_MIRROR:-http://deb.debian.org/debian}
-SUITE=${SSW_KERNEL_SUITE:-sid}
 what=binary
 if [ "${1:-}" = --source ]; then
 	what=source
@@ -33,27 +31,10 @@ case "$SERIES" in
 	*[!0-9.]*|"") echo "fetch-kernel.sh: bad kernel series '$SERIES'" >&2; exit 2;;
 esac
 
-apt_dir="$CACHE/apt"
-mkdir -p "$apt_dir/etc/sources.list.d" "$apt_dir/etc/preferences.d" \
-	"$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" \
-	>"$apt_dir/etc/sources.list"
-apt_opts=(
-	-o "Dir::Etc::SourceList=$apt_dir/etc/sources.list"
-	-o "Dir::Etc::SourceParts=$apt_dir/etc/sources.list.d"
-	-o "Dir::Etc::Preferences=$apt_dir/etc/preferences"
-	-o "Dir::Etc::PreferencesParts=$apt_dir/etc/preferences.d"
-	-o "Dir::State::Lists=$apt_dir/lists"
-	-o "Dir::Cache=$apt_dir/cache"
-	-o "Dir::State::status=/dev/null"
-	-o "APT::Architecture=amd64"
-	-o "Debug::NoLocking=1"
-	-o "APT::Sandbox::User=root"
-)
-if [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null)" ]; then
-	echo "== apt update ($SUITE, private lists in $apt_dir)" >&2
-	apt-get "${apt_opts[@]}" -qq update >&2
-fi
+# The private apt (tools/sid-apt.sh), shared with bench/fetch-wireguard-go.sh.
+. "$(dirname "$0")/../../tools/sid-apt.sh"
+sid_apt_init "$CACHE/apt"
+apt_opts=("${SID_APT_OPTS[@]}")
 
 sdir="$CACHE/$SERIES"
 mkdir -p "$sdir/debs"
@@ -79,7 +60,7 @@ if [ ! -s "$sdir/release" ]; then
 		sed -n "s/^linux-image-\(${SERIES//./\\.}\.[0-9]*+deb[0-9]*-amd64\)\$/\1/p" |
 		sort -V | tail -n 1)
 	if [ -z "$rel" ]; then
-		echo "fetch-kernel.sh: $SUITE has no linux-image-$SERIES.*-amd64" >&2
+		echo "fetch-kernel.sh: ${SSW_APT_SUITE:-${SSW_KERNEL_SUITE:-sid}} has no linux-image-$SERIES.*-amd64" >&2
 		exit 1
 	fi
 	abi=${rel%-amd64}
