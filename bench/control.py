@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
 from nslab import iperf, make_lab, ping  # noqa: E402
-from report import newest_wireguard_go, write_section  # noqa: E402
+from report import go_version, newest_wireguard_go, write_section  # noqa: E402
 
 from sswctl import keys  # noqa: E402
 from sswctl.model import Device, Endpoint, Peer  # noqa: E402
@@ -198,11 +198,6 @@ PAIRS = [  # (ours, reference, what)
 ]
 
 
-def wg_go_version() -> str:
-    cp = subprocess.run([WG_GO, "--version"], capture_output=True, text=True)
-    return (cp.stdout.strip() or cp.stderr.strip()).splitlines()[0] if cp.returncode == 0 else "unknown version"
-
-
 def iperf_many(conf: str) -> dict[str, float]:
     """iperf3 A -> B through one peer, with B holding that peer alone and with
     the PEERS peers of the file ``conf`` besides (ours on both sides), in
@@ -308,7 +303,7 @@ def main() -> int:
         tput = iperf_many(conf) if IPERF else {}
         print(", ".join(f"{k} {v:.2f}" for k, v in tput.items()), flush=True)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(write_doc(med, (load_start, os.getloadavg()[0]), wg_go_version(), tput))
+    print(write_doc(med, (load_start, os.getloadavg()[0]), f"wireguard-go {go_version(WG_GO)}", tput))
     return 0
 
 

@@ -123,14 +123,6 @@ def apply_settings(name: str, protocol: str | None = None, cipher: str | None = 
         set_device(Device(name=name, listen_port=listen_port or None, **settings))
 
 
-def _link_exists(name: str) -> bool:
-    try:
-        socket.if_nametoindex(name)
-    except OSError:
-        return False
-    return True
-
-
 def choose(name: str, requested: str = "auto") -> tuple[str, bool]:
     """The one ``auto`` rule: (backend, serving) for interface ``name``.
 
@@ -145,7 +137,7 @@ def choose(name: str, requested: str = "auto") -> tuple[str, bool]:
     kb = kernel_backend(load=True)
     if kb is not None and name in kb.list_devices():
         return "kernel", True
-    free = not _link_exists(name)
+    free = not rtnl.link_exists(name)
     if kb is not None and free:
         return "kernel", False
     if requested == "kernel":

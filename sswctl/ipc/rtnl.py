@@ -10,6 +10,7 @@ message fit for the user.
 from __future__ import annotations
 
 import os
+import socket
 import struct
 
 from . import IPCError
@@ -24,6 +25,15 @@ IFLA_IFNAME, IFLA_LINKINFO, IFLA_INFO_KIND = 3, 18, 1
 
 def _link_by_name(name: str) -> bytes:
     return IFINFOMSG.pack(0, 0, 0, 0, 0) + nla(IFLA_IFNAME, name.encode() + b"\0")
+
+
+def link_exists(name: str) -> bool:
+    """Whether this network namespace has a link called ``name`` (of any kind)."""
+    try:
+        socket.if_nametoindex(name)
+    except OSError:
+        return False
+    return True
 
 
 def create_link(name: str, kind: str = FAMILY_NAME) -> None:

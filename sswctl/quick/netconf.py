@@ -81,10 +81,6 @@ def ip_json(*args: str) -> list[dict]:
         return []
 
 
-def link_exists(name: str) -> bool:
-    return bool(ip_json("link", "show", "dev", name))
-
-
 def run_hooks(hooks: list[str], iface: str, *, check: bool = True) -> None:
     """Each hook through bash with ``%i`` replaced by the interface name, as wg-quick."""
     for hook in hooks:

@@ -21,10 +21,11 @@ import sys
 from .. import config
 from ..errors import RuntimeFailure, UsageError
 from ..files import write_atomic
+from ..ipc.rtnl import link_exists
 from ..model import Device, QuickSettings
 from ..paths import CONFIG_DIR, conf_file_iface, config_file
 from .journal import Journal
-from .netconf import Steps, create_device, echo, ip_json, is_ours, link_exists, read_device, run, run_hooks, set_config
+from .netconf import Steps, create_device, echo, ip_json, is_ours, read_device, run, run_hooks, set_config
 
 
 def resolve_target(target: str) -> tuple[str, str | None]:

@@ -51,7 +51,7 @@ def install(kb: GenlBackend, ns: str, dev: str, peer_pub: bytes, kp, endpoint: E
 def link_stats(ns: str, dev: str) -> dict:
     import json
 
-    info = json.loads(run("ip", "-n", ns, "-s", "-j", "link", "show", "dev", dev).stdout)[0]
+    info = json.loads(run("ip", "-n", ns, "-s", "-s", "-j", "link", "show", "dev", dev).stdout)[0]
     return info["stats64"]
 
 
