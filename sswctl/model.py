@@ -58,6 +58,16 @@ def network(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) ->
     return cls((int(addr) >> shift << shift, prefix))
 
 
+_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+
+
+def net_text(net: IPNetwork) -> str:
+    """``addr/prefix`` as wg(8) prints it (inet_ntop: an IPv4-mapped IPv6
+    address as ``::ffff:a.b.c.d``), a few times faster than ``str(net)``, which
+    a dump of 100,000 peers feels."""
+    return f"{socket.inet_ntop(_AF[net.version], net.network_address.packed)}/{net.prefixlen}"
+
+
 class Protocol(str, enum.Enum):
     """Wire protocol of an interface."""
 

@@ -24,9 +24,10 @@ import os
 import time
 
 from .. import keys
+from ..dump import b64, format_dump, fwmark
 from ..errors import EXIT_RUNTIME, UsageError
 from ..ipc import IPCError, dispatch
-from ..model import Device, Peer
+from ..model import Device, Peer, net_text
 from . import Command, Output, Param
 
 FIELDS = (
@@ -35,16 +36,8 @@ FIELDS = (
 )
 
 
-def _b64(key: bytes | None) -> str:
-    return keys.to_base64(key) if key else "(none)"
-
-
 def _hidden(key: bytes) -> str:
     return keys.to_base64(key) if os.environ.get("WG_HIDE_KEYS") == "never" else "(hidden)"
-
-
-def _fwmark(mark: int | None) -> str:
-    return f"0x{mark:x}" if mark else "off"
 
 
 def _hs_sec(p: Peer) -> int:
@@ -100,7 +93,7 @@ def format_pretty(dev: Device, now: int | None = None) -> str:
             out.append(f"  preshared key: {_hidden(p.preshared_key)}")
         if p.endpoint is not None:
             out.append(f"  endpoint: {p.endpoint}")
-        out.append(f"  allowed ips: {', '.join(map(str, p.allowed_ips)) or '(none)'}")
+        out.append(f"  allowed ips: {', '.join(map(net_text, p.allowed_ips)) or '(none)'}")
         if _hs_sec(p):
             out.append(f"  latest handshake: {ago(_hs_sec(p), now)}")
         if p.rx_bytes or p.tx_bytes:
@@ -110,41 +103,24 @@ def format_pretty(dev: Device, now: int | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def format_dump(dev: Device, with_interface: bool = False) -> str:
-    pre = f"{dev.name}\t" if with_interface else ""
-    lines = [f"{pre}{_b64(dev.private_key)}\t{_b64(dev.public_key)}\t{dev.listen_port or 0}\t{_fwmark(dev.fwmark)}"]
-    for p in dev.peers:
-        lines.append("\t".join((
-            f"{pre}{keys.to_base64(p.public_key)}",
-            _b64(p.preshared_key),
-            str(p.endpoint) if p.endpoint is not None else "(none)",
-            ",".join(map(str, p.allowed_ips)) or "(none)",
-            str(_hs_sec(p)),
-            str(p.rx_bytes),
-            str(p.tx_bytes),
-            str(p.persistent_keepalive) if p.persistent_keepalive else "off",
-        )))
-    return "\n".join(lines) + "\n"
-
-
 def format_field(dev: Device, field: str, with_interface: bool = False) -> str:
     """One of wg's ugly_print fields (see FIELDS)."""
     pre = f"{dev.name}\t" if with_interface else ""
     if field == "dump":
         return format_dump(dev, with_interface)
     device_fields = {
-        "public-key": lambda: _b64(dev.public_key),
-        "private-key": lambda: _b64(dev.private_key),
+        "public-key": lambda: b64(dev.public_key),
+        "private-key": lambda: b64(dev.private_key),
         "listen-port": lambda: str(dev.listen_port or 0),
-        "fwmark": lambda: _fwmark(dev.fwmark),
+        "fwmark": lambda: fwmark(dev.fwmark),
     }
     if field in device_fields:
         return f"{pre}{device_fields[field]()}\n"
     peer_fields = {
         "peers": lambda p: "",
-        "preshared-keys": lambda p: _b64(p.preshared_key),
+        "preshared-keys": lambda p: b64(p.preshared_key),
         "endpoints": lambda p: str(p.endpoint) if p.endpoint is not None else "(none)",
-        "allowed-ips": lambda p: " ".join(map(str, p.allowed_ips)) or "(none)",
+        "allowed-ips": lambda p: " ".join(map(net_text, p.allowed_ips)) or "(none)",
         "latest-handshakes": lambda p: str(_hs_sec(p)),
         "transfer": lambda p: f"{p.rx_bytes}\t{p.tx_bytes}",
         "persistent-keepalive": lambda p: str(p.persistent_keepalive) if p.persistent_keepalive else "off",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import keys
 from ..ipc.dispatch import get_device
-from ..model import Device
+from ..model import Device, net_text
 from . import Command, Param
 
 
@@ -34,7 +34,7 @@ def format_showconf(dev: Device) -> str:
         if p.preshared_key:
             out.append(f"PresharedKey = {keys.to_base64(p.preshared_key)}")
         if p.allowed_ips:
-            out.append(f"AllowedIPs = {', '.join(map(str, p.allowed_ips))}")
+            out.append(f"AllowedIPs = {', '.join(map(net_text, p.allowed_ips))}")
         if p.endpoint is not None:
             out.append(f"Endpoint = {p.endpoint}")
         if p.persistent_keepalive:

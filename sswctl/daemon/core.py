@@ -26,7 +26,16 @@ import socket
 import time
 
 from .. import datapath
-from ..ipc.uapi_codec import UAPIError, encode_get
+from ..dump import interface_line, peer_line, peer_parts
+from ..ipc.uapi_codec import (
+    DUMP_LINE,
+    EXTENSIONS_LINE,
+    UAPIError,
+    device_get_head,
+    encode_get,
+    peer_get_live,
+    peer_get_parts,
+)
 from ..model import Cipher, Device, Peer, Protocol
 from ..paths import DEFAULT_MTU, SOCK_DIR, socket_path, wg_socket_path
 from ..protocol import Engine, ProtocolError, Transmit
@@ -93,6 +102,11 @@ class Daemon(EngineDriver):
         self.conf = RunningConfig(
             Device(name=name, listen_port=listen_port, fwmark=0, protocol=protocol, cipher=cipher))
         self.peers: dict[bytes, PeerRuntime] = {}
+        # A peer's get and dump text between configuration changes, keyed by
+        # public key, with the configured Peer it was made from (a change makes
+        # a new Peer: RunningConfig copies on write), built on first read.
+        self._get_parts: dict[bytes, tuple[Peer, tuple]] = {}
+        self._dump_parts: dict[bytes, tuple[Peer, tuple]] = {}
         self.drops: collections.Counter = collections.Counter()
         self.sel = selectors.DefaultSelector()
         self.engine: Engine | None = None
@@ -368,38 +382,70 @@ class Daemon(EngineDriver):
                     dev.drops[f"handshake_{what}"] = n
         for p in self.conf.peers.values():
             rt = self.peers[p.public_key]
+            native = stats["peers"].get(p.public_key) if stats is not None else None
+            endpoint, hs, rx, tx = self._live(p, rt, (native["rx_bytes"], native["tx_bytes"]) if native else None)
             peer = Peer(
                 public_key=p.public_key,
                 preshared_key=p.preshared_key,
-                endpoint=p.endpoint,
+                endpoint=endpoint,
                 allowed_ips=list(p.allowed_ips),
                 persistent_keepalive=p.persistent_keepalive,
                 name=p.name,
                 drops=dict(rt.drops),
+                last_handshake=hs,
+                rx_bytes=rx,
+                tx_bytes=tx,
             )
-            if self.engine is not None:
-                sess = self.engine.peer(p.public_key)
-                if sess.endpoint is not None:
-                    peer.endpoint = net.endpoint_of(sess.endpoint)
-                peer.last_handshake = sess.last_handshake
-                peer.rx_bytes, peer.tx_bytes = sess.rx_bytes, sess.tx_bytes
-            native = stats["peers"].get(p.public_key) if stats is not None else None
             if native is not None:
-                # Handshake bytes are the engine's, transport bytes the data path's.
-                peer.rx_bytes += native["rx_bytes"]
-                peer.tx_bytes += native["tx_bytes"]
                 peer.rx_packets += native["rx_packets"]
                 peer.tx_packets += native["tx_packets"]
                 for reason, n in native["drops"].items():
                     if n:
                         peer.drops[reason] = peer.drops.get(reason, 0) + n
-                if rt.confirmed and (peer.last_handshake or 0) < rt.confirmed:
-                    peer.last_handshake = rt.confirmed  # a responder's handshake completes on confirmation
             dev.peers.append(peer)
         return dev
 
-    def _uapi_get(self, extensions: bool) -> str:
-        return encode_get(self.snapshot(), extensions=extensions)
+    def _live(self, p: Peer, rt: PeerRuntime, transfer: tuple[int, int] | None) -> tuple:
+        """``(endpoint, last handshake, rx bytes, tx bytes)`` of a configured peer
+        now; ``transfer`` is the data plane's (rx, tx) for it, if it has one."""
+        endpoint, hs, rx, tx = p.endpoint, None, 0, 0
+        if self.engine is not None:
+            sess = self.engine.peer(p.public_key)
+            if sess.endpoint is not None:
+                endpoint = net.endpoint_of(sess.endpoint)
+            # Handshake bytes are the engine's, transport bytes the data path's.
+            hs, rx, tx = sess.last_handshake, sess.rx_bytes, sess.tx_bytes
+        if transfer is not None:
+            rx += transfer[0]
+            tx += transfer[1]
+            if rt.confirmed and (hs or 0) < rt.confirmed:
+                hs = rt.confirmed  # a responder's handshake completes on confirmation
+        return endpoint, hs, rx, tx
+
+    def _uapi_get(self, option: str) -> str:
+        """A get reply: wg's lines, with SecureSwift's (EXTENSIONS_LINE), or
+        ``wg show dump``'s text (DUMP_LINE). The last two are made from per-peer
+        text kept between configuration changes: at 100,000 peers a read formats
+        endpoints, handshakes and counters only."""
+        if option == EXTENSIONS_LINE:
+            return encode_get(self.snapshot(), extensions=True)
+        dump = option == DUMP_LINE
+        cache, render = (self._dump_parts, peer_parts) if dump else (self._get_parts, peer_get_parts)
+        transfer = self.dp.transfer() if self.dp is not None else {}
+        out = [interface_line(self.config) if dump else device_get_head(self.config)]
+        for p in self.conf.peers.values():
+            key = p.public_key
+            cached = cache.get(key)
+            if cached is None or cached[0] is not p:
+                cached = cache[key] = (p, render(p))
+            endpoint, hs, rx, tx = self._live(p, self.peers[key], transfer.get(key))
+            if dump:
+                out.append(peer_line(cached[1], endpoint, hs, rx, tx))
+            else:
+                head, tail = cached[1]
+                out.append(head + peer_get_live(endpoint, hs, tx, rx) + tail)
+        out.append("errno=0\n\n")
+        return "".join(out)
 
     def _uapi_set(self, request: Device) -> None:
         change = self.conf.plan(request)
@@ -443,6 +489,8 @@ class Daemon(EngineDriver):
         now = time.monotonic()
         for key, _ in removed:
             del self.peers[key]
+            self._get_parts.pop(key, None)
+            self._dump_parts.pop(key, None)
             self._src.pop(key, None)
             engine.remove_peer(key)
         for before, p in changed:

@@ -24,11 +24,14 @@ import stat
 from collections.abc import Callable
 
 from ..files import private_dir
-from ..ipc.uapi_codec import EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
+from ..ipc.uapi_codec import DUMP_LINE, EXTENSIONS_LINE, UAPIError, decode_set, errno_reply, split_lines
 
 log = logging.getLogger("sswctl.daemon")
 
 MAX_REQUEST = 64 << 20  # a 10k-peer setconf is ~3 MiB; leave ample room
+# What a get may carry before its blank line: nothing (wg's get), or one
+# SecureSwift option line (sswctl/ipc/uapi_codec.py).
+GET_OPTIONS = ("", EXTENSIONS_LINE, DUMP_LINE)
 
 
 def bind_unix(path: str) -> socket.socket:
@@ -87,11 +90,11 @@ class UAPIServer:
     def __init__(
         self,
         selector: selectors.BaseSelector,
-        on_get: Callable[[bool], str],
+        on_get: Callable[[str], str],
         on_set: Callable[[object], None],
     ):
         self.sel = selector
-        self.on_get = on_get  # (extensions) -> full reply text
+        self.on_get = on_get  # (option line of GET_OPTIONS) -> full reply text
         self.on_set = on_set  # (Device in set form) -> None or raise UAPIError
         self.listeners: list[tuple[socket.socket, str]] = []
 
@@ -178,9 +181,10 @@ class UAPIServer:
         op, _, body = text.partition("\n")
         try:
             if op == "get=1":
-                if body not in ("\n", f"{EXTENSIONS_LINE}\n\n"):
+                option = body[:-2] if body != "\n" else ""
+                if option not in GET_OPTIONS:
                     raise UAPIError("trailing lines in get", errno.EINVAL)
-                return self.on_get(body != "\n")
+                return self.on_get(option)
             if op == "set=1":
                 self.on_set(decode_set(split_lines(body)))
                 return errno_reply(0)

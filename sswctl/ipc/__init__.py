@@ -20,8 +20,10 @@ none knows about click (``sswctl/cli.py`` maps errors to exit codes).
 from __future__ import annotations
 
 import abc
+from typing import TYPE_CHECKING
 
-from ..model import Device
+if TYPE_CHECKING:  # the model only in annotations: `sswctl show IFACE dump` imports this module
+    from ..model import Device
 
 
 class IPCError(Exception):

@@ -26,22 +26,7 @@ from ..model import Device
 from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
 from . import ControlBackend, IPCError
 from .uapi_codec import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
-
-TIMEOUT = 10.0  # to connect: a live daemon accepts at once
-# Then to answer: a daemon applies a set (or formats a get) whole before it replies, and
-# 10,000 peers take it seconds on a loaded machine; wg(8) waits without a limit.
-ANSWER_TIMEOUT = 300.0
-MAX_REPLY = 64 << 20
-
-
-
-def _complete(buf: bytearray) -> bool:
-    """A reply ends with an ``errno=N`` line and a blank line."""
-    if not buf.endswith(b"\n\n"):
-        return False
-    return buf[:-2].rsplit(b"\n", 1)[-1].startswith(b"errno=")
-
-
+from .uapi_socket import TIMEOUT, transact
 
 
 def _is_socket(path: str) -> bool:
@@ -73,14 +58,14 @@ class UAPIBackend(ControlBackend):
     def get_device(self, name: str) -> Device:
         path, ours = self._locate(name)
         request = f"get=1\n{EXTENSIONS_LINE}\n\n" if ours else "get=1\n\n"
-        dev = decode_get(self._transact(path, request).decode("utf-8", "replace"), name)
+        dev = decode_get(transact(path, request).decode("utf-8", "replace"), name)
         if not ours:
             dev.backend = "userspace"
         return dev
 
     def set_device(self, device: Device) -> None:
         path, _ = self._locate(device.name)
-        reply = self._transact(path, encode_set(device)).decode("ascii", "replace")
+        reply = transact(path, encode_set(device)).decode("ascii", "replace")
         m = re.fullmatch(r"errno=(-?[0-9]+)\n\n", reply)
         if not m:
             raise UAPIError("malformed set reply", errno.EPROTO)
@@ -133,28 +118,3 @@ class UAPIBackend(ControlBackend):
         if found is None:
             raise IPCError(f"{name}: no userspace daemon for this interface", errno.ENODEV)
         return found
-
-    @staticmethod
-    def _transact(path: str, request: str) -> bytes:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(TIMEOUT)
-            try:
-                s.connect(path)
-                s.settimeout(ANSWER_TIMEOUT)
-                s.sendall(request.encode())
-                buf = bytearray()
-                while not _complete(buf):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        raise IPCError(f"{path}: daemon closed the connection", errno.EPROTO)
-                    buf += chunk
-                    if len(buf) > MAX_REPLY:
-                        raise IPCError(f"{path}: reply too large", errno.EMSGSIZE)
-            except ConnectionRefusedError:
-                raise IPCError(f"{path}: daemon is not running (stale socket)", errno.ENODEV) from None
-            except TimeoutError:
-                raise IPCError(f"{path}: the daemon did not answer in time (a set may still be applied)",
-                               errno.ETIMEDOUT) from None
-            except OSError as e:
-                raise IPCError(f"{path}: {e.strerror or e}", e.errno or errno.EIO) from None
-        return bytes(buf)

@@ -36,10 +36,23 @@ import ipaddress
 import re
 
 from ..keys import public_key
-from ..model import KEY_LEN, Cipher, Device, Endpoint, Peer, Protocol, bounded_decimal, network, parse_address
+from ..model import (
+    KEY_LEN,
+    Cipher,
+    Device,
+    Endpoint,
+    Peer,
+    Protocol,
+    bounded_decimal,
+    net_text,
+    network,
+    parse_address,
+)
 from . import IPCError
 
 EXTENSIONS_LINE = "ssw_extensions=1"
+# A get asking for `wg show dump`'s text instead of key=value lines (sswctl/dump.py).
+DUMP_LINE = "ssw_dump=1"
 
 _UINT = re.compile(r"[0-9]+\Z")
 _HEXKEY = re.compile(r"[0-9a-fA-F]{64}\Z")
@@ -246,7 +259,7 @@ def encode_set(dev: Device) -> str:
             out.append(f"ssw_name={p.name}")
         if p.replace_allowed_ips:
             out.append("replace_allowed_ips=true")
-        out.extend(f"allowed_ip={net}" for net in p.allowed_ips)
+        out.extend(f"allowed_ip={net_text(net)}" for net in p.allowed_ips)
     return "\n".join(out) + "\n\n"
 
 
@@ -261,13 +274,8 @@ def encode_get(dev: Device, extensions: bool = False) -> str:
     (zeros when none), protocol_version=1, endpoint if known, handshake time,
     tx_bytes, rx_bytes, persistent_keepalive_interval, allowed_ip lines.
     """
-    out = []
-    if dev.private_key and dev.private_key != ZERO_KEY:
-        out.append(f"private_key={dev.private_key.hex()}")
-    if dev.listen_port:
-        out.append(f"listen_port={dev.listen_port}")
-    if dev.fwmark:
-        out.append(f"fwmark={dev.fwmark}")
+    head = device_get_head(dev)
+    out = [head[:-1]] if head else []
     if extensions:
         out.append(f"ssw_protocol={Protocol(dev.protocol or Protocol.SECURESWIFT).value}")
         out.append(f"ssw_cipher={Cipher(dev.cipher or Cipher.CHACHA20_POLY1305).value}")
@@ -275,18 +283,8 @@ def encode_get(dev: Device, extensions: bool = False) -> str:
             out.append(f"ssw_backend={dev.backend}")
         out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(dev.drops.items()))
     for p in dev.peers:
-        out.append(f"public_key={p.public_key.hex()}")
-        out.append(f"preshared_key={(p.preshared_key or ZERO_KEY).hex()}")
-        out.append("protocol_version=1")
-        if p.endpoint is not None:
-            out.append(f"endpoint={p.endpoint}")
-        sec, nsec = _split_time(p.last_handshake)
-        out.append(f"last_handshake_time_sec={sec}")
-        out.append(f"last_handshake_time_nsec={nsec}")
-        out.append(f"tx_bytes={p.tx_bytes}")
-        out.append(f"rx_bytes={p.rx_bytes}")
-        out.append(f"persistent_keepalive_interval={p.persistent_keepalive or 0}")
-        out.extend(f"allowed_ip={net}" for net in p.allowed_ips)
+        head, tail = peer_get_parts(p)
+        out.append(head + peer_get_live(p.endpoint, p.last_handshake, p.tx_bytes, p.rx_bytes) + tail[:-1])
         if extensions:
             if p.name:
                 out.append(f"ssw_name={p.name}")
@@ -295,6 +293,37 @@ def encode_get(dev: Device, extensions: bool = False) -> str:
             out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(p.drops.items()))
     out.append("errno=0")
     return "\n".join(out) + "\n\n"
+
+
+def device_get_head(dev: Device) -> str:
+    """The device's own lines of a get reply (wg's part), each ending in a newline."""
+    out = ""
+    if dev.private_key and dev.private_key != ZERO_KEY:
+        out += f"private_key={dev.private_key.hex()}\n"
+    if dev.listen_port:
+        out += f"listen_port={dev.listen_port}\n"
+    if dev.fwmark:
+        out += f"fwmark={dev.fwmark}\n"
+    return out
+
+
+def peer_get_parts(p: Peer) -> tuple[str, str]:
+    """A peer's get lines that change only with its configuration: those
+    before the endpoint and those after the counters, each line ending in a
+    newline (the daemon keeps them between reads)."""
+    allowed = "".join(f"allowed_ip={net_text(net)}\n" for net in p.allowed_ips)
+    return (
+        f"public_key={p.public_key.hex()}\npreshared_key={(p.preshared_key or ZERO_KEY).hex()}\n"
+        "protocol_version=1\n",
+        f"persistent_keepalive_interval={p.persistent_keepalive or 0}\n{allowed}",
+    )
+
+
+def peer_get_live(endpoint, last_handshake: float | None, tx: int, rx: int) -> str:
+    """A peer's get lines that change as it runs, each ending in a newline."""
+    sec, nsec = _split_time(last_handshake)
+    ep = "" if endpoint is None else f"endpoint={endpoint}\n"
+    return f"{ep}last_handshake_time_sec={sec}\nlast_handshake_time_nsec={nsec}\ntx_bytes={tx}\nrx_bytes={rx}\n"
 
 
 def _split_time(t: float | None) -> tuple[int, int]:

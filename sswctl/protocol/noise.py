@@ -101,17 +101,29 @@ class PeerKeys:
     def __init__(self, identity: StaticIdentity, remote_static: bytes, psk: bytes | None) -> None:
         self.remote_static = remote_static
         self.psk = bytearray(psk if psk is not None else bytes(32))
-        # DH(S_priv, S_pub_peer) is fixed; WireGuard precomputes it. A
-        # low-order peer key makes it zero and the peer unusable.
-        try:
-            self.static_static: bytearray | None = bytearray(dh(identity.key, remote_static))
-        except DecryptError:
-            self.static_static = None
+        self._identity: StaticIdentity | None = identity
+        self._static_static: bytearray | None = None
         self.initiator_hash = blake2s_hash(identity.init_hash, remote_static)
+
+    @property
+    def static_static(self) -> bytearray | None:
+        """DH(S_priv, S_pub_peer), fixed for the pair; None for a low-order
+        peer key (the result is zero: the peer is unusable). WireGuard computes
+        it when the peer is configured; here at the first handshake that needs
+        it, so loading 100,000 peers costs no X25519 at all, and a peer that
+        never handshakes never holds it."""
+        if self._identity is not None:
+            try:
+                self._static_static = bytearray(dh(self._identity.key, self.remote_static))
+            except DecryptError:
+                self._static_static = None
+            self._identity = None
+        return self._static_static
 
     def zero(self) -> None:
         _wipe(self.psk)
-        _wipe(self.static_static)
+        _wipe(self._static_static)
+        self._identity = None
 
 
 def create_initiation(identity: StaticIdentity, peer: PeerKeys, hs: Handshake, local_index: int,

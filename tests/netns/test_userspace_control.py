@@ -88,6 +88,48 @@ def test_wg_show_and_sswctl_show_agree_field_for_field(populated):
     assert ours == run("wg", "showconf", iface).stdout.splitlines()
 
 
+def test_show_dump_takes_the_daemons_dump_and_follows_every_change(populated, tmp_path):
+    """`sswctl show IFACE dump` asks the daemon for its dump (ssw_dump=1), made
+    from per-peer text the daemon keeps between changes: after each kind of
+    change it still equals wg's own formatting of the plain get, and the
+    command ran without the CLI framework (the short path, sswctl/main.py)."""
+    lab, extra = populated
+    iface = lab.a.iface
+    psk = keyfile(tmp_path, "psk2", keys.generate_preshared_key())
+    changes = [
+        ("peer", keys.to_base64(extra[0]), "allowed-ips", "10.51.0.0/16,::ffff:10.52.0.0/112"),
+        ("peer", keys.to_base64(extra[1]), "preshared-key", psk, "persistent-keepalive", "9"),
+        ("peer", keys.to_base64(extra[2]), "remove"),
+        ("peer", keys.to_base64(extra[2]), "allowed-ips", "10.53.0.1/32", "endpoint", "192.168.77.10:6666"),
+        ("private-key", keyfile(tmp_path, "priv", keys.generate_private_key()), "listen-port", "40123"),
+    ]
+    for change in changes:
+        run("wg", "set", iface, *change)
+        same_output(("wg", "show", iface, "dump"), (PY, "-m", "sswctl", "show", iface, "dump"))
+        # Both of those read the kept text; the fields come from a get with
+        # SecureSwift's extensions, which the daemon formats afresh every time.
+        want = {}
+        for col, field in ((1, "preshared-keys"), (2, "endpoints"), (7, "persistent-keepalive")):
+            for line in sswctl("show", iface, field).stdout.splitlines():
+                key, value = line.split("\t")
+                want[key, col] = value
+        for line in sswctl("show", iface, "allowed-ips").stdout.splitlines():
+            key, _, nets = line.partition("\t")
+            want[key, 3] = nets.replace(" ", ",")
+        lines = sswctl("show", iface, "dump").stdout.splitlines()
+        assert lines[0].split("\t")[:3] == [*sswctl("show", iface, "private-key").stdout.split(),
+                                            *sswctl("show", iface, "public-key").stdout.split(),
+                                            sswctl("show", iface, "listen-port").stdout.strip()]
+        got = {(cols[0], i): cols[i] for cols in (ln.split("\t") for ln in lines[1:]) for i in (1, 2, 3, 7)}
+        assert got == want, change
+    dump = sswctl("show", iface, "dump").stdout
+    assert "::ffff:10.52.0.0/112" in dump  # as wg prints a mapped address (inet_ntop)
+    r = run(PY, "-X", "importtime", "-m", "sswctl", "show", iface, "dump")
+    assert r.stdout == dump or r.stdout.split("\t")[:4] == dump.split("\t")[:4]
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert "sswctl.dump" not in imported and "click" not in imported, "the dump did not take the short path"
+
+
 def test_wg_set_changes_are_visible_to_sswctl_and_back(populated):
     lab, extra = populated
     iface = lab.a.iface

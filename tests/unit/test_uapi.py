@@ -281,26 +281,26 @@ def _slow_daemon(path: str, delay, reply: bytes):
 def test_a_daemon_busy_applying_a_large_set_is_waited_for(tmp_path, monkeypatch):
     """Connecting is quick or fails fast; the answer may take as long as applying 10,000
     peers takes (wg waits without a limit). A 0.3 s connect limit must not cut a 1 s answer."""
-    from sswctl.ipc import uapi
+    from sswctl.ipc import uapi_socket
 
-    monkeypatch.setattr(uapi, "TIMEOUT", 0.3)
+    monkeypatch.setattr(uapi_socket, "TIMEOUT", 0.3)
     path = str(tmp_path / "slow.sock")
     t = _slow_daemon(path, 1.0, b"errno=0\n\n")
-    assert uapi.UAPIBackend._transact(path, "set=1\nlisten_port=1\n\n") == b"errno=0\n\n"
+    assert uapi_socket.transact(path, "set=1\nlisten_port=1\n\n") == b"errno=0\n\n"
     t.join()
 
 
 def test_a_daemon_that_never_answers_is_a_clear_timeout(tmp_path, monkeypatch):
     import threading
 
-    from sswctl.ipc import IPCError, uapi
+    from sswctl.ipc import IPCError, uapi_socket
 
-    monkeypatch.setattr(uapi, "ANSWER_TIMEOUT", 0.3)
+    monkeypatch.setattr(uapi_socket, "ANSWER_TIMEOUT", 0.3)
     path = str(tmp_path / "mute.sock")
     gave_up = threading.Event()  # it answers only once the client gave up, however slow the machine
     t = _slow_daemon(path, gave_up, b"errno=0\n\n")
     with pytest.raises(IPCError, match="did not answer in time") as e:
-        uapi.UAPIBackend._transact(path, "set=1\nlisten_port=1\n\n")
+        uapi_socket.transact(path, "set=1\nlisten_port=1\n\n")
     gave_up.set()
     assert e.value.errno == errno.ETIMEDOUT
     t.join()

@@ -39,7 +39,7 @@ t0=$(date +%s)
 set +e
 PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng --run "$VMLINUZ" --disable-kvm \
 	--memory 2G --cpus 2 --verbose \
-	--append "loglevel=4 no_timer_check kasan_multi_shot kfence.sample_interval=10" \
+	--append "loglevel=4 no_timer_check kasan_multi_shot kfence.sample_interval=2000" \
 	--cwd "$ROOT" --rwdir "$results" \
 	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest-plant.sh $results $ko" \
 	</dev/null >"$results/console.log" 2>&1

@@ -15,11 +15,24 @@ date +%s.%N >"$results/t_start"
 kmemleak=/sys/kernel/debug/kmemleak
 [ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 param=/sys/module/secureswift/parameters/plant_bug
-for bug in none uaf oob kfence ubsan lockdep leak; do
+# Lockdep first: a KASAN or KFENCE report taints the kernel as one after
+# which lock tracking is unreliable (LOCKDEP_NOW_UNRELIABLE), and lockdep
+# turns itself off.
+order="none lockdep leak ubsan kfence uaf oob"
+kfence=/sys/module/kfence/parameters/sample_interval
+for bug in $order; do
 	dmesg -C
 	echo "ssw-vm: tests start" >/dev/kmsg
+	if [ "$bug" = kfence ] && [ -w "$kfence" ]; then
+		# Booted sampling seldom (check-checkers.sh), so that boot's
+		# long-lived objects have not filled KFENCE's pool; now often.
+		echo 10 >"$kfence"
+		cat /sys/kernel/debug/kfence/stats >>"$results/plant.log" 2>&1
+	fi
 	if [ "$bug" != none ]; then
-		echo "$bug" >"$param" 2>>"$results/plant.log" ||
+		# From a process of its own, which exits: the leak's pointers
+		# must not stay on a living task's kernel stack (kmemleak scans them).
+		sh -c 'echo "$1" >"$2"' plant "$bug" "$param" 2>>"$results/plant.log" ||
 			echo "plant $bug: write failed" >>"$results/plant.log"
 	fi
 	if [ "$bug" = none ] || [ "$bug" = leak ]; then
