@@ -14,6 +14,7 @@ date +%s.%N >"$results/t_start"
 "$root/tests/vm/load-module.sh" "$ko" >"$results/plant.log" 2>&1 || { echo 100 >"$results/plant.rc"; exit; }
 kmemleak=/sys/kernel/debug/kmemleak
 [ -e "$kmemleak" ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+{ echo "== boot's checker messages"; dmesg | grep -i -E "kmemleak|kfence|kasan|lockdep|ubsan"; } >>"$results/diag.log" 2>&1
 param=/sys/module/secureswift/parameters/plant_bug
 # Lockdep first: a KASAN or KFENCE report taints the kernel as one after
 # which lock tracking is unreliable (LOCKDEP_NOW_UNRELIABLE), and lockdep
@@ -37,7 +38,14 @@ for bug in $order; do
 	fi
 	if [ "$bug" = none ] || [ "$bug" = leak ]; then
 		if [ -w "$kmemleak" ]; then
-			echo scan >"$kmemleak"; sleep 6; echo scan >"$kmemleak"
+			echo scan >"$kmemleak" 2>>"$results/plant.log" || echo "kmemleak scan: write failed" >>"$results/plant.log"
+			sleep 6
+			echo scan >"$kmemleak" 2>>"$results/plant.log" || echo "kmemleak scan: write failed" >>"$results/plant.log"
+			if [ "$bug" = leak ]; then	# what kmemleak knows of each lost object
+				for a in $(dmesg | sed -n 's/.*planted leak \(0x[0-9a-f]*\|[0-9a-f]*\)$/\1/p'); do
+					echo "dump=0x${a#0x}" >"$kmemleak" 2>>"$results/plant.log"
+				done
+			fi
 			{ echo "ssw-vm: kmemleak before rmmod"; cat "$kmemleak"; } \
 				>"$results/plant-$bug-kmemleak.txt"
 			echo clear >"$kmemleak"
