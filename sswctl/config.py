@@ -49,6 +49,7 @@ from .model import (
     Protocol,
     QuickSettings,
     bounded_decimal,
+    net_text,
     network,
     parse_address,
 )
@@ -535,22 +536,28 @@ def write_config(device: Device, quick: QuickSettings | None = None, *, extensio
             iface.append(f"SaveConfig = {'true' if quick.save_config else 'false'}")
 
     blocks: list[list[str]] = [["[Interface]", *iface]] if iface else []
-    for peer in device.peers:
-        block = ["[Peer]"]
-        if peer.name is not None:
-            block.append(f"# Name = {_one_line(peer.name, 'Name', comment=True)}")
-        block.append(f"PublicKey = {keys.to_base64(peer.public_key)}")
-        if peer.preshared_key is not None:
-            block.append(f"PresharedKey = {keys.to_base64(peer.preshared_key)}")
-        if peer.allowed_ips:
-            block.append(f"AllowedIPs = {', '.join(str(n) for n in peer.allowed_ips)}")
-        if peer.endpoint is not None:
-            block.append(f"Endpoint = {peer.endpoint}")
-        if peer.persistent_keepalive is not None:
-            ka = peer.persistent_keepalive
-            block.append(f"PersistentKeepalive = {ka if ka else 'off'}")
-        blocks.append(block)
+    blocks.extend(peer_section(peer) for peer in device.peers)
     return "\n\n".join("\n".join(b) for b in blocks) + ("\n" if blocks else "")
+
+
+def peer_section(peer: Peer, *, running: bool = False) -> list[str]:
+    """A ``[Peer]`` section, in wg's order. A configuration (``running`` false)
+    writes what is set, a keepalive of 0 as ``off``; a running peer (showconf)
+    leaves out what is off, as ``wg showconf`` does."""
+    block = ["[Peer]"]
+    if peer.name:
+        block.append(f"# Name = {_one_line(peer.name, 'Name', comment=True)}")
+    block.append(f"PublicKey = {keys.to_base64(peer.public_key)}")
+    if peer.preshared_key:
+        block.append(f"PresharedKey = {keys.to_base64(peer.preshared_key)}")
+    if peer.allowed_ips:
+        block.append(f"AllowedIPs = {', '.join(map(net_text, peer.allowed_ips))}")
+    if peer.endpoint is not None:
+        block.append(f"Endpoint = {peer.endpoint}")
+    ka = peer.persistent_keepalive
+    if ka or (ka is not None and not running):
+        block.append(f"PersistentKeepalive = {ka if ka else 'off'}")
+    return block
 
 
 def strip_config(device: Device, *, extensions: bool = False) -> str:

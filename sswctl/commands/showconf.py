@@ -8,8 +8,9 @@ in a named peer's section, so ``sswctl setconf`` restores the interface exactly.
 from __future__ import annotations
 
 from .. import keys
+from ..config import peer_section
 from ..ipc.dispatch import get_device
-from ..model import Device, net_text
+from ..model import Device
 from . import Command, Param
 
 
@@ -25,22 +26,9 @@ def format_showconf(dev: Device) -> str:
         out.append(f"Protocol = {dev.protocol}")
     if dev.cipher is not None:
         out.append(f"Cipher = {dev.cipher}")
-    out.append("")
+    out.append("")  # as wg: a blank line after [Interface], and between peers
     for i, p in enumerate(dev.peers):
-        out.append("[Peer]")
-        if p.name:
-            out.append(f"# Name = {p.name}")
-        out.append(f"PublicKey = {keys.to_base64(p.public_key)}")
-        if p.preshared_key:
-            out.append(f"PresharedKey = {keys.to_base64(p.preshared_key)}")
-        if p.allowed_ips:
-            out.append(f"AllowedIPs = {', '.join(map(net_text, p.allowed_ips))}")
-        if p.endpoint is not None:
-            out.append(f"Endpoint = {p.endpoint}")
-        if p.persistent_keepalive:
-            out.append(f"PersistentKeepalive = {p.persistent_keepalive}")
-        if i + 1 < len(dev.peers):
-            out.append("")
+        out += ([""] if i else []) + peer_section(p, running=True)
     return "\n".join(out) + "\n"
 
 

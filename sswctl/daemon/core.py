@@ -172,14 +172,7 @@ class Daemon(EngineDriver):
         if self.tun is not None:
             self.tun.close()
             self.tun = None
-        self.close_wake_pipe()
-        self.drop_engine()
-        if self.stamps is not None:
-            self.stamps.close()
-            self.stamps = None
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        self.release()  # overwrites every handshake and keypair the engine holds
         log.info("%s: down", self.name)
 
     # ------------------------------------------------------------------ handshakes

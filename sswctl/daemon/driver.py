@@ -108,6 +108,18 @@ class EngineDriver:
             for sess in engine.peers():
                 engine.remove_peer(sess.public_key)
 
+    def release(self) -> None:
+        """The end of a close, the same for both daemons: the wake pipe, the
+        engine's keys (overwritten), the timestamp file and the interface lock."""
+        self.close_wake_pipe()
+        self.drop_engine()
+        if self.stamps is not None:
+            self.stamps.close()
+            self.stamps = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     # --- the loop -------------------------------------------------------------
 
     def pending(self, now: float) -> float | None:

@@ -140,14 +140,7 @@ class KernelDaemon(EngineDriver):
         if self.links is not None:
             self.links.close()
             self.links = None
-        self.close_wake_pipe()
-        self.drop_engine()  # overwrites every handshake and keypair the engine holds
-        if self.stamps is not None:
-            self.stamps.close()
-            self.stamps = None
-        if self.lock is not None:
-            self.lock.release()
-            self.lock = None
+        self.release()  # overwrites every handshake and keypair the engine holds
         log.info("%s: %s", self.name, "link deleted, daemon exits" if self.link_gone else "down")
 
     def run(self) -> None:

@@ -36,14 +36,13 @@ rm -rf "$results"
 mkdir -p "$results"
 echo "== checkers on $KVER: ${bugs[*]}"
 t0=$(date +%s)
-set +e
-PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng --run "$VMLINUZ" --disable-kvm \
+. "$ROOT/tests/vm/guest-run.sh"
+guest_run "$results" "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
+	--run "$VMLINUZ" --disable-kvm \
 	--memory 2G --cpus 2 --verbose \
 	--append "loglevel=4 no_timer_check kasan_multi_shot kfence.sample_interval=2000" \
 	--cwd "$ROOT" --rwdir "$results" \
-	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest-plant.sh $results $ko" \
-	</dev/null >"$results/console.log" 2>&1
-set -e
+	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest-plant.sh $results $ko"
 echo "== boot and plants: $(( $(date +%s) - t0 )) s"
 if [ "$(cat "$results/plant.rc" 2>/dev/null)" != 0 ]; then
 	tail -n 40 "$results/console.log" "$results/plant.log" 2>/dev/null

@@ -64,37 +64,17 @@ pytest_args=""
 # doesn't work!" panic, seen with a load average of 14 on 2 cores).
 # init_on_alloc=0: Debian's kernels zero every allocation, which would hide a
 # leak of uninitialised memory onto the wire (tests/vm/test_hardening.py).
-boot() {
-	rm -f "$results"/pytest.* "$results"/t_start "$results"/t_end "$results"/dmesg.txt \
-		"$results"/kmemleak.txt "$results"/module-range
-	t0=$(date +%s.%N)
-	set +e
-	PATH="$VENV/bin:$PATH" timeout "$VM_TIMEOUT" vng \
-		--run "$VMLINUZ" --disable-kvm \
-		--memory "$VM_MEM" --cpus "$VM_CPUS" \
-		--verbose --append "loglevel=4 no_timer_check init_on_alloc=0" \
-		--cwd "$ROOT" --rwdir "$results" \
-		--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args" \
-		</dev/null >"$results/console.log" 2>&1
-	vng_rc=$?
-	set -e
-	t1=$(date +%s.%N)
-	if [ "$vng_rc" = 124 ]; then
-		echo "!! the VM was killed after VM_TIMEOUT=$VM_TIMEOUT s"
-	fi
-}
-boot
-# A guest that died before its first line of work (guest.sh writes t_start
-# first) never ran the module: boot once more rather than fail the suite on
-# an emulator hiccup, and say so. A failure after that point is never retried.
-# A guest that hung until VM_TIMEOUT is not booted again: CI has no time for it.
-if [ ! -s "$results/t_start" ] && [ "$vng_rc" != 124 ]; then
-	echo "!! guest died during boot (vng exit $vng_rc); console:"
-	tail -n 60 "$results/console.log"
-	mv "$results/console.log" "$results/console-boot1.log"
-	echo "!! booting once more"
-	boot
-fi
+. "$ROOT/tests/vm/guest-run.sh"
+rm -f "$results"/pytest.* "$results"/t_end "$results"/dmesg.txt "$results"/kmemleak.txt "$results"/module-range
+t0=$(date +%s.%N)
+guest_run "$results" "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
+	--run "$VMLINUZ" --disable-kvm \
+	--memory "$VM_MEM" --cpus "$VM_CPUS" \
+	--verbose --append "loglevel=4 no_timer_check init_on_alloc=0" \
+	--cwd "$ROOT" --rwdir "$results" \
+	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args"
+vng_rc=$guest_rc
+t1=$(date +%s.%N)
 
 cat "$results/pytest.log" 2>/dev/null || true
 
