@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import random
 from collections import deque
@@ -144,13 +146,43 @@ class Received:
 # --- per-peer state ---------------------------------------------------------
 
 
+_timer_seq = itertools.count()
+
+
+class _Timer:
+    """A peer's timer: an absolute deadline or None. Setting one earlier than
+    the peer's next deadline puts the peer in its engine's heap, so that
+    Engine.tick visits the peers with a timer due, not all of them."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.attr = "_" + name
+
+    def __get__(self, obj, owner=None):
+        return self if obj is None else obj.__dict__[self.attr]
+
+    def __set__(self, obj, value: float | None) -> None:
+        obj.__dict__[self.attr] = value
+        if value is not None and (obj._due is None or value < obj._due):
+            obj._due = value
+            heapq.heappush(obj._heap, (value, next(_timer_seq), obj))
+
+
 class PeerSession:
     """Everything the engine keeps per peer. Read-only for callers, except
     through Engine.update_peer. Times are on the engine's monotonic clock,
     ``last_handshake`` is wall-clock (Unix) time."""
 
+    # Timers: absolute deadlines or None (kernel timers.c).
+    t_retransmit = _Timer()
+    t_send_keepalive = _Timer()
+    t_new_handshake = _Timer()
+    t_zero_keys = _Timer()
+    t_persistent_keepalive = _Timer()
+
     def __init__(self, identity: StaticIdentity, mode: Mode, public_key: bytes,
-                 preshared_key: bytes | None, persistent_keepalive: int, endpoint) -> None:
+                 preshared_key: bytes | None, persistent_keepalive: int, endpoint, heap: list) -> None:
+        self._heap = heap  # the engine's (deadline, seq, session) heap
+        self._due: float | None = None  # this peer's earliest deadline in it
         self.public_key = public_key
         self.keys = PeerKeys(identity, public_key, preshared_key)
         self.handshake = Handshake(public_key)
@@ -161,7 +193,6 @@ class PeerSession:
         self.endpoint = endpoint
         self.persistent_keepalive = persistent_keepalive
         self.staged: deque[bytes] = deque(maxlen=C.MAX_STAGED_PACKETS)
-        # Timers: absolute deadlines or None (kernel timers.c).
         self.t_retransmit: float | None = None
         self.t_send_keepalive: float | None = None
         self.t_new_handshake: float | None = None
@@ -242,6 +273,10 @@ class Engine:
         self.mtu = mtu
         self.under_load = False
         self._peers: dict[bytes, PeerSession] = {}
+        # (deadline, seq, session): each peer's earliest timer (PeerSession's
+        # _Timer), plus entries made stale by earlier ones, skipped when popped.
+        self._timers: list = []
+        self.timer_visits = 0  # peers tick() looked at: those with a timer due
         self._index: dict[int, tuple[PeerSession, Handshake | Keypair]] = {}
         self._set_identity(private_key)
 
@@ -298,7 +333,7 @@ class Engine:
             raise ConfigError("peer public key equals the interface's own")
         p = self._peers[bytes(public_key)] = PeerSession(
             self.identity, self.mode, bytes(public_key), preshared_key,
-            self._check_keepalive(persistent_keepalive), endpoint)
+            self._check_keepalive(persistent_keepalive), endpoint, self._timers)
         p.last_sent_timestamp, p.handshake.latest_timestamp = self.timestamps.load(p.public_key)
         if now is not None and persistent_keepalive:
             return self.send_keepalive(public_key, now)
@@ -703,35 +738,55 @@ class Engine:
     # --- timers -----------------------------------------------------------------
 
     def tick(self, now: float) -> list:
-        """Fire every timer due at ``now``; returns the resulting events."""
+        """Fire every timer due at ``now``; returns the resulting events. Costs
+        the peers with a timer due, not all of them: 100,000 idle peers cost
+        nothing. A timer a firing sets to ``now`` or earlier fires next tick."""
+        heap = self._timers
+        due = []
+        while heap and heap[0][0] <= now:
+            deadline, _, p = heapq.heappop(heap)
+            if deadline == p._due and self._peers.get(p.public_key) is p:
+                p._due = None
+                due.append(p)
         events: list = []
-        for p in list(self._peers.values()):
-            if p.t_retransmit is not None and p.t_retransmit <= now:
-                p.t_retransmit = None
-                if p.handshake_attempts > C.MAX_TIMER_HANDSHAKES:
-                    p.t_send_keepalive = None
-                    dropped = len(p.staged)
-                    p.staged.clear()
-                    events.append(HandshakeGaveUp(p.public_key, dropped))
-                    if p.t_zero_keys is None:
-                        p.t_zero_keys = now + C.ZERO_KEYS_AFTER
-                else:
-                    p.handshake_attempts += 1
-                    events += self._send_initiation(p, now, True)
-            if p.t_send_keepalive is not None and p.t_send_keepalive <= now:
+        for p in due:
+            self.timer_visits += 1
+            events += self._fire(p, now)
+            rest = p.deadlines()
+            if rest and (p._due is None or min(rest) < p._due):
+                p._due = min(rest)
+                heapq.heappush(heap, (p._due, next(_timer_seq), p))
+        return events
+
+    def _fire(self, p: PeerSession, now: float) -> list:
+        """The timers of ``p`` due at ``now`` (kernel timers.c's handlers)."""
+        events: list = []
+        if p.t_retransmit is not None and p.t_retransmit <= now:
+            p.t_retransmit = None
+            if p.handshake_attempts > C.MAX_TIMER_HANDSHAKES:
                 p.t_send_keepalive = None
-                events += self.send_keepalive(p.public_key, now)
-                if p.need_another_keepalive:
-                    p.need_another_keepalive = False
-                    p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
-            if p.t_new_handshake is not None and p.t_new_handshake <= now:
-                p.t_new_handshake = None
-                events += self._send_initiation(p, now, False)
-            if p.t_zero_keys is not None and p.t_zero_keys <= now:
-                p.t_zero_keys = None
-                self._clear_keys(p)
-                events.append(KeysZeroed(p.public_key))
-            if p.t_persistent_keepalive is not None and p.t_persistent_keepalive <= now:
-                p.t_persistent_keepalive = None
-                events += self.send_keepalive(p.public_key, now)
+                dropped = len(p.staged)
+                p.staged.clear()
+                events.append(HandshakeGaveUp(p.public_key, dropped))
+                if p.t_zero_keys is None:
+                    p.t_zero_keys = now + C.ZERO_KEYS_AFTER
+            else:
+                p.handshake_attempts += 1
+                events += self._send_initiation(p, now, True)
+        if p.t_send_keepalive is not None and p.t_send_keepalive <= now:
+            p.t_send_keepalive = None
+            events += self.send_keepalive(p.public_key, now)
+            if p.need_another_keepalive:
+                p.need_another_keepalive = False
+                p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
+        if p.t_new_handshake is not None and p.t_new_handshake <= now:
+            p.t_new_handshake = None
+            events += self._send_initiation(p, now, False)
+        if p.t_zero_keys is not None and p.t_zero_keys <= now:
+            p.t_zero_keys = None
+            self._clear_keys(p)
+            events.append(KeysZeroed(p.public_key))
+        if p.t_persistent_keepalive is not None and p.t_persistent_keepalive <= now:
+            p.t_persistent_keepalive = None
+            events += self.send_keepalive(p.public_key, now)
         return events

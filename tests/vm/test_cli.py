@@ -160,3 +160,32 @@ def test_setconf_showconf_full_size_round_trip(iface, tmp_path, n_peers, n_aips)
     (tmp_path / "empty.conf").write_text("[Interface]\n")
     sswctl("setconf", iface, str(tmp_path / "empty.conf"))
     assert sswctl("showconf", iface).stdout == "[Interface]\nProtocol = secureswift\nCipher = chacha20-poly1305\n\n"
+
+
+# The server shape of bench/control.py (a key, a PSK, an IPv4 /32 and an IPv6 /128 each,
+# every tenth with an endpoint). SSW_VM_SCALE_PEERS=100000 for the 100k round trip
+# (docs/kernel-module.md, "Timings", has both); the suite runs 10,000.
+SCALE_PEERS = int(os.environ.get("SSW_VM_SCALE_PEERS", "10000"))
+
+
+def server_config(n: int, rng: random.Random) -> Device:
+    d = Device(private_key=keys.clamp(rng.randbytes(32)), listen_port=51000, fwmark=0,
+               protocol=Protocol.SECURESWIFT, cipher=Cipher.CHACHA20_POLY1305)
+    for i in range(n):
+        d.peers.append(Peer(
+            public_key=rng.randbytes(32), preshared_key=rng.randbytes(32),
+            endpoint=Endpoint(f"192.0.2.{i % 250 + 1}", 40000 + i % 20000) if i % 10 == 0 else None,
+            persistent_keepalive=0,
+            allowed_ips=[net((0x0A000000 + i, 32)), net((0xFD00 << 112 | i, 128))]))
+    return d
+
+
+def test_setconf_showconf_server_scale_round_trip(iface, tmp_path):
+    sswctl("create", iface, "--backend", "kernel")
+    conf = server_config(SCALE_PEERS, random.Random(SCALE_PEERS))
+    text, shown, t_set, t_show = setconf_showconf(iface, conf, tmp_path)
+    print(f"{SCALE_PEERS} peers: setconf {t_set:.1f} s, showconf {t_show:.1f} s")
+    want, got = canonical(text), canonical(shown)
+    assert got == want and len(got[1]) == SCALE_PEERS
+    dump = sswctl("show", iface, "dump").stdout.splitlines()
+    assert len(dump) == 1 + SCALE_PEERS

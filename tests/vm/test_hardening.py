@@ -168,12 +168,12 @@ def test_ipv4_total_length_shorter_than_its_header_is_refused(netns):
 
 # --- 3. dumps on a busy server -----------------------------------------------------------------
 
-def test_dumps_of_5000_peers_succeed_while_keys_are_installed(netns):
+def test_dumps_of_10000_peers_succeed_while_keys_are_installed(netns):
     """New keypairs are not configuration: installing them (50/s here, a busy server) must not
     mark GET_DEVICE dumps interrupted. It did on every install, so a dump that saw one failed
     its consistency check and sswctl show / syncconf / the daemon gave up after 10 retries."""
     p = Pair(netns, "secureswift", 4)
-    peers = [Peer(public_key=os.urandom(32)) for _ in range(5000)]
+    peers = [Peer(public_key=os.urandom(32)) for _ in range(10000)]
     with in_netns(p.ns1):
         p.kb.set_device(Device(name="ssw", peers=peers))
     installed, stop = [], threading.Event()
@@ -208,7 +208,7 @@ def test_dumps_of_5000_peers_succeed_while_keys_are_installed(netns):
                 interrupted += any(flags & NLM_F_DUMP_INTR for flags, _ in replies)
                 assert len(replies) > 10  # a multi-message dump
             for _ in range(3):  # and what sswctl show / the daemon call
-                assert len(p.kb.get_device("ssw").peers) == 5001
+                assert len(p.kb.get_device("ssw").peers) == 10001
     finally:
         stop.set()
         t.join(30)

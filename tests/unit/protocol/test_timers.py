@@ -241,3 +241,53 @@ def test_forget_keypairs_zeroes_every_slot_but_keeps_a_handshake_in_flight(sessi
     resp = transmits(b.receive(init, A_ADDR, T0 + 11).events, "response")[0].data
     a.receive(resp, B_ADDR, T0 + 11)
     assert a.peer(b.public_key).current is not None and a.peer(b.public_key).current.valid
+
+
+def test_tick_visits_only_peers_with_a_timer_due():
+    """tick() costs the peers whose timer is due: with 5,000 idle peers and one
+    handshake in flight it looks at that one peer at each retry and at the
+    give-up; the others are never visited."""
+    from sswctl import keys
+    from sswctl.protocol import Engine
+
+    e = Engine(keys.generate_private_key(), "wireguard", wall_offset=0.0)
+    idle = [keys.public_key(keys.generate_private_key()) for _ in range(5000)]
+    for k in idle:
+        e.add_peer(k)
+    busy = keys.public_key(keys.generate_private_key())
+    e.add_peer(busy, endpoint=("192.0.2.1", 51820))
+    t = T0
+    assert e.tick(t) == [] and e.timer_visits == 0
+    assert transmits(e.initiate(busy, t), "initiation")
+    retries = gave_up = zeroed = 0
+    while t < T0 + 400:
+        t += 0.25
+        ev = e.tick(t)
+        retries += len(transmits(ev, "initiation"))
+        gave_up += sum(isinstance(x, HandshakeGaveUp) for x in ev)
+        zeroed += sum(isinstance(x, KeysZeroed) for x in ev)
+    # As the kernel: a retry while attempts <= MAX_TIMER_HANDSHAKES, then it gives up.
+    assert retries == MAX_TIMER_HANDSHAKES + 1 and gave_up == 1 and zeroed == 0
+    # One visit per retransmit timer and one for the give-up; none for 5,000 idle peers.
+    assert e.timer_visits == retries + gave_up, e.timer_visits
+
+
+def test_a_timer_set_earlier_than_the_pending_one_still_fires_on_time():
+    """The heap keeps each peer's earliest deadline: a timer set below it (or
+    left untouched below a later one set while firing) fires when due."""
+    from sswctl import keys
+    from sswctl.protocol import Engine
+
+    e = Engine(keys.generate_private_key(), "wireguard", wall_offset=0.0)
+    k = keys.public_key(keys.generate_private_key())
+    e.add_peer(k, endpoint=("192.0.2.1", 51820))
+    p = e.peer(k)
+    p.t_zero_keys = T0 + 100
+    p.t_zero_keys = T0 + 10  # earlier: must fire at +10, not +100
+    assert e.tick(T0 + 9) == []
+    assert any(isinstance(x, KeysZeroed) for x in e.tick(T0 + 10))
+    p.t_zero_keys = T0 + 30
+    p.t_new_handshake = T0 + 20
+    ev = e.tick(T0 + 20)  # fires the handshake; the zeroing at +30 stays due
+    assert transmits(ev, "initiation")
+    assert any(isinstance(x, KeysZeroed) for x in e.tick(T0 + 30))
