@@ -104,7 +104,8 @@ class Daemon(EngineDriver):
         self.peers: dict[bytes, PeerRuntime] = {}
         # A peer's get and dump text between configuration changes, keyed by
         # public key, with the configured Peer it was made from (a change makes
-        # a new Peer: RunningConfig copies on write), built on first read.
+        # a new Peer: RunningConfig copies on write); the dump's made with each
+        # change (_commit), the get's on first read.
         self._get_parts: dict[bytes, tuple[Peer, tuple]] = {}
         self._dump_parts: dict[bytes, tuple[Peer, tuple]] = {}
         self.drops: collections.Counter = collections.Counter()
@@ -467,6 +468,13 @@ class Daemon(EngineDriver):
         old = self.config
         new = change.device
         removed, changed = self.conf.commit(change)
+        for key, _ in removed:
+            self._get_parts.pop(key, None)
+            self._dump_parts.pop(key, None)
+        # Dumps are what monitoring reads again and again: their text is made
+        # here, with the change, so that even the first read after it is quick.
+        for _, p in changed:
+            self._dump_parts[p.public_key] = (p, peer_parts(p))
         if new.protocol != old.protocol or new.cipher != old.cipher or self.engine is None:
             self._rebuild_engine()
             return
@@ -482,8 +490,6 @@ class Daemon(EngineDriver):
         now = time.monotonic()
         for key, _ in removed:
             del self.peers[key]
-            self._get_parts.pop(key, None)
-            self._dump_parts.pop(key, None)
             self._src.pop(key, None)
             engine.remove_peer(key)
         for before, p in changed:
