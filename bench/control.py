@@ -219,7 +219,8 @@ def iperf_many(conf: str) -> dict[str, float]:
             lab.backend.set_device(only_a)
             assert ping(a, b.tun4).returncode == 0, "no tunnel"
             alone.append(iperf(lab, a, b, seconds=IPERF_SECONDS) / 1e9)
-            subprocess.run([SSWCTL, "addconf", b.iface, path], check=True, capture_output=True, timeout=1800)
+            subprocess.run(["ip", "netns", "exec", b.ns, SSWCTL, "addconf", b.iface, path], check=True,
+                           capture_output=True, timeout=1800)  # in its namespace: daemons are per namespace
             assert len(lab.backend.get_device(b.iface).peers) == PEERS + 1
             assert ping(a, b.tun4).returncode == 0, "no tunnel with the peers added"
             crowded.append(iperf(lab, a, b, seconds=IPERF_SECONDS) / 1e9)

@@ -104,8 +104,8 @@ class Daemon(EngineDriver):
         self.peers: dict[bytes, PeerRuntime] = {}
         # A peer's get and dump text between configuration changes, keyed by
         # public key, with the configured Peer it was made from (a change makes
-        # a new Peer: RunningConfig copies on write); the dump's made with each
-        # change (_commit), the get's on first read.
+        # a new Peer: RunningConfig copies on write), made with each change
+        # (_commit).
         self._get_parts: dict[bytes, tuple[Peer, tuple]] = {}
         self._dump_parts: dict[bytes, tuple[Peer, tuple]] = {}
         self.drops: collections.Counter = collections.Counter()
@@ -417,10 +417,10 @@ class Daemon(EngineDriver):
         return endpoint, hs, rx, tx
 
     def _uapi_get(self, option: str) -> str:
-        """A get reply: wg's lines, with SecureSwift's (EXTENSIONS_LINE), or
-        ``wg show dump``'s text (DUMP_LINE). The last two are made from per-peer
-        text kept between configuration changes: at 100,000 peers a read formats
-        endpoints, handshakes and counters only."""
+        """A get reply: wg's lines (no option), wg's and SecureSwift's
+        (EXTENSIONS_LINE), or ``wg show dump``'s text (DUMP_LINE). The first and
+        the last are made from per-peer text kept between configuration changes:
+        at 100,000 peers a read formats endpoints, handshakes and counters only."""
         if option == EXTENSIONS_LINE:
             return encode_get(self.snapshot(), extensions=True)
         dump = option == DUMP_LINE
@@ -471,10 +471,11 @@ class Daemon(EngineDriver):
         for key, _ in removed:
             self._get_parts.pop(key, None)
             self._dump_parts.pop(key, None)
-        # Dumps are what monitoring reads again and again: their text is made
-        # here, with the change, so that even the first read after it is quick.
+        # Gets and dumps are what monitoring reads again and again: their text
+        # is made here, with the change, so that even the first read is quick.
         for _, p in changed:
             self._dump_parts[p.public_key] = (p, peer_parts(p))
+            self._get_parts[p.public_key] = (p, peer_get_parts(p))
         if new.protocol != old.protocol or new.cipher != old.cipher or self.engine is None:
             self._rebuild_engine()
             return
