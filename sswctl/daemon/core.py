@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import errno
+import gc
 import logging
 import selectors
 import socket
@@ -55,6 +56,14 @@ log = logging.getLogger("sswctl.daemon")
 # After a routing change, sticky sources are checked this much later: a burst
 # of changes (a whole table reloaded) costs one check.
 RECHECK_DELAY = 0.05
+# After a large configuration change, once its reply has gone out: a full garbage
+# collection, then the survivors frozen (gc.freeze), so that Python's
+# collector does not walk 10,000 peers' state again during the next get.
+GC_DELAY = 0.02
+# Only after a change this large (or a replacement of all peers): a peer or
+# ten added one `set` at a time leave the collector's work as it was, and a
+# collection after each would make the next `set` wait for it.
+GC_AFTER_PEERS = 1000
 
 
 class PeerRuntime:
@@ -120,6 +129,7 @@ class Daemon(EngineDriver):
         self.running = False
         self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
         self._recheck_at: float | None = None  # when to check sticky sources against routing
+        self._gc_at: float | None = None  # when to collect after a change (GC_DELAY)
         # Per peer, the source the last check dropped: a datagram the peer sent
         # to it before it saw our new one must not make it sticky again.
         self._unfit: dict[bytes, str] = {}
@@ -237,7 +247,16 @@ class Daemon(EngineDriver):
         if self._recheck_at is not None and now >= self._recheck_at:
             self._recheck_at = None
             self._recheck_sources()
-        return self._recheck_at
+        if self._gc_at is not None and now >= self._gc_at:
+            # The peers' state is long-lived: collected once here, when idle,
+            # it is left out of every later collection (a full one over 10,000
+            # peers took 100 ms, and the first get after a load paid it).
+            self._gc_at = None
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+        due = [t for t in (self._recheck_at, self._gc_at) if t is not None]
+        return min(due) if due else None
 
     def _recheck_sources(self) -> None:
         """Routing changed: a sticky source stays only while routing still sends
@@ -461,6 +480,8 @@ class Daemon(EngineDriver):
                 raise UAPIError(f"cannot bind UDP port {new.listen_port}: {e.strerror}", errno.EADDRINUSE) from None
             new.listen_port = self.config.listen_port
         self._commit(change, addrs)
+        if len(change.peers) >= GC_AFTER_PEERS or change.replace:
+            self._gc_at = time.monotonic() + GC_DELAY
 
     def _commit(self, change: Change, addrs: dict) -> None:
         """Apply a validated change; costs the peers it names, not all of them
