@@ -72,7 +72,7 @@ guest_run "$results" "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
 	--memory "$VM_MEM" --cpus "$VM_CPUS" \
 	--verbose --append "loglevel=4 no_timer_check init_on_alloc=0" \
 	--cwd "$ROOT" --rwdir "$results" \
-	--exec "SSW_KMODS=$(printf %q "$KMODS") $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args"
+	--exec "SSW_KMODS=$(printf %q "$KMODS") SSW_VM_SCALE_PEERS=${SSW_VM_SCALE_PEERS:-} $ROOT/tests/vm/guest.sh $results $ko $((VM_TIMEOUT - VM_SLACK)) $pytest_args"
 vng_rc=$guest_rc
 t1=$(date +%s.%N)
 

@@ -165,7 +165,7 @@ def test_setconf_showconf_full_size_round_trip(iface, tmp_path, n_peers, n_aips)
 # The server shape of bench/control.py (a key, a PSK, an IPv4 /32 and an IPv6 /128 each,
 # every tenth with an endpoint). SSW_VM_SCALE_PEERS=100000 for the 100k round trip
 # (docs/kernel-module.md, "Timings", has both); the suite runs 10,000.
-SCALE_PEERS = int(os.environ.get("SSW_VM_SCALE_PEERS", "10000"))
+SCALE_PEERS = int(os.environ.get("SSW_VM_SCALE_PEERS") or "10000")
 
 
 def server_config(n: int, rng: random.Random) -> Device:
