@@ -753,9 +753,10 @@ class Engine:
             self.timer_visits += 1
             events += self._fire(p, now)
             rest = p.deadlines()
-            if rest and (p._due is None or min(rest) < p._due):
-                p._due = min(rest)
-                heapq.heappush(heap, (p._due, next(_timer_seq), p))
+            first = min(rest) if rest else None
+            if first is not None and (p._due is None or first < p._due):
+                p._due = first
+                heapq.heappush(heap, (first, next(_timer_seq), p))
         return events
 
     def _fire(self, p: PeerSession, now: float) -> list:

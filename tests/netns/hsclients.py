@@ -109,7 +109,7 @@ def run(spec: dict) -> dict:
                 send(c, now)
             still.append(c)
         waiting = still
-    elapsed = (max(done) if not waiting else time.monotonic() - t0) if done else time.monotonic() - t0
+    elapsed = max(done) if done and not waiting else time.monotonic() - t0
     for c in clients:
         c["sock"].close()
     return {"done": len(done), "clients": n, "elapsed": elapsed, "times": sorted(done),

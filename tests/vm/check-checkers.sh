@@ -37,7 +37,7 @@ mkdir -p "$results"
 echo "== checkers on $KVER: ${bugs[*]}"
 t0=$(date +%s)
 . "$ROOT/tests/vm/guest-run.sh"
-guest_run "$results" "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
+guest_run "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
 	--run "$VMLINUZ" --disable-kvm \
 	--memory 2G --cpus 2 --verbose \
 	--append "loglevel=4 no_timer_check kasan_multi_shot kfence.sample_interval=2000" \

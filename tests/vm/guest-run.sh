@@ -1,7 +1,7 @@
 # Sourced (bash) by run-vm.sh and check-checkers.sh: boot a guest under
 # virtme-ng (TCG) and watch that it comes up.
 #
-#   guest_run RESULTS START_FILE TIMEOUT CONSOLE vng-arguments...
+#   guest_run START_FILE TIMEOUT CONSOLE vng-arguments...
 #
 # runs `timeout TIMEOUT vng vng-arguments...` with the console in CONSOLE and
 # sets guest_rc (vng's exit; 124 when TIMEOUT killed it) and guest_hung (1
@@ -37,9 +37,9 @@ _guest_boot() {	# START_FILE TIMEOUT CONSOLE vng-arguments...
 	set -e
 }
 
-guest_run() {	# RESULTS START_FILE TIMEOUT CONSOLE vng-arguments...
-	local results=$1 start=$2 limit=$3 console=$4
-	shift 4
+guest_run() {	# START_FILE TIMEOUT CONSOLE vng-arguments...
+	local start=$1 limit=$2 console=$3
+	shift 3
 	_guest_boot "$start" "$limit" "$console" "$@"
 	if [ ! -s "$start" ] && { [ "$guest_rc" != 124 ] || [ "$guest_hung" = 1 ]; }; then
 		echo "!! guest died or hung during boot (vng exit $guest_rc); console:"

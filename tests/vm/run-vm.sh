@@ -67,7 +67,7 @@ pytest_args=""
 . "$ROOT/tests/vm/guest-run.sh"
 rm -f "$results"/pytest.* "$results"/t_end "$results"/dmesg.txt "$results"/kmemleak.txt "$results"/module-range
 t0=$(date +%s.%N)
-guest_run "$results" "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
+guest_run "$results/t_start" "$VM_TIMEOUT" "$results/console.log" \
 	--run "$VMLINUZ" --disable-kvm \
 	--memory "$VM_MEM" --cpus "$VM_CPUS" \
 	--verbose --append "loglevel=4 no_timer_check init_on_alloc=0" \
