@@ -505,17 +505,7 @@ def write_config(device: Device, quick: QuickSettings | None = None, *, extensio
     Without ``quick`` the text has no wg-quick keys; ``extensions=False`` leaves out
     Protocol and Cipher. Peer names are written as ``# Name = ...`` comments.
     """
-    iface: list[str] = []
-    if device.private_key is not None:
-        iface.append(f"PrivateKey = {keys.to_base64(device.private_key)}")
-    if device.listen_port is not None:
-        iface.append(f"ListenPort = {device.listen_port}")
-    if device.fwmark is not None:
-        iface.append(f"FwMark = {f'0x{device.fwmark:x}' if device.fwmark else 'off'}")
-    if extensions and device.protocol is not None:
-        iface.append(f"Protocol = {device.protocol.value}")
-    if extensions and device.cipher is not None:
-        iface.append(f"Cipher = {device.cipher.value}")
+    iface = interface_lines(device, extensions=extensions)
     if quick is not None:
         if quick.addresses:
             iface.append(f"Address = {', '.join(str(a) for a in quick.addresses)}")
@@ -538,6 +528,25 @@ def write_config(device: Device, quick: QuickSettings | None = None, *, extensio
     blocks: list[list[str]] = [["[Interface]", *iface]] if iface else []
     blocks.extend(peer_section(peer) for peer in device.peers)
     return "\n\n".join("\n".join(b) for b in blocks) + ("\n" if blocks else "")
+
+
+def interface_lines(device: Device, *, running: bool = False, extensions: bool = True) -> list[str]:
+    """The wg keys of an ``[Interface]`` section, in wg showconf's order. A
+    configuration (``running`` false) writes what is set, a firewall mark of
+    0 as ``off``; a running device (showconf) leaves out what is off.
+    ``extensions=False`` leaves out Protocol and Cipher."""
+    lines = []
+    if device.listen_port if running else device.listen_port is not None:
+        lines.append(f"ListenPort = {device.listen_port}")
+    if device.fwmark if running else device.fwmark is not None:
+        lines.append(f"FwMark = {f'0x{device.fwmark:x}' if device.fwmark else 'off'}")
+    if device.private_key is not None:
+        lines.append(f"PrivateKey = {keys.to_base64(device.private_key)}")
+    if extensions and device.protocol is not None:
+        lines.append(f"Protocol = {device.protocol.value}")
+    if extensions and device.cipher is not None:
+        lines.append(f"Cipher = {device.cipher.value}")
+    return lines
 
 
 def peer_section(peer: Peer, *, running: bool = False) -> list[str]:

@@ -822,6 +822,41 @@ static PyObject *peer_stats(struct ssw_peer *p)
 		p->previous ? Py_True : Py_False, "next", p->next ? Py_True : Py_False);
 }
 
+/*
+ * fn(p, ctx) for every peer, under the read lock (workers keep running;
+ * counters are atomics); stops at the first nonzero return and returns it.
+ * Every 256 peers a waiting writer (the receive worker freeing a retired
+ * keypair) is let in: with writer preference the send worker would
+ * otherwise queue behind it for the whole walk of 100k peers. Peers change
+ * only by control calls, which the calling thread makes, so the array stays
+ * as it is in between.
+ */
+static int walk_peers(struct ssw_dev *d, int (*fn)(struct ssw_peer *p, size_t i, void *ctx), void *ctx)
+{
+	int rc = 0;
+
+	rdlock(d);
+	for (size_t i = 0; !rc && i < d->n_peers; i++) {
+		if (i && !(i % 256)) {
+			unlock(d);
+			rdlock(d);
+		}
+		rc = fn(d->peers[i], i, ctx);
+	}
+	unlock(d);
+	return rc;
+}
+
+static int add_peer_stats(struct ssw_peer *p, size_t i, void *peers)
+{
+	PyObject *k = PyLong_FromUnsignedLongLong(p->id), *v = peer_stats(p);
+	int rc = !k || !v || PyDict_SetItem(peers, k, v) ? -1 : 0;
+
+	Py_XDECREF(k);
+	Py_XDECREF(v);
+	return rc;
+}
+
 /* stats() -> {"device": {"drops": {...}}, "peers": {id: {...}}} */
 static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 {
@@ -830,36 +865,10 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 	if (check(self))
 		return NULL;
 	peers = PyDict_New();
-	if (!peers)
+	if (!peers || walk_peers(&self->dev, add_peer_stats, peers)) {
+		Py_XDECREF(peers);
 		return NULL;
-	rdlock(&self->dev); /* workers keep running; counters are atomics */
-	for (size_t i = 0; i < self->dev.n_peers; i++) {
-		struct ssw_peer *p = self->dev.peers[i];
-		PyObject *k, *v;
-
-		/* Let a waiting writer (the receive worker freeing a retired
-		 * keypair) in now and then: with writer preference, the send
-		 * worker would otherwise queue behind it for the whole walk of
-		 * 100k peers. Peers change only by control calls, which this
-		 * thread makes, so the array stays as it is in between. */
-		if (i && !(i % 256)) {
-			unlock(&self->dev);
-			rdlock(&self->dev);
-		}
-		k = PyLong_FromUnsignedLongLong(p->id);
-		v = peer_stats(p);
-
-		if (!k || !v || PyDict_SetItem(peers, k, v)) {
-			Py_XDECREF(k);
-			Py_XDECREF(v);
-			unlock(&self->dev);
-			Py_DECREF(peers);
-			return NULL;
-		}
-		Py_DECREF(k);
-		Py_DECREF(v);
 	}
-	unlock(&self->dev);
 	dev = Py_BuildValue("{sNsNsOsKsKsKsK}", "drops", drops_dict(self->dev.drops), "handshake",
 			    hs_dict(&self->dev), "running",
 			    self->dev.running ? Py_True : Py_False, "tun_reads",
@@ -874,6 +883,18 @@ static PyObject *Datapath_stats(DatapathObject *self, PyObject *unused)
 	return out;
 }
 
+static int set_peer_transfer(struct ssw_peer *p, size_t i, void *list)
+{
+	PyObject *t = Py_BuildValue("(KKK)", (unsigned long long)p->id,
+				    (unsigned long long)atomic_load(&p->c.rx_bytes),
+				    (unsigned long long)atomic_load(&p->c.tx_bytes));
+
+	if (!t)
+		return -1;
+	PyList_SET_ITEM((PyObject *)list, (Py_ssize_t)i, t);
+	return 0;
+}
+
 /* transfer() -> [(id, rx_bytes, tx_bytes)]: what a get or a dump reports
  * per peer, without stats()'s dictionaries (a dump of 100k peers reads it). */
 static PyObject *Datapath_transfer(DatapathObject *self, PyObject *unused)
@@ -882,25 +903,10 @@ static PyObject *Datapath_transfer(DatapathObject *self, PyObject *unused)
 
 	if (check(self))
 		return NULL;
-	rdlock(&self->dev);
+	/* n_peers changes only by this thread's control calls: sized once */
 	out = PyList_New((Py_ssize_t)self->dev.n_peers);
-	for (size_t i = 0; out && i < self->dev.n_peers; i++) {
-		struct ssw_peer *p = self->dev.peers[i];
-		PyObject *t;
-
-		if (i && !(i % 256)) { /* let a waiting writer in, as stats() does */
-			unlock(&self->dev);
-			rdlock(&self->dev);
-		}
-		t = Py_BuildValue("(KKK)", (unsigned long long)p->id,
-				  (unsigned long long)atomic_load(&p->c.rx_bytes),
-				  (unsigned long long)atomic_load(&p->c.tx_bytes));
-		if (!t)
-			Py_CLEAR(out);
-		else
-			PyList_SET_ITEM(out, (Py_ssize_t)i, t);
-	}
-	unlock(&self->dev);
+	if (out && walk_peers(&self->dev, set_peer_transfer, out))
+		Py_CLEAR(out);
 	return out;
 }
 

@@ -7,28 +7,17 @@ in a named peer's section, so ``sswctl setconf`` restores the interface exactly.
 
 from __future__ import annotations
 
-from .. import keys
-from ..config import peer_section
+from .. import config
 from ..ipc.dispatch import get_device
 from ..model import Device
 from . import Command, Param
 
 
 def format_showconf(dev: Device) -> str:
-    out = ["[Interface]"]
-    if dev.listen_port:
-        out.append(f"ListenPort = {dev.listen_port}")
-    if dev.fwmark:
-        out.append(f"FwMark = 0x{dev.fwmark:x}")
-    if dev.private_key:
-        out.append(f"PrivateKey = {keys.to_base64(dev.private_key)}")
-    if dev.protocol is not None:
-        out.append(f"Protocol = {dev.protocol}")
-    if dev.cipher is not None:
-        out.append(f"Cipher = {dev.cipher}")
+    out = ["[Interface]", *config.interface_lines(dev, running=True)]
     out.append("")  # as wg: a blank line after [Interface], and between peers
     for i, p in enumerate(dev.peers):
-        out += ([""] if i else []) + peer_section(p, running=True)
+        out += ([""] if i else []) + config.peer_section(p, running=True)
     return "\n".join(out) + "\n"
 
 

@@ -303,3 +303,15 @@ def test_allowed_ips_lookup_is_the_longest_prefix(sets, probes):
         best = max((n for n in owner if n.version == addr.version and addr in n), key=lambda n: n.prefixlen,
                    default=None)
         assert dp.route(addr) == (None if best is None else owner[best]), addr
+
+
+def test_transfer_and_stats_walk_every_peer_past_the_lock_yields():
+    """Both walks let a writer in every 256 peers; neither may skip or repeat one."""
+    dp = datapath.Datapath(WG_TYPE_DATA)
+    names = [f"p{i}" for i in range(700)]
+    for n in names:
+        dp.set_peer(n)
+    assert dp.transfer() == {n: (0, 0) for n in names}
+    assert sorted(dp.stats()["peers"]) == sorted(names)
+    dp.remove_peer("p0")
+    assert len(dp.transfer()) == len(dp.stats()["peers"]) == 699
