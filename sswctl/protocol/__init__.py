@@ -77,7 +77,7 @@ Engine API (stable):
   keypairs); ``keypairs(pub) -> {"current"|"previous"|"next": Keypair | None}``
 - ``public_key``, ``protocol``, ``cipher``, ``mode``
 
-Events: :class:`Transmit` (peer, data, dest, kind), :class:`KeypairCreated`
+Events (events.py, their own module): :class:`Transmit` (peer, data, dest, kind), :class:`KeypairCreated`
 (peer, keypair), :class:`HandshakeCompleted` (peer, wall_time),
 :class:`HandshakeGaveUp` (peer, dropped_packets), :class:`KeysZeroed` (peer).
 
@@ -89,18 +89,7 @@ planes with is tests/transport_oracle.py, not part of this package.
 """
 
 from .constants import *  # noqa: F403
-from .engine import (
-    Engine,
-    Event,
-    HandshakeCompleted,
-    HandshakeGaveUp,
-    KeypairCreated,
-    KeysZeroed,
-    PeerSession,
-    Received,
-    Timestamps,
-    Transmit,
-)
+from .engine import Engine, PeerSession, Timestamps
 from .errors import (
     ConfigError,
     DecryptError,
@@ -114,6 +103,7 @@ from .errors import (
     UnknownPeerError,
     WrongProtocolError,
 )
+from .events import Event, HandshakeCompleted, HandshakeGaveUp, KeypairCreated, KeysZeroed, Received, Transmit
 from .keypair import Keypair
 from .modes import Mode, mode_for
 
