@@ -4,7 +4,7 @@
 Run as root. Same veth pair, same run, same measurements as
 bench/throughput.py (iperf3 TCP BENCH_SECONDS per direction, ping RTT),
 for: the raw veth, wireguard-go on both ends, and the C data path on both
-ends (keys from handshake_only engines, one Python process holding both
+ends (keys from two protocol engines, one Python process holding both
 sides; the Python threads sleep while the C workers carry the traffic),
 with plain TUN devices and with TUN offloads (IFF_VNET_HDR + TSO).
 Writes the "Measured" section of docs/datapath.md and prints the table.

@@ -64,7 +64,7 @@ def client_main(args) -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((f"192.168.77.{101 + i}", 0))
         s.setblocking(False)
-        e = Engine(keys.from_base64(priv), spec["protocol"], wall_offset=wall, handshake_only=True)
+        e = Engine(keys.from_base64(priv), spec["protocol"], wall_offset=wall)
         e.add_peer(server, endpoint=dst)
         c = {"sock": s, "engine": e, "clock": max(time.monotonic(), spec["clock"]), "sent_at": 0.0, "due": 0.0}
         clients.append(c)

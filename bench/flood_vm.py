@@ -71,8 +71,7 @@ class Clients:
         self.cookies = 0
         self.sel = selectors.DefaultSelector()
         for i in range(CLIENTS):
-            eng = Engine(keys.clamp(os.urandom(32)), "wireguard", wall_offset=time.time() - time.monotonic(),
-                         handshake_only=True)
+            eng = Engine(keys.clamp(os.urandom(32)), "wireguard", wall_offset=time.time() - time.monotonic())
             eng.add_peer(server_pub, endpoint=self.dest)
             with in_netns(ns):
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -1,6 +1,6 @@
 """The native data path (sswctl/_datapath/, C): transport packets without the GIL.
 
-The daemon keeps the protocol engine in ``handshake_only`` mode and hands the
+The daemon's protocol engine negotiates keys only and hands the
 data plane to two native threads, as the kernel backend hands it to the
 module (docs/kernel-module.md, "The handshake daemon (kernel backend)"). It is
 the userspace backend's only data plane: ``native`` is None when the extension

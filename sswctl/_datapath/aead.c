@@ -1,7 +1,7 @@
 /* Transport AEAD through OpenSSL's EVP (AES-NI and the vectorised ChaCha20
  * come with it). One context per direction per keypair, keyed once; each
  * packet only sets the nonce: 4 zero bytes then the counter, u64 LE, as
- * sswctl/protocol/keypair.py. No associated data. */
+ * tests/transport_oracle.py's TransportKeypair. No associated data. */
 #include "dp.h"
 
 #include <string.h>
@@ -78,7 +78,7 @@ int ssw_aead_open(struct ssw_aead *a, uint64_t counter, const uint8_t *in, size_
 	return 0;
 }
 
-/* keypair.py: pad to 16; never beyond the MTU (but never below the packet). */
+/* As the oracle: pad to 16; never beyond the MTU (but never below the packet). */
 size_t ssw_padded_len(size_t n, int mtu)
 {
 	size_t padded = (n + SSW_PADDING_MULTIPLE - 1) & ~(size_t)(SSW_PADDING_MULTIPLE - 1);

@@ -1,6 +1,6 @@
 /* SecureSwift native data path: shared definitions.
  *
- * The Python daemon negotiates keys (sswctl.protocol in handshake_only mode)
+ * The Python daemon negotiates keys (sswctl.protocol, handshakes only)
  * and installs keypairs here; two native threads carry transport packets
  * (types 4 / 0x14) between a TUN device and UDP sockets without the GIL.
  * Locking and the lifetime rules are in docs/datapath.md; in short: one

@@ -1,6 +1,7 @@
 /* The 8192-bit replay window: RFC 6479's bitmap as in the Linux driver's
  * counter_validate (receive.c), with exactly the semantics of
- * sswctl/protocol/replay.py (a hypothesis test runs both side by side). */
+ * the ReplayWindow of tests/transport_oracle.py (a hypothesis test runs both
+ * side by side). */
 #include "dp.h"
 
 #include <string.h>

@@ -65,7 +65,7 @@ static bool src_refused(int err)
 
 /* buf holds the plaintext at buf + SSW_DATA_HEADER_LEN; seals it in place and
  * returns the datagram length. The header and padding rule are
- * keypair.py's: type|0|0|0|receiver LE|counter LE, zero padding to 16. */
+ * tests/transport_oracle.py's: type|0|0|0|receiver LE|counter LE, zero padding to 16. */
 size_t ssw_encrypt_packet(struct ssw_keypair *kp, uint8_t type_data, int mtu, uint64_t counter, uint8_t *buf,
 			  size_t len)
 {

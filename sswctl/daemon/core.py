@@ -238,8 +238,6 @@ class Daemon(EngineDriver):
         self.mtu = mtu
         if self.tun is not None:
             self.tun.mtu = mtu
-        if self.engine is not None:
-            self.engine.mtu = mtu
         if self.dp is not None:
             self.dp.set_mtu(mtu)
 
@@ -536,10 +534,8 @@ class Daemon(EngineDriver):
         endpoints = {s.public_key: s.endpoint for s in old.peers()} if old is not None else {}
         self.drop_engine()
         if self.config.private_key is not None:
-            self.engine = Engine(
-                self.config.private_key, self.config.protocol, self.config.cipher,
-                wall_clock=time.time, timestamps=self.stamps, mtu=self.mtu, handshake_only=True,
-            )
+            self.engine = Engine(self.config.private_key, self.config.protocol, self.config.cipher,
+                                 wall_clock=time.time, timestamps=self.stamps)
         self._stop_dp()  # a new mode may mean a new transport type byte
         now = time.monotonic()
         known = self.peers

@@ -292,7 +292,7 @@ class KernelDaemon(EngineDriver):
                 log.info("%s: no private key yet: waiting for one", self.name)
                 return
             self.engine = Engine(new.private_key, new.protocol, new.cipher,
-                                 wall_clock=time.time, timestamps=self.stamps, handshake_only=True)
+                                 wall_clock=time.time, timestamps=self.stamps)
             for p in new.peers:
                 self._add_peer(p, now)
             return
@@ -374,7 +374,7 @@ class KernelDaemon(EngineDriver):
                  "initiator" if keypair.is_initiator else "responder")
 
     def gave_up(self, peer: bytes, dropped: int) -> None:
-        # The engine stages nothing here (handshake_only): the packets wait in the kernel.
+        # The engine stages nothing: the packets wait in the kernel.
         try:
             self.kb.drop_staged(self.name, peer)
         except IPCError as e:

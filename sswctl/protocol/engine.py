@@ -1,4 +1,11 @@
-"""The device-level protocol engine (see the package docstring for the API)."""
+"""The device-level handshake engine (see the package docstring for the API).
+
+It negotiates keypairs and runs the handshake's timers; the data plane (the
+kernel module or the userspace C plane) carries the transport packets. Where
+a data plane's behaviour touches the handshake (confirming new keys, staged
+packets, keepalives, the data timers), :class:`Engine` calls a small hook that
+does nothing here; tests/transport_oracle.py fills them in for the Python
+reference transport the tests compare the data planes with."""
 
 from __future__ import annotations
 
@@ -6,27 +13,23 @@ import heapq
 import itertools
 import os
 import random
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ..model import Cipher, Protocol
 from . import constants as C
 from .cookie import CookieChecker, CookieMaker, MacState
 from .errors import (
     ConfigError,
-    ExpiredError,
     MacError,
     MessageError,
     ProtocolError,
     UnknownIndexError,
 )
+from .events import HandshakeCompleted, HandshakeGaveUp, KeypairCreated, KeysZeroed, Received, Transmit
 from .keypair import Keypair
 from .messages import (
-    DATA_HEADER,
     message_type,
     parse_cookie_reply,
-    parse_data_header,
     parse_initiation,
     parse_response,
 )
@@ -68,81 +71,6 @@ class Timestamps:
         self._pairs[peer] = (sent, accepted)
 
 
-# --- events ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Transmit:
-    """Send ``data`` as one UDP datagram.
-
-    ``dest`` is where to send it: the source address of the datagram being
-    answered, else the peer's last authenticated source address, else None
-    (the caller uses the peer's configured endpoint; with none, it cannot send).
-    ``kind``: "initiation", "response", "cookie", "data" or "keepalive".
-    """
-
-    peer: bytes | None
-    data: bytes
-    dest: object
-    kind: str
-
-
-@dataclass(frozen=True)
-class KeypairCreated:
-    """A handshake derived a new keypair (install it into the kernel module).
-
-    ``keypair`` is the live :class:`~sswctl.protocol.keypair.Keypair`; see its
-    ``local_index``, ``remote_index``, ``send_key``, ``receive_key``,
-    ``cipher``, ``is_initiator``, ``created``.
-    """
-
-    peer: bytes
-    keypair: Keypair
-
-
-@dataclass(frozen=True)
-class HandshakeCompleted:
-    """Keys confirmed: the initiator consumed a response, or the responder
-    received the first data packet under the new keypair."""
-
-    peer: bytes
-    wall_time: float
-
-
-@dataclass(frozen=True)
-class HandshakeGaveUp:
-    """No response after MAX_TIMER_HANDSHAKES retries: staged packets dropped."""
-
-    peer: bytes
-    dropped_packets: int
-
-
-@dataclass(frozen=True)
-class KeysZeroed:
-    """3 x REJECT_AFTER_TIME after the last session: all keys overwritten."""
-
-    peer: bytes
-
-
-Event = Transmit | KeypairCreated | HandshakeCompleted | HandshakeGaveUp | KeysZeroed
-
-
-@dataclass
-class Received:
-    """Outcome of :meth:`Engine.receive` for an accepted datagram.
-
-    ``kind``: "initiation", "response", "cookie" (a cookie reply consumed),
-    "data", "keepalive", or "cookie_sent" (under load: we answered a handshake
-    message with a cookie reply instead of processing it).
-    ``packet`` is the inner IP packet with padding removed (data only).
-    """
-
-    kind: str
-    peer: bytes | None
-    packet: bytes | None = None
-    events: list = field(default_factory=list)
-
-
 # --- per-peer state ---------------------------------------------------------
 
 
@@ -172,12 +100,11 @@ class PeerSession:
     through Engine.update_peer. Times are on the engine's monotonic clock,
     ``last_handshake`` is wall-clock (Unix) time."""
 
-    # Timers: absolute deadlines or None (kernel timers.c).
+    # Timers: absolute deadlines or None (kernel timers.c). ``timers`` names
+    # them in the order a tick fires them, each by Engine._expired_<name>.
+    timers = ("retransmit", "zero_keys")
     t_retransmit = _Timer()
-    t_send_keepalive = _Timer()
-    t_new_handshake = _Timer()
     t_zero_keys = _Timer()
-    t_persistent_keepalive = _Timer()
 
     def __init__(self, identity: StaticIdentity, mode: Mode, public_key: bytes,
                  preshared_key: bytes | None, persistent_keepalive: int, endpoint, heap: list) -> None:
@@ -192,17 +119,11 @@ class PeerSession:
         self.next: Keypair | None = None
         self.endpoint = endpoint
         self.persistent_keepalive = persistent_keepalive
-        self.staged: deque[bytes] = deque(maxlen=C.MAX_STAGED_PACKETS)
         self.t_retransmit: float | None = None
-        self.t_send_keepalive: float | None = None
-        self.t_new_handshake: float | None = None
         self.t_zero_keys: float | None = None
-        self.t_persistent_keepalive: float | None = None
-        self.need_another_keepalive = False
         self.handshake_attempts = 0
         self.last_sent_handshake: float | None = None
         self.last_sent_timestamp = _NO_TIMESTAMP  # TAI64N of our last initiation to it
-        self.sent_lastminute_handshake = False
         self.last_handshake: float | None = None
         self.rx_bytes = 0
         self.tx_bytes = 0
@@ -211,35 +132,23 @@ class PeerSession:
         return f"<PeerSession {self.public_key[:4].hex()}...>"
 
     def deadlines(self) -> list[float]:
-        return [t for t in (self.t_retransmit, self.t_send_keepalive, self.t_new_handshake,
-                            self.t_zero_keys, self.t_persistent_keepalive) if t is not None]
-
-
-def _inner_length(plain: bytes) -> int:
-    """Length of the IP packet at the start of ``plain`` (strips padding)."""
-    version = plain[0] >> 4
-    if version == 4 and len(plain) >= 20:
-        n = int.from_bytes(plain[2:4], "big")
-        if 20 <= n <= len(plain):
-            return n
-    elif version == 6 and len(plain) >= 40:
-        n = 40 + int.from_bytes(plain[4:6], "big")
-        if n <= len(plain):
-            return n
-    raise MessageError("decrypted payload is not a valid IP packet")
+        found = (getattr(self, "t_" + name) for name in self.timers)
+        return [t for t in found if t is not None]
 
 
 class Engine:
-    """One interface's protocol state. Sans-I/O: the caller passes ``now``
+    """One interface's handshake state. Sans-I/O: the caller passes ``now``
     (monotonic seconds) to every call and performs the I/O the returned
     events ask for."""
+
+    #: The per-peer state class (the transport oracle's has more timers).
+    Session = PeerSession
 
     def __init__(self, private_key: bytes, protocol: Protocol | str = Protocol.SECURESWIFT,
                  cipher: Cipher | str | None = None, *,
                  wall_clock: Callable[[], float] | None = None, wall_offset: float | None = None,
                  timestamps: Timestamps | None = None,
-                 rng: Callable[[int], bytes] = os.urandom, mtu: int | None = None,
-                 handshake_only: bool = False) -> None:
+                 rng: Callable[[int], bytes] = os.urandom) -> None:
         """``wall_clock()`` returns the real-time clock (Unix seconds), read
         for every initiation's TAI64N timestamp and handshake time, so a clock
         stepped after start (NTP on a router without RTC) is followed; a
@@ -251,18 +160,15 @@ class Engine:
         ``timestamps`` keeps the per-peer timestamps (:class:`Timestamps`;
         the daemon passes one that survives restarts).
         ``rng(n)`` returns n random bytes (tests inject a deterministic one).
-        ``mtu`` caps padding (WireGuard never pads beyond the MTU).
 
-        ``handshake_only=True`` is for the kernel backend, where the module
-        owns the data path: the engine never encrypts transport packets (so
-        a keypair's counters are used by the kernel alone, never twice),
-        ``encrypt`` raises ConfigError, and only the handshake timers run
-        (retransmit, give-up, key zeroing). The kernel must send the
+        The data plane owns every transport packet: the engine never
+        encrypts one (so a keypair's counters are used by the data plane
+        alone, never twice), and only the handshake timers run here
+        (retransmit, give-up, key zeroing). The data plane sends the
         initiator's key-confirming keepalive itself when it installs a
-        keypair with ``is_initiator``, and ask for handshakes
-        (``initiate``) when it needs one."""
+        keypair with ``is_initiator``, runs the data timers, and asks for
+        handshakes (``initiate``) when it needs one."""
         self.mode = mode_for(protocol, cipher)
-        self.handshake_only = handshake_only
         self._rng = rng
         self._jitter_rng = random.Random(int.from_bytes(rng(8), "little"))
         self.wall_offset = wall_offset
@@ -270,7 +176,6 @@ class Engine:
             raise ConfigError("give the engine one of wall_clock or wall_offset")
         self._wall_clock = wall_clock
         self.timestamps = timestamps if timestamps is not None else Timestamps()
-        self.mtu = mtu
         self.under_load = False
         self._peers: dict[bytes, PeerSession] = {}
         # (deadline, seq, session): each peer's earliest timer (PeerSession's
@@ -331,12 +236,12 @@ class Engine:
             self._check_key(preshared_key, "preshared key")
         if public_key == self.identity.public:
             raise ConfigError("peer public key equals the interface's own")
-        p = self._peers[bytes(public_key)] = PeerSession(
+        p = self._peers[bytes(public_key)] = self.Session(
             self.identity, self.mode, bytes(public_key), preshared_key,
             self._check_keepalive(persistent_keepalive), endpoint, self._timers)
         p.last_sent_timestamp, p.handshake.latest_timestamp = self.timestamps.load(p.public_key)
         if now is not None and persistent_keepalive:
-            return self.send_keepalive(public_key, now)
+            return self._keepalive_due(p, now)
         return []
 
     def update_peer(self, public_key: bytes, *, preshared_key=_UNSET, persistent_keepalive=_UNSET,
@@ -354,9 +259,9 @@ class Engine:
             old = p.persistent_keepalive
             p.persistent_keepalive = self._check_keepalive(persistent_keepalive)
             if not p.persistent_keepalive:
-                p.t_persistent_keepalive = None
+                self._t_persistent_keepalive_off(p)
             elif p.persistent_keepalive != old and now is not None:
-                return self.send_keepalive(public_key, now)
+                return self._keepalive_due(p, now)
         return []
 
     def remove_peer(self, public_key: bytes) -> None:
@@ -365,7 +270,6 @@ class Engine:
         self._clear_keys(p)
         p.keys.zero()
         p.cookie.zero()
-        p.staged.clear()
         del self._peers[p.public_key]
 
     def forget_keypairs(self, public_key: bytes) -> None:
@@ -420,7 +324,7 @@ class Engine:
 
     def _jitter(self) -> float:
         # Timer jitter needs no cryptographic randomness; a PRNG seeded from
-        # rng keeps the per-packet path free of system calls.
+        # rng spares a system call per timer.
         return C.REKEY_TIMEOUT_JITTER_MAX * self._jitter_rng.random()
 
     def _new_index(self, p: PeerSession, owner: Handshake | Keypair) -> int:
@@ -449,24 +353,55 @@ class Engine:
 
     @staticmethod
     def _usable(kp: Keypair | None, now: float) -> bool:
-        return (kp is not None and kp.valid and now - kp.created < C.REJECT_AFTER_TIME
-                and kp.send_counter < C.REJECT_AFTER_MESSAGES)
+        return kp is not None and kp.valid and now - kp.created < C.REJECT_AFTER_TIME
 
-    # timers.c hooks
+    def _new_keypair(self, **fields) -> Keypair:
+        """The keypair a finished handshake derived (``Keypair``'s fields)."""
+        return Keypair(**fields)
+
+    # --- what the data plane does -------------------------------------------
+    # Hooks where a transport acts. Here they leave it to the data plane
+    # (kernel module, userspace C plane); tests/transport_oracle.py fills them in.
+
+    def _keepalive_due(self, p: PeerSession, now: float) -> list:
+        """A keepalive is due (a peer added or its persistent keepalive
+        changed). The data plane sends it; the engine makes sure there is a
+        session to send it under."""
+        return [] if self._usable(p.current, now) else self._send_initiation(p, now, False)
+
+    def _confirm_keys(self, p: PeerSession, now: float) -> list:
+        """The initiator consumed a response: its first packet under the new
+        keypair (a keepalive if nothing waits) confirms the keys to the
+        responder. The data plane sends it when it installs the keypair."""
+        return []
+
+    def _drop_staged(self, p: PeerSession) -> int:
+        """The handshake gave up: drop the packets that waited for it; returns
+        how many. They wait in the data plane, which drops them itself."""
+        return 0
+
+    def _receive_data(self, datagram: bytes, src, now: float) -> Received:
+        """A transport data message: the data plane's. The daemons never hand
+        one to the engine; a caller that does has it refused."""
+        raise MessageError("a transport data message: the data plane takes these, not the handshake engine")
+
+    # timers.c's event hooks. The first four serve the data timers (the data
+    # plane's), so they do nothing here.
     def _t_any_sent(self, p: PeerSession) -> None:
-        p.t_send_keepalive = None
+        pass
 
     def _t_any_received(self, p: PeerSession) -> None:
-        p.t_new_handshake = None
+        pass
 
     def _t_traversal(self, p: PeerSession, now: float) -> None:
-        if p.persistent_keepalive and not self.handshake_only:
-            p.t_persistent_keepalive = now + p.persistent_keepalive
+        pass
+
+    def _t_persistent_keepalive_off(self, p: PeerSession) -> None:
+        pass
 
     def _t_handshake_complete(self, p: PeerSession, now: float) -> list:
         p.t_retransmit = None
         p.handshake_attempts = 0
-        p.sent_lastminute_handshake = False
         p.last_handshake = self.wall_time(now)
         return [HandshakeCompleted(p.public_key, p.last_handshake)]
 
@@ -503,85 +438,18 @@ class Engine:
         """Start a handshake now (rate-limited to one per REKEY_TIMEOUT)."""
         return self._send_initiation(self._peer(public_key), now, False)
 
-    def send_keepalive(self, public_key: bytes, now: float) -> list:
-        """Send an empty data packet (starts a handshake if there is no session)."""
-        p = self._peer(public_key)
-        if not p.staged:
-            p.staged.append(b"")
-        return self._send_staged(p, now)
-
-    def _send_staged(self, p: PeerSession, now: float) -> list:
-        kp = p.current
-        if self.handshake_only:
-            p.staged.clear()
-            return [] if self._usable(kp, now) else self._send_initiation(p, now, False)
-        if not self._usable(kp, now):
-            return self._send_initiation(p, now, False)
-        events: list = []
-        while p.staged:
-            if not self._usable(kp, now):  # counter space ran out mid-queue
-                return events + self._send_initiation(p, now, False)
-            packet = p.staged.popleft()
-            events.append(Transmit(p.public_key, bytes(self._seal(p, kp, packet, now)), p.endpoint,
-                                   "data" if packet else "keepalive"))
-        events.extend(self._keep_key_fresh_send(p, kp, now))
-        return events
-
-    def _seal(self, p: PeerSession, kp: Keypair, packet: bytes, now: float) -> bytearray:
-        out = kp.encrypt(packet, self.mtu)
-        p.tx_bytes += len(out)
-        self._t_traversal(p, now)
-        p.t_send_keepalive = None
-        if packet and p.t_new_handshake is None:
-            p.t_new_handshake = now + C.KEEPALIVE_TIMEOUT + C.REKEY_TIMEOUT + self._jitter()
-        return out
-
-    def _keep_key_fresh_send(self, p: PeerSession, kp: Keypair, now: float) -> list:
-        if kp.send_counter > C.REKEY_AFTER_MESSAGES or (
-                kp.is_initiator and now - kp.created >= C.REKEY_AFTER_TIME):
-            return self._send_initiation(p, now, False)
-        return []
-
-    def encrypt(self, public_key: bytes, packet: bytes, now: float) -> tuple[bytearray | None, list]:
-        """Encrypt one inner packet for a peer.
-
-        Returns ``(datagram, events)``. With a usable session ``datagram`` is
-        the transport message to send to the peer's endpoint and ``events``
-        is usually empty (it holds an initiation when the key is due for
-        rekeying). Without one, ``datagram`` is None: the packet is staged
-        (up to MAX_STAGED_PACKETS, oldest dropped) and ``events`` may hold an
-        initiation to send; staged packets come out as Transmit events once
-        the handshake completes.
-        """
-        p = self._peers.get(public_key)
-        if p is None or self.handshake_only:
-            raise ConfigError("no such peer" if p is None else "handshake-only engine: the kernel encrypts")
-        kp = p.current
-        if (kp is None or not kp.valid or now - kp.created >= C.REJECT_AFTER_TIME
-                or kp.send_counter >= C.REJECT_AFTER_MESSAGES or p.staged):
-            p.staged.append(bytes(packet))
-            return None, self._send_staged(p, now)
-        out = self._seal(p, kp, packet, now)
-        return out, self._keep_key_fresh_send(p, kp, now)
-
     # --- receiving ------------------------------------------------------------
 
     def receive(self, datagram: bytes, src, now: float) -> Received:
-        """Process one UDP payload from ``src`` (an address tuple, opaque
-        except for cookies). Returns a :class:`Received`; raises a
-        :class:`~sswctl.protocol.errors.ProtocolError` subclass when the
-        datagram is dropped (its ``reason`` names the counter)."""
+        """Process one handshake message or cookie reply from ``src`` (an
+        address tuple, opaque except for cookies). Returns a :class:`Received`;
+        raises a :class:`~sswctl.protocol.errors.ProtocolError` subclass when
+        the datagram is dropped (its ``reason`` names the counter), as every
+        transport data message is (``_receive_data``)."""
         mode = self.mode
-        # Fast path: a well-formed transport header (type word incl. zero
-        # reserved bytes, receiver, counter) without building a DataHeader.
-        if len(datagram) >= C.DATA_MIN_LEN:
-            word, receiver, counter = DATA_HEADER.unpack_from(datagram)
-            if word == mode.type_data:
-                return self._receive_data(datagram, receiver, counter, src, now)
         t = message_type(datagram, mode)
         if t == mode.type_data:
-            hdr = parse_data_header(datagram, mode)  # raises: too short
-            return self._receive_data(datagram, hdr.receiver, hdr.counter, src, now)
+            return self._receive_data(datagram, src, now)
         if t == mode.type_initiation:
             return self._receive_initiation(datagram, src, now)
         if t == mode.type_response:
@@ -647,10 +515,7 @@ class Engine:
         kp = self._begin_session(p, now)
         events: list = [KeypairCreated(p.public_key, kp)]
         events += self._t_handshake_complete(p, now)
-        if not self.handshake_only:
-            if not p.staged:
-                p.staged.append(b"")  # key confirmation for the responder
-            events += self._send_staged(p, now)
+        events += self._confirm_keys(p, now)
         return Received("response", p.public_key, None, events)
 
     def _receive_cookie(self, datagram: bytes, now: float) -> Received:
@@ -671,9 +536,9 @@ class Engine:
         (noise.c: wg_noise_handshake_begin_session / add_new_keypair)."""
         hs = p.handshake
         send, recv, is_initiator = derive_transport_keys(hs)
-        kp = Keypair(type_data=self.mode.type_data, cipher=self.mode.cipher, send_key=send,
-                     receive_key=recv, local_index=hs.local_index, remote_index=hs.remote_index,
-                     is_initiator=is_initiator, created=now)
+        kp = self._new_keypair(cipher=self.mode.cipher, send_key=send, receive_key=recv,
+                               local_index=hs.local_index, remote_index=hs.remote_index,
+                               is_initiator=is_initiator, created=now)
         self._index[kp.local_index] = (p, kp)  # the keypair takes over the handshake's index
         hs.local_index = 0
         hs.zero()
@@ -693,47 +558,6 @@ class Engine:
             p.previous = None
         self._t_session_derived(p, now)
         return kp
-
-    def _receive_data(self, datagram: bytes, receiver: int, counter: int, src, now: float) -> Received:
-        entry = self._index.get(receiver)
-        if entry is None or not isinstance(entry[1], Keypair):
-            raise UnknownIndexError("data for no known keypair")
-        p, kp = entry
-        try:
-            if now - kp.created >= C.REJECT_AFTER_TIME:
-                raise ExpiredError("keypair older than REJECT_AFTER_TIME")
-            plain = kp.decrypt(datagram, counter)
-        except ProtocolError as e:
-            e.peer = p.public_key
-            raise
-        p.rx_bytes += len(datagram)
-        p.endpoint = src
-        events: list = []
-        if kp is p.next:  # first packet under the responder's new keypair
-            self._drop_keypair(p.previous)
-            p.previous, p.current, p.next = p.current, kp, None
-            events += self._t_handshake_complete(p, now)
-            events += self._send_staged(p, now)
-        cur = p.current
-        if (cur is not None and cur.is_initiator and not p.sent_lastminute_handshake
-                and self._usable(cur, now)
-                and now - cur.created >= C.REJECT_AFTER_TIME - C.KEEPALIVE_TIMEOUT - C.REKEY_TIMEOUT):
-            p.sent_lastminute_handshake = True
-            events += self._send_initiation(p, now, False)
-        self._t_any_received(p)
-        self._t_traversal(p, now)
-        if not plain:
-            return Received("keepalive", p.public_key, None, events)
-        try:
-            n = _inner_length(plain)
-        except MessageError as e:
-            e.peer = p.public_key
-            raise
-        if p.t_send_keepalive is None:
-            p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
-        else:
-            p.need_another_keepalive = True
-        return Received("data", p.public_key, plain[:n] if n != len(plain) else plain, events)
 
     # --- timers -----------------------------------------------------------------
 
@@ -760,34 +584,26 @@ class Engine:
         return events
 
     def _fire(self, p: PeerSession, now: float) -> list:
-        """The timers of ``p`` due at ``now`` (kernel timers.c's handlers)."""
+        """The timers of ``p`` due at ``now``, in the order ``p.timers`` names them."""
         events: list = []
-        if p.t_retransmit is not None and p.t_retransmit <= now:
-            p.t_retransmit = None
-            if p.handshake_attempts > C.MAX_TIMER_HANDSHAKES:
-                p.t_send_keepalive = None
-                dropped = len(p.staged)
-                p.staged.clear()
-                events.append(HandshakeGaveUp(p.public_key, dropped))
-                if p.t_zero_keys is None:
-                    p.t_zero_keys = now + C.ZERO_KEYS_AFTER
-            else:
-                p.handshake_attempts += 1
-                events += self._send_initiation(p, now, True)
-        if p.t_send_keepalive is not None and p.t_send_keepalive <= now:
-            p.t_send_keepalive = None
-            events += self.send_keepalive(p.public_key, now)
-            if p.need_another_keepalive:
-                p.need_another_keepalive = False
-                p.t_send_keepalive = now + C.KEEPALIVE_TIMEOUT
-        if p.t_new_handshake is not None and p.t_new_handshake <= now:
-            p.t_new_handshake = None
-            events += self._send_initiation(p, now, False)
-        if p.t_zero_keys is not None and p.t_zero_keys <= now:
-            p.t_zero_keys = None
-            self._clear_keys(p)
-            events.append(KeysZeroed(p.public_key))
-        if p.t_persistent_keepalive is not None and p.t_persistent_keepalive <= now:
-            p.t_persistent_keepalive = None
-            events += self.send_keepalive(p.public_key, now)
+        for name in p.timers:
+            deadline = getattr(p, "t_" + name)
+            if deadline is not None and deadline <= now:
+                setattr(p, "t_" + name, None)
+                events += getattr(self, "_expired_" + name)(p, now)
         return events
+
+    # The timers' handlers (kernel timers.c's wg_expired_*).
+
+    def _expired_retransmit(self, p: PeerSession, now: float) -> list:
+        if p.handshake_attempts > C.MAX_TIMER_HANDSHAKES:
+            events: list = [HandshakeGaveUp(p.public_key, self._drop_staged(p))]
+            if p.t_zero_keys is None:
+                p.t_zero_keys = now + C.ZERO_KEYS_AFTER
+            return events
+        p.handshake_attempts += 1
+        return self._send_initiation(p, now, True)
+
+    def _expired_zero_keys(self, p: PeerSession, now: float) -> list:
+        self._clear_keys(p)
+        return [KeysZeroed(p.public_key)]

@@ -20,7 +20,8 @@ class ProtocolError(Exception):
 
 
 class MessageError(ProtocolError):
-    """Truncated, oversized, wrong-type or otherwise malformed bytes."""
+    """Truncated, oversized, wrong-type or otherwise malformed bytes (a
+    transport data message is of a type the handshake engine does not take)."""
 
     reason = "malformed"
 
@@ -69,7 +70,9 @@ class RateLimitedError(ProtocolError):
 
 
 class ExpiredError(ProtocolError):
-    """The keypair is older than REJECT_AFTER_TIME or out of counter space."""
+    """The keypair is older than REJECT_AFTER_TIME or out of counter space.
+    The data planes count this as "expired"; in Python only the tests'
+    transport oracle (tests/transport_oracle.py) raises it."""
 
     reason = "expired"
 

@@ -1,8 +1,9 @@
 """Many clients handshaking with one server, in one process: the load a
 server meets when all its clients come back at once (after its restart).
 
-Each client is a protocol engine (sswctl.protocol, the same code the daemon
-runs) with its own key and its own UDP socket (one address, a port each, as
+Each client is a protocol engine (the transport oracle's TransportEngine: the
+daemon's handshake engine, sswctl.protocol, plus the Python reference
+transport for the one keepalive) with its own key and its own UDP socket (one address, a port each, as
 clients behind a NAT). Each sends an initiation at the start and, until a
 response completes its handshake, again every REKEY_TIMEOUT plus up to
 1/3 s of jitter, as WireGuard's retransmit timer does; a cookie reply (the
@@ -35,8 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sswctl import keys  # noqa: E402
-from sswctl.protocol import Engine, ProtocolError, Transmit  # noqa: E402
+from sswctl.protocol import ProtocolError, Transmit  # noqa: E402
 from sswctl.wire import REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX  # noqa: E402
+from tests.transport_oracle import TransportEngine  # noqa: E402
 
 
 def run(spec: dict) -> dict:
@@ -55,7 +57,7 @@ def run(spec: dict) -> dict:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         s.bind((spec["src"], 0))
         s.setblocking(False)
-        e = Engine(keys.from_base64(priv), spec["protocol"], wall_offset=wall)
+        e = TransportEngine(keys.from_base64(priv), spec["protocol"], wall_offset=wall)
         e.add_peer(server, endpoint=dst)
         c = {"sock": s, "engine": e, "due": 0.0, "done": None}
         clients.append(c)

@@ -3,7 +3,7 @@
 One test process drives both sides: it enters each namespace (setns on
 this thread only) to create that side's TUN device and UDP sockets, then
 returns; the sockets and devices stay in their namespaces. Keys come from
-two handshake_only engines; the C workers carry ping and iperf3.
+two protocol engines (handshakes only); the C workers carry ping and iperf3.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class NativeSide:
         self.side = side
         self.v6 = v6
         wall = time.time() - time.monotonic()
-        self.engine = Engine(side.private_key, protocol, cipher, wall_offset=wall, handshake_only=True)
+        self.engine = Engine(side.private_key, protocol, cipher, wall_offset=wall)
         with in_netns(side.ns):
             self.tun = Tun(side.iface, 1420, offload=offload)
             self.udp4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -253,7 +253,7 @@ def test_handshake_on_demand_through_the_event_queue(lab, native_tunnel):
 
 
 def test_interop_with_wireguard_go_both_handshake_roles(lab):
-    """Our side: the native data path + a handshake_only engine (wireguard
+    """Our side: the native data path + the protocol engine (wireguard
     mode); the other side: the real wireguard-go. The wire bytes must be
     WireGuard's for either to accept the other's packets."""
     import subprocess

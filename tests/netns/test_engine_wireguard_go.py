@@ -1,5 +1,9 @@
 """The engine's wireguard mode against a real wireguard-go, byte for byte.
 
+Our side is the transport oracle (tests/transport_oracle.py): the package's
+handshake engine with the Python reference transport on top, so both the
+handshake and the transport bytes meet wireguard-go's.
+
 Each test creates its own network namespace with loopback and a wireguard-go
 interface in it, talks to it over a UDP socket bound inside that namespace,
 and removes everything (by PID and namespace name) afterwards.
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from sswctl.protocol import Engine, HandshakeCompleted, KeypairCreated, Transmit
+from sswctl.protocol import HandshakeCompleted, KeypairCreated, Transmit
+from tests.transport_oracle import TransportEngine
 
 pytestmark = [
     pytest.mark.root,
@@ -129,7 +134,7 @@ def wggo(tmp_path: Path):
         _run("ip", "netns", "del", ns, check=False)
 
 
-def _add_us_as_peer(w, engine: Engine, psk: bytes) -> None:
+def _add_us_as_peer(w, engine: TransportEngine, psk: bytes) -> None:
     psk_file = w["tmp"] / "psk"
     psk_file.write_text(base64.b64encode(psk).decode() + "\n")
     psk_file.chmod(0o600)
@@ -160,7 +165,7 @@ def _udp_probe(w) -> socket.socket:
     return probe
 
 
-def _echo_through_engine(w, engine: Engine, r) -> bytes:
+def _echo_through_engine(w, engine: TransportEngine, r) -> bytes:
     """Answer the inner UDP packet of data result ``r`` through the engine."""
     assert r.kind == "data" and r.packet[9] == 17
     dg, events = engine.encrypt(w["pub"], _udp_reply(r.packet, b"pong:" + r.packet[28:]), time.monotonic())
@@ -172,7 +177,7 @@ def _echo_through_engine(w, engine: Engine, r) -> bytes:
 def test_engine_initiates_to_wireguard_go_and_both_sides_accept(wggo):
     w = wggo
     psk = os.urandom(32)
-    engine = Engine(os.urandom(32), "wireguard", wall_offset=time.time() - time.monotonic())
+    engine = TransportEngine(os.urandom(32), "wireguard", wall_offset=time.time() - time.monotonic())
     engine.add_peer(w["pub"], preshared_key=psk, endpoint=("127.0.0.1", w["port"]))
     _add_us_as_peer(w, engine, psk)
     now = time.monotonic()
@@ -201,7 +206,7 @@ def test_engine_initiates_to_wireguard_go_and_both_sides_accept(wggo):
 def test_wireguard_go_initiates_to_engine_and_data_flows(wggo):
     w = wggo
     psk = os.urandom(32)
-    engine = Engine(os.urandom(32), "wireguard", wall_offset=time.time() - time.monotonic())
+    engine = TransportEngine(os.urandom(32), "wireguard", wall_offset=time.time() - time.monotonic())
     engine.add_peer(w["pub"], preshared_key=psk)
     _add_us_as_peer(w, engine, psk)
     # A packet to OUR_IP makes wireguard-go initiate; the engine responds,

@@ -285,7 +285,7 @@ def test_wireguard_go_takes_our_cookie_reply_and_we_take_its_mac2(lab):
     from sswctl.protocol.modes import mode_for
 
     a, b = lab.a, lab.b
-    engine = Engine(b.private_key, "wireguard", wall_offset=time.time() - time.monotonic(), handshake_only=True)
+    engine = Engine(b.private_key, "wireguard", wall_offset=time.time() - time.monotonic())
     engine.add_peer(a.public_key)
     with in_netns(b.ns):
         server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

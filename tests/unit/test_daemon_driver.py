@@ -31,8 +31,8 @@ class Recorder(EngineDriver):
 
 def engines(protocol: str = "secureswift"):
     ka, kb = keys.clamp(os.urandom(32)), keys.clamp(os.urandom(32))
-    a = Engine(ka, protocol, wall_offset=WALL, handshake_only=True)
-    b = Engine(kb, protocol, wall_offset=WALL, handshake_only=True)
+    a = Engine(ka, protocol, wall_offset=WALL)
+    b = Engine(kb, protocol, wall_offset=WALL)
     a.add_peer(b.public_key, endpoint=B_ADDR)
     b.add_peer(a.public_key, endpoint=A_ADDR)
     return a, b

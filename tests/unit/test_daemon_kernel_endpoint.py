@@ -52,8 +52,8 @@ def daemon_and_peer():
     ka, kb = keys.clamp(os.urandom(32)), keys.clamp(os.urandom(32))
     d = KernelDaemon("t0", genl=KernelRecorder())
     d.ifindex = 7
-    d.engine = Engine(ka, "secureswift", wall_offset=WALL, handshake_only=True)
-    other = Engine(kb, "secureswift", wall_offset=WALL, handshake_only=True)
+    d.engine = Engine(ka, "secureswift", wall_offset=WALL)
+    other = Engine(kb, "secureswift", wall_offset=WALL)
     d.engine.add_peer(other.public_key, endpoint=(B_ADDR.host, B_ADDR.port))
     other.add_peer(d.engine.public_key, endpoint=(A_ADDR.host, A_ADDR.port))
     return d, other
@@ -122,7 +122,7 @@ def test_refused_messages_install_nothing_and_move_nothing():
     d._upcall(upcall(init, A_ADDR), 1.0)
     n = len(d.kb.calls)
     d._upcall(upcall(init, ROAMED), 2.0)  # replayed from elsewhere
-    stranger = Engine(keys.clamp(os.urandom(32)), "secureswift", wall_offset=WALL, handshake_only=True)
+    stranger = Engine(keys.clamp(os.urandom(32)), "secureswift", wall_offset=WALL)
     stranger.add_peer(d.engine.public_key)
     d._upcall(upcall(first_transmit(stranger.initiate(d.engine.public_key, 2.0)), ROAMED), 2.0)
     assert len(d.kb.calls) == n

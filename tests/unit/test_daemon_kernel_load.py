@@ -23,8 +23,8 @@ def test_a_burst_of_upcalls_does_not_make_the_engine_demand_mac2(protocol):
     ka, kb = keys.clamp(os.urandom(32)), keys.clamp(os.urandom(32))
     d = KernelDaemon("t0", genl=KernelRecorder())
     d.ifindex = 7
-    d.engine = Engine(ka, protocol, wall_offset=WALL, handshake_only=True)
-    peer = Engine(kb, protocol, wall_offset=WALL, handshake_only=True)
+    d.engine = Engine(ka, protocol, wall_offset=WALL)
+    peer = Engine(kb, protocol, wall_offset=WALL)
     d.engine.add_peer(peer.public_key, endpoint=(B_ADDR.host, B_ADDR.port))
     peer.add_peer(d.engine.public_key, endpoint=(A_ADDR.host, A_ADDR.port))
     # A burst of mac1-valid initiations in one second (more than the 200/s a

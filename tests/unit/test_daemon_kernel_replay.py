@@ -31,7 +31,7 @@ def start(tmp_path, device: Device) -> KernelDaemon:
 
 def test_recorded_initiation_is_refused_after_a_daemon_restart(tmp_path):
     ka, kb = keys.clamp(os.urandom(32)), keys.clamp(os.urandom(32))
-    peer = Engine(kb, "secureswift", wall_clock=time.time, handshake_only=True)
+    peer = Engine(kb, "secureswift", wall_clock=time.time)
     device = Device(name="t0", private_key=ka, protocol="secureswift", cipher="chacha20-poly1305",
                     peers=[Peer(public_key=keys.public_key(kb), endpoint=A_ADDR)])
     peer.add_peer(keys.public_key(ka))

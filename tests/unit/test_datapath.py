@@ -1,4 +1,5 @@
-"""The native data path's crypto and replay window agree with the Python engine.
+"""The native data path's crypto and replay window agree with the Python
+reference transport (tests/transport_oracle.py).
 
 The C functions under test are the ones the worker threads call
 (ssw_encrypt_packet, ssw_aead_open, ssw_replay_*), reached through the
@@ -16,8 +17,8 @@ from hypothesis import strategies as st
 
 from sswctl import datapath
 from sswctl.model import Cipher
-from sswctl.protocol import Keypair, ReplayWindow
 from sswctl.protocol.constants import REJECT_AFTER_MESSAGES, SSW_TYPE_DATA, WG_TYPE_DATA
+from tests.transport_oracle import ReplayWindow, TransportKeypair
 
 native = datapath.native
 if native is None:  # the build is part of `make venv`; its absence is a failure here
@@ -27,8 +28,8 @@ SUITES = [(WG_TYPE_DATA, Cipher.CHACHA20_POLY1305), (SSW_TYPE_DATA, Cipher.CHACH
           (SSW_TYPE_DATA, Cipher.AES_256_GCM), (WG_TYPE_DATA, Cipher.AES_256_GCM)]
 
 
-def keypair(type_data: int, cipher: Cipher, send: bytes, recv: bytes, remote: int) -> Keypair:
-    return Keypair(type_data=type_data, cipher=cipher, send_key=send, receive_key=recv,
+def keypair(type_data: int, cipher: Cipher, send: bytes, recv: bytes, remote: int) -> TransportKeypair:
+    return TransportKeypair(type_data=type_data, cipher=cipher, send_key=send, receive_key=recv,
                    local_index=1, remote_index=remote, is_initiator=True, created=0.0)
 
 
@@ -37,7 +38,7 @@ def keypair(type_data: int, cipher: Cipher, send: bytes, recv: bytes, remote: in
 @given(key=st.binary(min_size=32, max_size=32), remote=st.integers(0, 2**32 - 1),
        counter=st.one_of(st.integers(0, 2**20), st.integers(0, REJECT_AFTER_MESSAGES - 1)),
        packet=st.binary(max_size=1600), mtu=st.sampled_from([None, 1420, 1280, 64]))
-def test_seal_is_byte_exact_with_keypair_encrypt(type_data, cipher, key, remote, counter, packet, mtu):
+def test_seal_is_byte_exact_with_the_oracles_encrypt(type_data, cipher, key, remote, counter, packet, mtu):
     kp = keypair(type_data, cipher, key, bytes(32), remote)
     kp.send_counter = counter
     want = bytes(kp.encrypt(packet, mtu))
@@ -49,7 +50,7 @@ def test_seal_is_byte_exact_with_keypair_encrypt(type_data, cipher, key, remote,
 @settings(max_examples=40, deadline=None)
 @given(key=st.binary(min_size=32, max_size=32), packet=st.binary(max_size=1500),
        counter=st.integers(0, 2**64 - 1), flip=st.integers(0, 10_000))
-def test_open_accepts_exactly_what_keypair_decrypt_accepts(type_data, cipher, key, packet, counter, flip):
+def test_open_accepts_exactly_what_the_oracles_decrypt_accepts(type_data, cipher, key, packet, counter, flip):
     sender = keypair(type_data, cipher, key, bytes(32), 7)
     sender.send_counter = min(counter, REJECT_AFTER_MESSAGES - 1)
     dg = bytearray(sender.encrypt(packet))
@@ -79,7 +80,7 @@ _counter = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), _counter), max_size=300))
-def test_replay_window_is_replay_py(ops):
+def test_replay_window_is_the_oracles(ops):
     py, c = ReplayWindow(), native.ReplayWindow()
     for precheck, n in ops:
         if precheck and 0 <= n:
@@ -91,7 +92,7 @@ def test_replay_window_is_replay_py(ops):
 
 @settings(max_examples=100, deadline=None)
 @given(base=st.integers(0, 2**40), deltas=st.lists(st.integers(-9000, 9000), min_size=1, max_size=400))
-def test_replay_window_walks_like_replay_py(base, deltas):
+def test_replay_window_walks_like_the_oracles(base, deltas):
     """Counters clustered around a moving top: the window edge cases."""
     py, c = ReplayWindow(), native.ReplayWindow()
     n = base

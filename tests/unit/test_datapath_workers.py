@@ -3,8 +3,10 @@
 Two Datapath objects in this process, each with a real UDP socket on
 loopback and, standing in for its TUN device, one end of a SOCK_DGRAM
 socketpair (the same one-packet-per-read/write contract as a TUN fd; the
-netns tests use real TUN devices). Keys come from two handshake_only
-engines that ran a real handshake in Python.
+netns tests use real TUN devices). Keys come from two protocol engines
+that ran a real handshake in Python; the transport oracle's copies of those
+keys (tests/transport_oracle.py) seal what the C side must accept and open
+what it sent.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from sswctl import datapath
 from sswctl.protocol import Engine, KeypairCreated, Transmit
+from tests.transport_oracle import TransportKeypair
 
 if datapath.native is None:
     pytest.fail("sswctl._datapath did not build", pytrace=False)
@@ -33,8 +36,10 @@ def ip4(src: str, dst: str, payload: bytes = b"ping", proto: int = 17) -> bytes:
             + ipaddress.ip_address(src).packed + ipaddress.ip_address(dst).packed + payload)
 
 
-def handshake_keypairs(a: Engine, b: Engine, addr_a, addr_b, now: float | None = None):
-    """A initiates a real handshake with B in memory; returns (A's keypair, B's keypair)."""
+def handshake_keypairs(a: Engine, b: Engine, addr_a, addr_b,
+                       now: float | None = None) -> tuple[TransportKeypair, TransportKeypair]:
+    """A initiates a real handshake with B in memory; returns (A's keypair,
+    B's keypair) as the transport oracle's, to install and to seal and open with."""
     now = time.monotonic() if now is None else now
     init = next(e for e in a.initiate(b.public_key, now) if isinstance(e, Transmit)).data
     rb = b.receive(init, addr_a, now)
@@ -42,13 +47,13 @@ def handshake_keypairs(a: Engine, b: Engine, addr_a, addr_b, now: float | None =
     kp_b = next(e.keypair for e in rb.events if isinstance(e, KeypairCreated))
     ra = a.receive(resp, addr_b, now)
     kp_a = next(e.keypair for e in ra.events if isinstance(e, KeypairCreated))
-    return kp_a, kp_b
+    return TransportKeypair.of(kp_a, a.mode.type_data), TransportKeypair.of(kp_b, b.mode.type_data)
 
 
 def engines(protocol: str = "wireguard", cipher: str = "chacha20-poly1305") -> tuple[Engine, Engine]:
     wall = time.time() - time.monotonic()
-    a = Engine(os.urandom(32), protocol, cipher, wall_offset=wall, handshake_only=True)
-    b = Engine(os.urandom(32), protocol, cipher, wall_offset=wall, handshake_only=True)
+    a = Engine(os.urandom(32), protocol, cipher, wall_offset=wall)
+    b = Engine(os.urandom(32), protocol, cipher, wall_offset=wall)
     a.add_peer(b.public_key)
     b.add_peer(a.public_key)
     return a, b
@@ -383,7 +388,7 @@ def test_control_calls_race_the_workers_safely(tunnel):
         for i in range(300):
             k1, k2 = os.urandom(32), os.urandom(32)
             ia, ib = 1_000_000 + 2 * i, 1_000_001 + 2 * i
-            kw = {"type_data": a.engine.mode.type_data, "cipher": a.engine.mode.cipher, "created": time.monotonic()}
+            kw = {"cipher": a.engine.mode.cipher, "created": time.monotonic()}
             b.dp.install_keypair(pa, Keypair(send_key=k2, receive_key=k1, local_index=ib, remote_index=ia,
                                              is_initiator=False, **kw))
             a.dp.install_keypair(pb, Keypair(send_key=k1, receive_key=k2, local_index=ia, remote_index=ib,
@@ -439,8 +444,7 @@ def test_a_more_specific_allowed_ip_on_another_peer_wins(tunnel):
     """A has B (10.9.0.0/24) and C (10.9.0.3/32): routing picks C for .3,
     and C cannot send from B's addresses."""
     a, b = tunnel
-    ec = Engine(os.urandom(32), a.engine.protocol, a.engine.cipher, wall_offset=a.engine.wall_offset,
-                handshake_only=True)
+    ec = Engine(os.urandom(32), a.engine.protocol, a.engine.cipher, wall_offset=a.engine.wall_offset)
     c = make_side(ec)
     try:
         a.engine.add_peer(ec.public_key)

@@ -27,8 +27,8 @@ net = ipaddress.ip_network
 def handshake(protocol: str, cipher: str, key_a: bytes, key_b: bytes):
     """A real in-memory handshake: (engine A, engine B, A's keypair (initiator), B's keypair)."""
     wall = time.time() - time.monotonic()
-    a = Engine(key_a, protocol, cipher, wall_offset=wall, handshake_only=True)
-    b = Engine(key_b, protocol, cipher, wall_offset=wall, handshake_only=True)
+    a = Engine(key_a, protocol, cipher, wall_offset=wall)
+    b = Engine(key_b, protocol, cipher, wall_offset=wall)
     a.add_peer(b.public_key)
     b.add_peer(a.public_key)
     now = time.monotonic()
@@ -211,7 +211,7 @@ def test_replays_spoofed_sources_and_garbage_are_dropped(netns, cipher):
 
 def initiation_to(protocol: str, peer_pub: bytes) -> tuple[Engine, bytes]:
     """A fresh initiation (valid mac1 for ``peer_pub``) and the throwaway engine that made it."""
-    e = Engine(os.urandom(32), protocol, wall_offset=time.time() - time.monotonic(), handshake_only=True)
+    e = Engine(os.urandom(32), protocol, wall_offset=time.time() - time.monotonic())
     e.add_peer(peer_pub)
     return e, next(ev for ev in e.initiate(peer_pub, time.monotonic()) if isinstance(ev, Transmit)).data
 

@@ -50,7 +50,7 @@ class Roam:
             run("ip", "-n", self.ns[i], "link", "set", veth, "up")
         a_priv, b_priv = keys.clamp(os.urandom(32)), keys.clamp(os.urandom(32))
         self.b_pub = keys.public_key(b_priv)
-        self.a = Engine(a_priv, "secureswift", wall_offset=time.time() - time.monotonic(), handshake_only=True)
+        self.a = Engine(a_priv, "secureswift", wall_offset=time.time() - time.monotonic())
         self.a.add_peer(self.b_pub, endpoint=(B_ADDR, B_PORT))
         run("ip", "-n", self.ns[1], "link", "add", self.dev, "type", "secureswift")
         run("ip", "-n", self.ns[1], "addr", "add", "10.245.0.2/24", "dev", self.dev)
@@ -137,7 +137,7 @@ def test_an_authenticated_initiation_from_a_new_address_moves_the_endpoint_and_a
         drops = link_stats(r.ns[1], r.dev)["rx"]["dropped"]
         stranger.sendto(init, (B_ADDR, B_PORT))
         # A fresh initiation from a stranger's key (valid mac1, unknown static key) neither.
-        intruder = Engine(keys.clamp(os.urandom(32)), "secureswift", wall_offset=0.0, handshake_only=True)
+        intruder = Engine(keys.clamp(os.urandom(32)), "secureswift", wall_offset=0.0)
         intruder.add_peer(r.b_pub, endpoint=(B_ADDR, B_PORT))
         stranger.sendto(_only(intruder.initiate(r.b_pub, time.monotonic()), Transmit).data, (B_ADDR, B_PORT))
         assert _nothing_arrives(stranger, 3), "the daemon answered a replayed or unauthenticated initiation"

@@ -1,7 +1,7 @@
 """The module in `Protocol = wireguard` against the kernel's own WireGuard (wireguard.ko, `wg`),
 as responder and as initiator.
 
-The handshakes are run by the Python protocol engine in handshake_only mode, driven by a
+The handshakes are run by the Python protocol engine (handshakes only), driven by a
 minimal loop in the test that does what the daemon's kernel backend will do: read the
 module's upcalls, feed them to the engine, send its messages with XMIT_HANDSHAKE and
 install its keypairs with INSTALL_KEYPAIR. Data packets are the module's alone.
@@ -61,8 +61,7 @@ class Setup:
         run("ip", "-n", self.ns2, "addr", "add", "10.242.0.2/24", "dev", "wg0")
         run("ip", "-n", self.ns2, "link", "set", "wg0", "up")
 
-        self.engine = Engine(self.k1, "wireguard", "chacha20-poly1305",
-                             wall_offset=time.time() - time.monotonic(), handshake_only=True)
+        self.engine = Engine(self.k1, "wireguard", "chacha20-poly1305", wall_offset=time.time() - time.monotonic())
         self.engine.add_peer(self.p2, endpoint=("192.168.242.2", 51002))
         self.installed: list = []
 

@@ -19,6 +19,7 @@ from sswctl.protocol import (
     UnknownPeerError,
     WrongProtocolError,
 )
+from tests.transport_oracle import TransportEngine
 
 from .util import A_ADDR, B_ADDR, MODES, WALL, handshake, ipv4_packet, pair, seeded_rng, transmits
 
@@ -133,6 +134,8 @@ def test_bad_configuration_raises_config_error():
     with pytest.raises(ConfigError):
         e.add_peer(b"\x01" * 32, preshared_key=b"x")
     with pytest.raises(ConfigError):
-        e.encrypt(b"\x02" * 32, b"", 0.0)
+        e.initiate(b"\x02" * 32, 0.0)
+    with pytest.raises(ConfigError):
+        TransportEngine(bytes(range(32)), "wireguard", wall_offset=0).encrypt(b"\x02" * 32, b"", 0.0)
     with pytest.raises(MessageError):
         e.receive(b"\x04\x00", A_ADDR, 0.0)

@@ -1,11 +1,13 @@
-"""The 8192-bit replay window: edges, and hypothesis against a naive set."""
+"""The transport oracle's 8192-bit replay window (the one the C plane's is
+checked against): edges, and hypothesis against a naive set."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sswctl.protocol import COUNTER_WINDOW_SIZE, REJECT_AFTER_MESSAGES, ReplayWindow
+from sswctl.protocol import COUNTER_WINDOW_SIZE, REJECT_AFTER_MESSAGES
+from tests.transport_oracle import ReplayWindow
 
 
 def test_in_order_counters_are_accepted_once():

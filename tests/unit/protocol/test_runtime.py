@@ -1,4 +1,5 @@
-"""Runtime changes and the transport edges the daemon and kernel backend rely on."""
+"""Runtime changes, the transport edges the data planes reproduce (on the
+transport oracle), and the handshake engine leaving transport to them."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sswctl.protocol import (
     ReplayError,
     UnknownIndexError,
 )
+from tests.transport_oracle import TransportEngine, TransportKeypair
 
 from .util import A_ADDR, B_ADDR, WALL, handshake, ipv4_packet, pair, seeded_rng, transmits
 
@@ -109,8 +111,8 @@ def test_keypair_accessors_for_the_kernel_backend():
 
 def test_padding_to_16_and_capped_at_the_mtu():
     rng_a, rng_b = seeded_rng(1), seeded_rng(2)
-    a = Engine(rng_a(32), "wireguard", wall_offset=WALL, rng=rng_a, mtu=1420)
-    b = Engine(rng_b(32), "wireguard", wall_offset=WALL, rng=rng_b)
+    a = TransportEngine(rng_a(32), "wireguard", wall_offset=WALL, rng=rng_a, mtu=1420)
+    b = TransportEngine(rng_b(32), "wireguard", wall_offset=WALL, rng=rng_b)
     a.add_peer(b.public_key)
     b.add_peer(a.public_key)
     handshake(a, b, 1.0)
@@ -216,24 +218,50 @@ def test_handshake_secrets_are_wiped_once_keys_are_derived():
         assert hs.kem_private is None and hs.ephemeral_key is None
 
 
-def test_handshake_only_engine_leaves_the_data_path_to_the_kernel():
-    rng = seeded_rng(11)
-    k = Engine(rng(32), "secureswift", wall_offset=WALL, rng=rng, handshake_only=True)
-    rng_b = seeded_rng(12)
-    b = Engine(rng_b(32), "secureswift", wall_offset=WALL, rng=rng_b)
+def engine_and_oracle(protocol: str = "secureswift") -> tuple[Engine, TransportEngine, TransportKeypair]:
+    """The package's engine K initiates to an oracle B; the "data plane" (the
+    oracle's keypair, as the kernel would) installs K's keys and sends the
+    confirming keepalive, so B has a current keypair. Returns K, B and that keypair."""
+    rng, rng_b = seeded_rng(11), seeded_rng(12)
+    k = Engine(rng(32), protocol, wall_offset=WALL, rng=rng)
+    b = TransportEngine(rng_b(32), protocol, wall_offset=WALL, rng=rng_b)
     k.add_peer(b.public_key, persistent_keepalive=25)
     b.add_peer(k.public_key)
-    with pytest.raises(ConfigError):
-        k.encrypt(b.public_key, ipv4_packet(), 1.0)
     init = transmits(k.initiate(b.public_key, 1.0))[0].data
     resp = transmits(b.receive(init, A_ADDR, 1.0).events)[0].data
     r = k.receive(resp, B_ADDR, 1.0)
     assert transmits(r.events) == []  # no keepalive from the engine ...
     kp = next(e.keypair for e in r.events if isinstance(e, KeypairCreated))
-    assert kp.is_initiator and kp.send_counter == 0
-    # ... the "kernel" sends it with the installed keys, and B confirms.
-    assert b.receive(bytes(kp.encrypt(b"")), A_ADDR, 1.1).kind == "keepalive"
+    assert kp.is_initiator and not hasattr(kp, "send_counter") and not hasattr(kp, "encrypt")
+    installed = TransportKeypair.of(kp, k.mode.type_data)
+    assert b.receive(bytes(installed.encrypt(b"")), A_ADDR, 1.1).kind == "keepalive"  # ... the data plane's
     assert b.peer(k.public_key).current is not None
-    # No data timers in this mode; the handshake timers still zero keys.
-    assert transmits(k.tick(100.0)) == []
+    return k, b, installed
+
+
+def test_the_engine_leaves_the_data_path_to_the_data_plane():
+    """The package's engine negotiates keys and never uses them: no encrypt, no
+    keepalive after a response, no data timers; its handshake timers still
+    zero the keys."""
+    k, _, _ = engine_and_oracle()
+    assert not hasattr(k, "encrypt") and not hasattr(k, "send_keepalive")
+    kp = k.peer(next(iter(k._peers))).current
+    assert transmits(k.tick(100.0)) == []  # persistent keepalive 25 s: the data plane's
     assert any(isinstance(e, KeysZeroed) for e in k.tick(1.0 + ZERO_KEYS_AFTER))
+    assert not kp.valid and kp.send_key == bytearray(32)
+
+
+@pytest.mark.parametrize("protocol", ["wireguard", "secureswift"])
+def test_the_engine_refuses_transport_data_messages(protocol):
+    """Transport data is the data plane's: a data message handed to the engine
+    anyway, even one under the keypair it derived, is refused as malformed
+    (the reason the daemons would count it under) and changes nothing."""
+    k, b, _ = engine_and_oracle(protocol)
+    sess = k.peer(b.public_key)
+    before = (sess.rx_bytes, sess.endpoint, k.next_deadline())
+    dg, _ = b.encrypt(k.public_key, ipv4_packet(b"for the data plane"), 2.0)
+    for data in (bytes(dg), bytes(dg[:16]), bytes(dg[:4])):
+        with pytest.raises(MessageError) as e:
+            k.receive(data, ("192.0.2.9", 1), 2.0)
+        assert e.value.reason == "malformed" and e.value.peer is None
+    assert (sess.rx_bytes, sess.endpoint, k.next_deadline()) == before

@@ -287,7 +287,7 @@ def test_a_timer_set_earlier_than_the_pending_one_still_fires_on_time():
     assert e.tick(T0 + 9) == []
     assert any(isinstance(x, KeysZeroed) for x in e.tick(T0 + 10))
     p.t_zero_keys = T0 + 30
-    p.t_new_handshake = T0 + 20
+    p.t_retransmit = T0 + 20
     ev = e.tick(T0 + 20)  # fires the handshake; the zeroing at +30 stays due
     assert transmits(ev, "initiation")
     assert any(isinstance(x, KeysZeroed) for x in e.tick(T0 + 30))
