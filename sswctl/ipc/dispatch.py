@@ -15,7 +15,6 @@ Errors are :class:`~sswctl.ipc.IPCError`; the CLI turns them into exit codes.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import ipaddress
 import os
@@ -179,13 +178,12 @@ def replace_config(device: Device) -> None:
     keys it leaves out are reset (no private key, listen port 0 = random, fwmark
     off), peers not in it are removed. Protocol and Cipher change only if it names
     them. ``device`` itself is left as it was (the request is a copy)."""
-    set_config(dataclasses.replace(
-        device,
+    set_config(device.replace(
         private_key=ZERO_KEY if device.private_key is None else device.private_key,
         listen_port=device.listen_port or 0,
         fwmark=device.fwmark or 0,
         replace_peers=True,
-        peers=[dataclasses.replace(p) for p in device.peers],
+        peers=[p.replace() for p in device.peers],
     ))
 
 
