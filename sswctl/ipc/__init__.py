@@ -20,9 +20,9 @@ none knows about click (``sswctl/cli.py`` maps errors to exit codes).
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the model only in annotations: `sswctl show IFACE dump` imports this module
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sswctl/main.py's short paths)
+if TYPE_CHECKING:  # the model only in annotations
     from ..model import Device
 
 

@@ -18,21 +18,20 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import signal
-import socket
-import subprocess
 import time
 
 from ..errors import RuntimeFailure, UsageError
 from ..model import Cipher, Device, Endpoint, Protocol
 from ..paths import lock_path, socket_path
-from . import ControlBackend, IPCError, RequestRefused, rtnl
-from .genl_schema import FAMILY_NAME
+from . import ControlBackend, IPCError, RequestRefused
 from .uapi import UAPIBackend
 from .uapi_codec import ZERO_KEY
 
+# Imported where used: the kernel's transports (genl, rtnl), subprocess, signal and socket.
+# Sending a set request to a userspace daemon needs none of them, and `sswctl set`'s
+# whole run is short enough for their imports to be a large part of it.
+
 BACKENDS = ("auto", "kernel", "userspace")
-MODULE = FAMILY_NAME  # secureswift.ko
 # What a backend refusing a set request's content answers: the input is wrong (exit 2).
 REFUSAL_ERRNOS = (errno.EINVAL, errno.ERANGE)
 
@@ -59,8 +58,12 @@ def kernel_backend(load: bool = False) -> ControlBackend | None:
 
 
 def _modprobe() -> bool:
+    import subprocess
+
+    from .genl_schema import FAMILY_NAME  # the module is named after its family: secureswift.ko
+
     try:
-        return subprocess.run(["modprobe", "-q", MODULE], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run(["modprobe", "-q", FAMILY_NAME], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -133,6 +136,8 @@ def choose(name: str, requested: str = "auto") -> tuple[str, bool]:
     """
     if requested == "userspace":
         return "userspace", False
+    from . import rtnl
+
     kb = kernel_backend(load=True)
     if kb is not None and name in kb.list_devices():
         return "kernel", True
@@ -160,6 +165,8 @@ def resolve_endpoints(device: Device) -> None:
             continue
         except ValueError:
             pass
+        import socket
+
         try:
             info = socket.getaddrinfo(ep.host, ep.port, type=socket.SOCK_DGRAM)
         except socket.gaierror as e:
@@ -196,6 +203,7 @@ def create_device(name: str, backend: str = "auto", protocol: str | None = None,
     with its handshake daemon, or a userspace daemon (both started in the background)."""
     from .. import daemon
     from ..paths import InvalidName, check_ifname
+    from . import rtnl
 
     try:
         check_ifname(name)
@@ -241,6 +249,10 @@ def destroy_device(name: str, timeout: float = 10.0) -> None:
     records (it removes its TUN device and sockets itself). Kernel: delete the link;
     its handshake daemon sees the link go and exits by itself, which is waited for
     (so a create of the same name right after finds no daemon)."""
+    import signal
+
+    from . import rtnl
+
     kernel = backend_for(name).kind == "kernel"
     pid = _daemon_pid(name)
     if kernel:

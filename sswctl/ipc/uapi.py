@@ -15,10 +15,10 @@ wireguard-go rejects anything after ``get=1`` but the blank line.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
 import re
-import socket
 import stat
 import struct
 
@@ -26,7 +26,7 @@ from ..model import Device
 from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
 from . import ControlBackend, IPCError
 from .uapi_codec import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
-from .uapi_socket import TIMEOUT, transact
+from .uapi_socket import TIMEOUT, UnixSocket, transact
 
 
 def _is_socket(path: str) -> bool:
@@ -87,7 +87,7 @@ class UAPIBackend(ControlBackend):
         """A daemon answers at ``path``; for a ``shared`` (namespace-less) path, one in our namespace."""
         if not _is_socket(path):
             return False
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        with UnixSocket() as s:
             s.settimeout(TIMEOUT)
             try:
                 s.connect(path)
@@ -95,9 +95,9 @@ class UAPIBackend(ControlBackend):
                 return False
             return not shared or self._peer_in_netns(s)
 
-    def _peer_in_netns(self, s: socket.socket) -> bool:
+    def _peer_in_netns(self, s: UnixSocket) -> bool:
         """False only when the listening process is seen to be in another namespace."""
-        pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        pid = struct.unpack("3i", s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))[0]
         if pid <= 0:
             return True  # in a pid namespace we cannot see into
         try:
