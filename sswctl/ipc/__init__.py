@@ -14,7 +14,7 @@ Like wireguard-tools' ipc.h: three calls, one backend per transport.
   source ``genl`` and the generated C headers derive from.
 
 All speak in terms of :mod:`sswctl.model` and raise :class:`IPCError`;
-none knows about click (``sswctl/cli.py`` maps errors to exit codes).
+none knows about click (:func:`sswctl.errors.failure` maps errors to exit codes).
 """
 
 from __future__ import annotations

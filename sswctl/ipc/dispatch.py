@@ -22,14 +22,14 @@ import time
 
 from ..errors import RuntimeFailure, UsageError
 from ..model import Cipher, Device, Endpoint, Protocol
-from ..paths import lock_path, socket_path
+from ..paths import SOCK_DIR, lock_path, socket_path
 from . import ControlBackend, IPCError, RequestRefused
 from .uapi import UAPIBackend
 from .uapi_codec import ZERO_KEY
 
 # Imported where used: the kernel's transports (genl, rtnl), subprocess, signal and socket.
-# Sending a set request to a userspace daemon needs none of them, and `sswctl set`'s
-# whole run is short enough for their imports to be a large part of it.
+# `sswctl set` on a userspace interface (sswctl/main.py) needs none of them, and
+# its whole run is short enough for their imports to be most of it.
 
 BACKENDS = ("auto", "kernel", "userspace")
 # What a backend refusing a set request's content answers: the input is wrong (exit 2).
@@ -95,14 +95,30 @@ def backend_for(name: str) -> ControlBackend:
     raise IPCError(f"Unable to access interface {name}: No such device", errno.ENODEV)
 
 
+def userspace_backend(name: str) -> ControlBackend | None:
+    """The UAPI backend when one of our userspace daemons answers for ``name``
+    (at its socket in our namespace's run directory), else None: a kernel link,
+    a wireguard-go interface, a stale socket or no such interface.
+
+    Without asking the kernel module, as wg(8) asks a userspace socket first:
+    a name is one link in a namespace, and a daemon answering for it there
+    has its TUN device under that name, so no kernel link has it.
+    :func:`backend_for` would pick the same backend, after probing generic
+    netlink; ``sswctl set``'s short path (sswctl/main.py) saves that.
+    """
+    backend = UAPIBackend(directories=(SOCK_DIR,))
+    return backend if backend.serves(name) else None
+
+
 def get_device(name: str) -> Device:
     return backend_for(name).get_device(name)
 
 
-def set_device(device: Device) -> None:
-    """Apply a set request to whichever backend serves ``device.name``; a refusal
-    of its content (:data:`REFUSAL_ERRNOS`) is :class:`RequestRefused`."""
-    backend = backend_for(device.name)
+def set_device(device: Device, backend: ControlBackend | None = None) -> None:
+    """Apply a set request to ``backend``, by default whichever serves ``device.name``;
+    a refusal of its content (:data:`REFUSAL_ERRNOS`) is :class:`RequestRefused`."""
+    if backend is None:
+        backend = backend_for(device.name)
     try:
         backend.set_device(device)
     except RequestRefused:
@@ -174,10 +190,11 @@ def resolve_endpoints(device: Device) -> None:
         p.endpoint = Endpoint(info[0][4][0], ep.port)
 
 
-def set_config(device: Device) -> None:
-    """One set request to ``device.name``, hostnames resolved first (``set``, ``addconf``)."""
+def set_config(device: Device, backend: ControlBackend | None = None) -> None:
+    """One set request to ``device.name`` (through ``backend``, by default the one
+    serving it), hostnames resolved first (``set``, ``addconf``)."""
     resolve_endpoints(device)
-    set_device(device)
+    set_device(device, backend)
 
 
 def replace_config(device: Device) -> None:

@@ -55,6 +55,13 @@ class UAPIBackend(ControlBackend):
     def has_device(self, name: str) -> bool:
         return self._find(name) is not None
 
+    def serves(self, name: str) -> bool:
+        """``name`` is one of :meth:`list_devices`' (a daemon answers at its socket), asked without listing."""
+        try:
+            return any(self._serves(self._path(d, name), d == WG_SOCK_DIR) for d in self.directories)
+        except IPCError:  # not a valid interface name
+            return False
+
     def get_device(self, name: str) -> Device:
         path, ours = self._locate(name)
         request = f"get=1\n{EXTENSIONS_LINE}\n\n" if ours else "get=1\n\n"

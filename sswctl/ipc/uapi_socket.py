@@ -25,7 +25,7 @@ class UnixSocket(_socket.socket):
 
     Made on ``_socket``, the C module ``socket`` wraps, as ``socket.socket`` is:
     importing ``socket`` itself (its enum conversions, selectors) would be a
-    tenth of ``sswctl set``'s whole run.
+    tenth of ``sswctl set``'s whole run (sswctl/main.py).
     """
 
     def __init__(self) -> None:
