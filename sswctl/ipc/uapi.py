@@ -20,7 +20,6 @@ import errno
 import os
 import re
 import stat
-import struct
 
 from ..model import Device
 from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
@@ -104,6 +103,8 @@ class UAPIBackend(ControlBackend):
 
     def _peer_in_netns(self, s: UnixSocket) -> bool:
         """False only when the listening process is seen to be in another namespace."""
+        import struct  # here: only wg's shared directory needs it, `sswctl set`'s short path does not
+
         pid = struct.unpack("3i", s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))[0]
         if pid <= 0:
             return True  # in a pid namespace we cannot see into
