@@ -6,7 +6,8 @@ subcommands (``setconf``: setconf, addconf, syncconf, as wireguard-tools'
 setconf.c) has a ``COMMANDS`` dict instead, and each name is listed in
 ``COMMANDS`` here with that module in ``MODULE_OF``.
 
-This is the one place errors become output and exit codes (:func:`failure`):
+This is where errors become output and exit codes (with :func:`sswctl.errors.failure`,
+the one mapping, which sswctl/main.py's click-free short paths use too):
 commands raise :mod:`sswctl.errors` classes, the control transports
 :class:`sswctl.ipc.IPCError`, and nothing below this layer prints them.
 """
@@ -20,8 +21,8 @@ import click
 
 from . import __version__, keys
 from .commands import Command, Output, Param
-from .errors import EXIT_RUNTIME, EXIT_USAGE, ConfigError, SSWError
-from .ipc import IPCError, RequestRefused
+from .errors import SSWError, failure
+from .ipc import IPCError
 
 COMMANDS = [
     "genkey",
@@ -73,18 +74,6 @@ def _warn_if_world_accessible() -> None:
         click.echo(
             "Warning: writing to world accessible file.\nConsider setting the umask to 077 and trying again.", err=True
         )
-
-
-def failure(e: SSWError | IPCError) -> tuple[str, int]:
-    """The one mapping of errors to what the user sees: (stderr line, exit code).
-
-    A ConfigError prints as ``FILE:LINE: message``, everything else as
-    ``sswctl: message``. A transport error is a runtime failure (1) unless the
-    backend refused the request's content (:class:`~sswctl.ipc.RequestRefused`, 2).
-    """
-    if isinstance(e, IPCError):
-        return f"sswctl: {e}", EXIT_USAGE if isinstance(e, RequestRefused) else EXIT_RUNTIME
-    return (str(e) if isinstance(e, ConfigError) else f"sswctl: {e}"), e.exit_code
 
 
 def _click_command(cmd: Command) -> click.Command:

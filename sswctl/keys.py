@@ -8,14 +8,15 @@ X25519(private, 9), and every key travels as standard base64 of 32 bytes
 
 from __future__ import annotations
 
-import base64
+# binascii rather than base64, which wraps it: `sswctl set`'s short path
+# (sswctl/main.py) imports this module, and base64's import (with struct's) is
+# time its whole run feels; so is sswctl.files', imported where a secret is written.
 import binascii
 import os
 import re
 import stat
 
 from .errors import KeyFormatError, UsageError
-from .files import write_atomic
 from .model import KEY_LEN
 
 _B64_KEY = re.compile(r"[A-Za-z0-9+/]{43}=")
@@ -55,7 +56,7 @@ def public_key(private_key: bytes) -> bytes:
 def to_base64(key: bytes) -> str:
     if len(key) != KEY_LEN:
         raise KeyFormatError(f"a key is {KEY_LEN} bytes, got {len(key)}")
-    return base64.b64encode(key).decode("ascii")
+    return binascii.b2a_base64(key, newline=False).decode("ascii")
 
 
 def from_base64(text: str) -> bytes:
@@ -66,10 +67,10 @@ def from_base64(text: str) -> bytes:
             f"ending in '=', got {len(text)} characters)"
         )
     try:
-        key = base64.b64decode(text, validate=True)
+        key = binascii.a2b_base64(text)  # the regex has checked what validate=True would
     except binascii.Error as e:  # unreachable after the regex; kept as a guard
         raise KeyFormatError("key is not valid base64") from e
-    if base64.b64encode(key).decode("ascii") != text:
+    if to_base64(key) != text:
         # As wg: the unused low bits of the last character must be zero.
         raise KeyFormatError("key is not canonical base64 (its last character has stray low bits)")
     return key
@@ -112,6 +113,8 @@ def write_secret_file(path: str, data: bytes | str) -> None:
     leaves half a key, and a symlink at ``path`` is refused
     (:func:`sswctl.files.write_atomic`).
     """
+    from .files import write_atomic
+
     if isinstance(data, str):
         data = data.encode()
     write_atomic(path, data, 0o600)

@@ -12,14 +12,26 @@ Conventions:
   literals are stored without brackets.
 - ``None`` means "not set" everywhere; that matters for ``set`` semantics,
   where only set fields change the running device.
+
+The classes are written out rather than made with :mod:`dataclasses`, whose
+import (it loads :mod:`inspect`) costs more than all the rest of what
+``sswctl set`` on a userspace interface imports (sswctl/main.py); for the
+same reason addresses are converted with ``_socket``, the C module that
+:mod:`socket` wraps (importing ``socket`` itself, its enum conversions and
+selectors, would be a tenth of that command's whole run). The classes
+behave as dataclasses would (tests/unit/test_model.py): fields are
+``__init__``'s parameters, equality and ``repr`` go over them,
+:meth:`_Record.replace` is ``dataclasses.replace``, a list or dict field
+left out starts empty, and an :class:`Endpoint` is immutable and hashable.
 """
 
 from __future__ import annotations
 
 import enum
 import ipaddress
-import socket
-from dataclasses import dataclass, field
+from _socket import AF_INET, AF_INET6, inet_ntop, inet_pton
+from collections.abc import Callable
+from operator import attrgetter
 
 KEY_LEN = 32
 
@@ -45,8 +57,8 @@ def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     parser, which a 10,000-peer configuration feels."""
     try:
         if ":" in text:
-            return ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, text))
-        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+            return ipaddress.IPv6Address(inet_pton(AF_INET6, text))
+        return ipaddress.IPv4Address(inet_pton(AF_INET, text))
     except OSError:
         raise ValueError(f"invalid IP address {text!r}") from None
 
@@ -58,14 +70,14 @@ def network(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, prefix: int) ->
     return cls((int(addr) >> shift << shift, prefix))
 
 
-_AF = {4: socket.AF_INET, 6: socket.AF_INET6}
+_AF = {4: AF_INET, 6: AF_INET6}
 
 
 def net_text(net: IPNetwork) -> str:
     """``addr/prefix`` as wg(8) prints it (inet_ntop: an IPv4-mapped IPv6
     address as ``::ffff:a.b.c.d``), a few times faster than ``str(net)``, which
     a dump of 100,000 peers feels."""
-    return f"{socket.inet_ntop(_AF[net.version], net.network_address.packed)}/{net.prefixlen}"
+    return f"{inet_ntop(_AF[net.version], net.network_address.packed)}/{net.prefixlen}"
 
 
 class Protocol(str, enum.Enum):
@@ -88,12 +100,50 @@ class Cipher(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """A peer's outer address: host (IP literal or unresolved hostname) and port."""
+class _Record:
+    """Equality, ``repr`` and ``replace`` over a class's fields: its ``__init__``'s parameters, in order."""
+
+    _fields: tuple[str, ...]
+    _values: Callable[[_Record], tuple]  # the fields' values
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__init__.__code__
+        cls._fields = code.co_varnames[1 : code.co_argcount]  # two or more: attrgetter then gives a tuple
+        cls._values = staticmethod(attrgetter(*cls._fields))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values(self) == self._values(other)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def replace(self, **changes: object):
+        """A new object with these fields changed, the others as here (shallow), as ``dataclasses.replace``."""
+        return self.__class__(**{f: getattr(self, f) for f in self._fields} | changes)
+
+
+class Endpoint(_Record):
+    """A peer's outer address: host (IP literal or unresolved hostname) and port. Immutable."""
 
     host: str
     port: int
+
+    def __init__(self, host: str, port: int):
+        object.__setattr__(self, "host", host)
+        object.__setattr__(self, "port", port)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: an Endpoint is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: an Endpoint is immutable")
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.port))
 
     def __str__(self) -> str:
         if ":" in self.host:
@@ -101,53 +151,84 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
-@dataclass
-class Peer:
-    public_key: bytes
-    preshared_key: bytes | None = None
-    endpoint: Endpoint | None = None
-    allowed_ips: list[IPNetwork] = field(default_factory=list)
-    # Seconds; 0 means off (as wg prints "off"); None means "not set".
-    persistent_keepalive: int | None = None
-    # SecureSwift extension: a human name shown by sswctl show / sswmon.
-    name: str | None = None
+class Peer(_Record):
+    """A peer, as configured (set semantics: None means "not set") and as running."""
 
-    # set/setconf semantics (wg's flags); ignored outside a set request.
-    remove: bool = False
-    update_only: bool = False
-    replace_allowed_ips: bool = False
+    def __init__(
+        self,
+        public_key: bytes,
+        preshared_key: bytes | None = None,
+        endpoint: Endpoint | None = None,
+        allowed_ips: list[IPNetwork] | None = None,  # None: a new empty list
+        # Seconds; 0 means off (as wg prints "off"); None means "not set".
+        persistent_keepalive: int | None = None,
+        # SecureSwift extension: a human name shown by sswctl show / sswmon.
+        name: str | None = None,
+        # set/setconf semantics (wg's flags); ignored outside a set request.
+        remove: bool = False,
+        update_only: bool = False,
+        replace_allowed_ips: bool = False,
+        # Runtime state, filled by a backend's get; never read from configs.
+        last_handshake: float | None = None,  # Unix time (seconds, fractional), None = never
+        rx_bytes: int = 0,
+        tx_bytes: int = 0,
+        rx_packets: int = 0,
+        tx_packets: int = 0,
+        # Drop counters by reason (e.g. "replay", "allowed_ips", "decrypt"); None: a new empty dict.
+        drops: dict[str, int] | None = None,
+    ):
+        self.public_key = public_key
+        self.preshared_key = preshared_key
+        self.endpoint = endpoint
+        self.allowed_ips: list[IPNetwork] = [] if allowed_ips is None else allowed_ips
+        self.persistent_keepalive = persistent_keepalive
+        self.name = name
+        self.remove = remove
+        self.update_only = update_only
+        self.replace_allowed_ips = replace_allowed_ips
+        self.last_handshake = last_handshake
+        self.rx_bytes = rx_bytes
+        self.tx_bytes = tx_bytes
+        self.rx_packets = rx_packets
+        self.tx_packets = tx_packets
+        self.drops: dict[str, int] = {} if drops is None else drops
 
-    # Runtime state, filled by a backend's get; never read from configs.
-    last_handshake: float | None = None  # Unix time (seconds, fractional), None = never
-    rx_bytes: int = 0
-    tx_bytes: int = 0
-    rx_packets: int = 0
-    tx_packets: int = 0
-    # Drop counters by reason (e.g. "replay", "allowed_ips", "decrypt").
-    drops: dict[str, int] = field(default_factory=dict)
 
+class Device(_Record):
+    """An interface, as configured (set semantics: None means "unchanged") and as running."""
 
-@dataclass
-class Device:
-    name: str = ""
-    private_key: bytes | None = None
-    listen_port: int | None = None
-    fwmark: int | None = None  # 0 = off
-    protocol: Protocol | None = None  # None in a set = unchanged; reads default SECURESWIFT
-    cipher: Cipher | None = None
-    peers: list[Peer] = field(default_factory=list)
-
-    # set semantics: replace_peers drops every peer not named in this request.
-    replace_peers: bool = False
-
-    # Runtime state, filled by a backend's get.
-    public_key: bytes | None = None
-    backend: str | None = None  # "kernel" or "userspace"
-    # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
-    drops: dict[str, int] = field(default_factory=dict)
-    # The handshake flood defence's counters (secureswift.ko: cookie replies
-    # sent, messages shed by reason, handed up, under_load 0/1), by name.
-    handshake: dict[str, int] = field(default_factory=dict)
+    def __init__(
+        self,
+        name: str = "",
+        private_key: bytes | None = None,
+        listen_port: int | None = None,
+        fwmark: int | None = None,  # 0 = off
+        protocol: Protocol | None = None,  # None in a set = unchanged; reads default SECURESWIFT
+        cipher: Cipher | None = None,
+        peers: list[Peer] | None = None,  # None: a new empty list
+        # set semantics: replace_peers drops every peer not named in this request.
+        replace_peers: bool = False,
+        # Runtime state, filled by a backend's get.
+        public_key: bytes | None = None,
+        backend: str | None = None,  # "kernel" or "userspace"
+        # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
+        drops: dict[str, int] | None = None,
+        # The handshake flood defence's counters (secureswift.ko: cookie replies
+        # sent, messages shed by reason, handed up, under_load 0/1), by name.
+        handshake: dict[str, int] | None = None,
+    ):
+        self.name = name
+        self.private_key = private_key
+        self.listen_port = listen_port
+        self.fwmark = fwmark
+        self.protocol = protocol
+        self.cipher = cipher
+        self.peers: list[Peer] = [] if peers is None else peers
+        self.replace_peers = replace_peers
+        self.public_key = public_key
+        self.backend = backend
+        self.drops: dict[str, int] = {} if drops is None else drops
+        self.handshake: dict[str, int] = {} if handshake is None else handshake
 
     def peer(self, public_key: bytes) -> Peer | None:
         for p in self.peers:
@@ -156,17 +237,29 @@ class Device:
         return None
 
 
-@dataclass
-class QuickSettings:
+class QuickSettings(_Record):
     """wg-quick's keys of a config file: what ``sswctl up``/``down``/``save`` do
-    around the device. Never part of a set request or of the running device."""
+    around the device. Never part of a set request or of the running device.
+    A list given as None is a new empty list."""
 
-    addresses: list[IPInterface] = field(default_factory=list)
-    dns: list[str] = field(default_factory=list)  # IPs and search domains, in order
-    mtu: int | None = None
-    table: str | None = None  # "auto", "off" or a number as text
-    pre_up: list[str] = field(default_factory=list)
-    post_up: list[str] = field(default_factory=list)
-    pre_down: list[str] = field(default_factory=list)
-    post_down: list[str] = field(default_factory=list)
-    save_config: bool | None = None
+    def __init__(
+        self,
+        addresses: list[IPInterface] | None = None,
+        dns: list[str] | None = None,  # IPs and search domains, in order
+        mtu: int | None = None,
+        table: str | None = None,  # "auto", "off" or a number as text
+        pre_up: list[str] | None = None,
+        post_up: list[str] | None = None,
+        pre_down: list[str] | None = None,
+        post_down: list[str] | None = None,
+        save_config: bool | None = None,
+    ):
+        self.addresses: list[IPInterface] = [] if addresses is None else addresses
+        self.dns: list[str] = [] if dns is None else dns
+        self.mtu = mtu
+        self.table = table
+        self.pre_up: list[str] = [] if pre_up is None else pre_up
+        self.post_up: list[str] = [] if post_up is None else post_up
+        self.pre_down: list[str] = [] if pre_down is None else pre_down
+        self.post_down: list[str] = [] if post_down is None else post_down
+        self.save_config = save_config

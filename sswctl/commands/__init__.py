@@ -14,45 +14,52 @@ classes (or come up from the transports as :class:`sswctl.ipc.IPCError`);
 
 from __future__ import annotations
 
+# Named tuples, not dataclasses: importing dataclasses (it loads inspect) would be a
+# large part of `sswctl set`'s short path (sswctl/main.py), which imports commands.set.
+from collections import namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(namedtuple("Param", "name flags kind help required default choices metavar",
+                       defaults=((), "str", "", True, None, None, None))):
     """One argument or option.
 
     ``flags`` empty means a positional argument named ``name``; otherwise an
     option such as ``("--json",)``. ``kind`` is "str", "int", "flag" (boolean
     option), "input" (a file name, ``-`` for stdin; the function receives the
     file's bytes) or "rest" (every remaining argument, unparsed, as wg's
-    ``set`` needs).
+    ``set`` needs). ``required`` (default True), ``default``, ``choices`` (a
+    tuple of str) and ``metavar`` as click's.
     """
 
+    __slots__ = ()
     name: str
-    flags: tuple[str, ...] = ()
-    kind: str = "str"
-    help: str = ""
-    required: bool = True
-    default: object = None
-    choices: tuple[str, ...] | None = None
-    metavar: str | None = None
+    flags: tuple[str, ...]
+    kind: str
+    help: str
+    required: bool
+    default: object
+    choices: tuple[str, ...] | None
+    metavar: str | None
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(namedtuple("Output", "text warnings status", defaults=("", (), 0))):
     """``text`` for stdout, then each of ``warnings`` as a line on stderr, then exit ``status``."""
 
-    text: str = ""
-    warnings: tuple[str, ...] = ()
-    status: int = 0
+    __slots__ = ()
+    text: str
+    warnings: tuple[str, ...]
+    status: int
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(namedtuple("Command", "name run help params secret_output", defaults=((), False))):
+    """A subcommand: its ``name``, the function to ``run``, its ``help`` and ``params``
+    (a tuple of :class:`Param`); ``secret_output``: it writes secrets to stdout, so warn
+    when stdout is a file others may read (as wg genkey)."""
+
+    __slots__ = ()
     name: str
     run: Callable[..., str | Output | None]
     help: str
-    params: tuple[Param, ...] = field(default_factory=tuple)
-    # Writes secrets to stdout: warn when stdout is a file others may read (as wg genkey).
-    secret_output: bool = False
+    params: tuple[Param, ...]
+    secret_output: bool

@@ -8,12 +8,13 @@ input exits 2 with the running configuration unchanged.
 from __future__ import annotations
 
 from .. import config
-from ..ipc import dispatch
+from ..ipc import ControlBackend, dispatch
 from . import Command, Param
 
 
-def set_(name: str, args: tuple[str, ...] = ()) -> None:
-    dispatch.set_config(config.parse_set_args(list(args), name))
+def set_(name: str, args: tuple[str, ...] = (), backend: ControlBackend | None = None) -> None:
+    """``backend``: the one serving ``name`` when the caller knows it (sswctl/main.py's short path)."""
+    dispatch.set_config(config.parse_set_args(list(args), name), backend)
 
 
 COMMAND = Command(

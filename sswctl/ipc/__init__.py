@@ -14,15 +14,15 @@ Like wireguard-tools' ipc.h: three calls, one backend per transport.
   source ``genl`` and the generated C headers derive from.
 
 All speak in terms of :mod:`sswctl.model` and raise :class:`IPCError`;
-none knows about click (``sswctl/cli.py`` maps errors to exit codes).
+none knows about click (:func:`sswctl.errors.failure` maps errors to exit codes).
 """
 
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the model only in annotations: `sswctl show IFACE dump` imports this module
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sswctl/main.py's short paths)
+if TYPE_CHECKING:  # the model only in annotations
     from ..model import Device
 
 

@@ -15,25 +15,23 @@ Errors are :class:`~sswctl.ipc.IPCError`; the CLI turns them into exit codes.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import ipaddress
 import os
-import signal
-import socket
-import subprocess
 import time
 
 from ..errors import RuntimeFailure, UsageError
 from ..model import Cipher, Device, Endpoint, Protocol
-from ..paths import lock_path, socket_path
-from . import ControlBackend, IPCError, RequestRefused, rtnl
-from .genl_schema import FAMILY_NAME
+from ..paths import SOCK_DIR, lock_path, socket_path
+from . import ControlBackend, IPCError, RequestRefused
 from .uapi import UAPIBackend
 from .uapi_codec import ZERO_KEY
 
+# Imported where used: the kernel's transports (genl, rtnl), subprocess, signal and socket.
+# `sswctl set` on a userspace interface (sswctl/main.py) needs none of them, and
+# its whole run is short enough for their imports to be most of it.
+
 BACKENDS = ("auto", "kernel", "userspace")
-MODULE = FAMILY_NAME  # secureswift.ko
 # What a backend refusing a set request's content answers: the input is wrong (exit 2).
 REFUSAL_ERRNOS = (errno.EINVAL, errno.ERANGE)
 
@@ -60,8 +58,12 @@ def kernel_backend(load: bool = False) -> ControlBackend | None:
 
 
 def _modprobe() -> bool:
+    import subprocess
+
+    from .genl_schema import FAMILY_NAME  # the module is named after its family: secureswift.ko
+
     try:
-        return subprocess.run(["modprobe", "-q", MODULE], capture_output=True, timeout=60).returncode == 0
+        return subprocess.run(["modprobe", "-q", FAMILY_NAME], capture_output=True, timeout=60).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -93,14 +95,30 @@ def backend_for(name: str) -> ControlBackend:
     raise IPCError(f"Unable to access interface {name}: No such device", errno.ENODEV)
 
 
+def userspace_backend(name: str) -> ControlBackend | None:
+    """The UAPI backend when one of our userspace daemons answers for ``name``
+    (at its socket in our namespace's run directory), else None: a kernel link,
+    a wireguard-go interface, a stale socket or no such interface.
+
+    Without asking the kernel module, as wg(8) asks a userspace socket first:
+    a name is one link in a namespace, and a daemon answering for it there
+    has its TUN device under that name, so no kernel link has it.
+    :func:`backend_for` would pick the same backend, after probing generic
+    netlink; ``sswctl set``'s short path (sswctl/main.py) saves that.
+    """
+    backend = UAPIBackend(directories=(SOCK_DIR,))
+    return backend if backend.serves(name) else None
+
+
 def get_device(name: str) -> Device:
     return backend_for(name).get_device(name)
 
 
-def set_device(device: Device) -> None:
-    """Apply a set request to whichever backend serves ``device.name``; a refusal
-    of its content (:data:`REFUSAL_ERRNOS`) is :class:`RequestRefused`."""
-    backend = backend_for(device.name)
+def set_device(device: Device, backend: ControlBackend | None = None) -> None:
+    """Apply a set request to ``backend``, by default whichever serves ``device.name``;
+    a refusal of its content (:data:`REFUSAL_ERRNOS`) is :class:`RequestRefused`."""
+    if backend is None:
+        backend = backend_for(device.name)
     try:
         backend.set_device(device)
     except RequestRefused:
@@ -134,6 +152,8 @@ def choose(name: str, requested: str = "auto") -> tuple[str, bool]:
     """
     if requested == "userspace":
         return "userspace", False
+    from . import rtnl
+
     kb = kernel_backend(load=True)
     if kb is not None and name in kb.list_devices():
         return "kernel", True
@@ -161,6 +181,8 @@ def resolve_endpoints(device: Device) -> None:
             continue
         except ValueError:
             pass
+        import socket
+
         try:
             info = socket.getaddrinfo(ep.host, ep.port, type=socket.SOCK_DGRAM)
         except socket.gaierror as e:
@@ -168,10 +190,11 @@ def resolve_endpoints(device: Device) -> None:
         p.endpoint = Endpoint(info[0][4][0], ep.port)
 
 
-def set_config(device: Device) -> None:
-    """One set request to ``device.name``, hostnames resolved first (``set``, ``addconf``)."""
+def set_config(device: Device, backend: ControlBackend | None = None) -> None:
+    """One set request to ``device.name`` (through ``backend``, by default the one
+    serving it), hostnames resolved first (``set``, ``addconf``)."""
     resolve_endpoints(device)
-    set_device(device)
+    set_device(device, backend)
 
 
 def replace_config(device: Device) -> None:
@@ -179,13 +202,12 @@ def replace_config(device: Device) -> None:
     keys it leaves out are reset (no private key, listen port 0 = random, fwmark
     off), peers not in it are removed. Protocol and Cipher change only if it names
     them. ``device`` itself is left as it was (the request is a copy)."""
-    set_config(dataclasses.replace(
-        device,
+    set_config(device.replace(
         private_key=ZERO_KEY if device.private_key is None else device.private_key,
         listen_port=device.listen_port or 0,
         fwmark=device.fwmark or 0,
         replace_peers=True,
-        peers=[dataclasses.replace(p) for p in device.peers],
+        peers=[p.replace() for p in device.peers],
     ))
 
 
@@ -198,6 +220,7 @@ def create_device(name: str, backend: str = "auto", protocol: str | None = None,
     with its handshake daemon, or a userspace daemon (both started in the background)."""
     from .. import daemon
     from ..paths import InvalidName, check_ifname
+    from . import rtnl
 
     try:
         check_ifname(name)
@@ -243,6 +266,10 @@ def destroy_device(name: str, timeout: float = 10.0) -> None:
     records (it removes its TUN device and sockets itself). Kernel: delete the link;
     its handshake daemon sees the link go and exits by itself, which is waited for
     (so a create of the same name right after finds no daemon)."""
+    import signal
+
+    from . import rtnl
+
     kernel = backend_for(name).kind == "kernel"
     pid = _daemon_pid(name)
     if kernel:

@@ -15,18 +15,17 @@ wireguard-go rejects anything after ``get=1`` but the blank line.
 
 from __future__ import annotations
 
+import _socket
 import errno
 import os
 import re
-import socket
 import stat
-import struct
 
 from ..model import Device
 from ..paths import SOCK, SOCK_DIR, WG_SOCK_DIR, InvalidName, device_names, netns_inode, socket_path, wg_socket_path
 from . import ControlBackend, IPCError
 from .uapi_codec import EXTENSIONS_LINE, UAPIError, decode_get, encode_set
-from .uapi_socket import TIMEOUT, transact
+from .uapi_socket import TIMEOUT, UnixSocket, transact
 
 
 def _is_socket(path: str) -> bool:
@@ -54,6 +53,13 @@ class UAPIBackend(ControlBackend):
 
     def has_device(self, name: str) -> bool:
         return self._find(name) is not None
+
+    def serves(self, name: str) -> bool:
+        """``name`` is one of :meth:`list_devices`' (a daemon answers at its socket), asked without listing."""
+        try:
+            return any(self._serves(self._path(d, name), d == WG_SOCK_DIR) for d in self.directories)
+        except IPCError:  # not a valid interface name
+            return False
 
     def get_device(self, name: str) -> Device:
         path, ours = self._locate(name)
@@ -87,7 +93,7 @@ class UAPIBackend(ControlBackend):
         """A daemon answers at ``path``; for a ``shared`` (namespace-less) path, one in our namespace."""
         if not _is_socket(path):
             return False
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        with UnixSocket() as s:
             s.settimeout(TIMEOUT)
             try:
                 s.connect(path)
@@ -95,9 +101,11 @@ class UAPIBackend(ControlBackend):
                 return False
             return not shared or self._peer_in_netns(s)
 
-    def _peer_in_netns(self, s: socket.socket) -> bool:
+    def _peer_in_netns(self, s: UnixSocket) -> bool:
         """False only when the listening process is seen to be in another namespace."""
-        pid = struct.unpack("3i", s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        import struct  # here: only wg's shared directory needs it, `sswctl set`'s short path does not
+
+        pid = struct.unpack("3i", s.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))[0]
         if pid <= 0:
             return True  # in a pid namespace we cannot see into
         try:

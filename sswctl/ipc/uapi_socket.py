@@ -8,8 +8,8 @@ dump (``ssw_dump=1``) with nothing imported but the socket: see
 
 from __future__ import annotations
 
+import _socket
 import errno
-import socket
 
 from . import IPCError
 
@@ -18,6 +18,24 @@ TIMEOUT = 10.0  # to connect: a live daemon accepts at once
 # 10,000 peers take it seconds on a loaded machine; wg(8) waits without a limit.
 ANSWER_TIMEOUT = 300.0
 MAX_REPLY = 64 << 20
+
+
+class UnixSocket(_socket.socket):
+    """A UNIX stream socket that closes at the end of a ``with`` block.
+
+    Made on ``_socket``, the C module ``socket`` wraps, as ``socket.socket`` is:
+    importing ``socket`` itself (its enum conversions, selectors) would be a
+    tenth of ``sswctl set``'s whole run (sswctl/main.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(_socket.AF_UNIX, _socket.SOCK_STREAM)
+
+    def __enter__(self) -> UnixSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def complete(buf: bytearray) -> bool:
@@ -29,7 +47,7 @@ def complete(buf: bytearray) -> bool:
 
 def transact(path: str, request: str) -> bytes:
     """Send ``request``, return the whole reply (its ``errno=N`` line included)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+    with UnixSocket() as s:
         s.settimeout(TIMEOUT)
         try:
             s.connect(path)

@@ -20,7 +20,6 @@ suppress_prefixlength 0`` keeps more specific routes of the main table.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 import re
@@ -102,7 +101,7 @@ def create_device(iface: str, device: Device, backend: str) -> None:
 
 def set_config(iface: str, device: Device) -> None:
     """Make the config's wg part the interface's whole configuration (as ``sswctl setconf``)."""
-    dispatch.replace_config(dataclasses.replace(device, name=iface))
+    dispatch.replace_config(device.replace(name=iface))
 
 
 def destroy_device(iface: str) -> None:

@@ -141,6 +141,29 @@ def test_wg_set_changes_are_visible_to_sswctl_and_back(populated):
     assert f"{keys.to_base64(extra[1])}\t10.60.0.1/32" in run("wg", "show", iface, "allowed-ips").stdout
 
 
+def test_set_takes_the_short_path_and_wg_sees_its_changes(populated):
+    """`sswctl set` on a userspace interface runs without the CLI framework
+    (sswctl/main.py's short path, which test_bad_set_exits_2_and_changes_nothing
+    takes too); on a name no daemon of ours serves, the full CLI answers."""
+    lab, _ = populated
+    iface = lab.a.iface
+    key = keys.to_base64(keys.public_key(keys.generate_private_key()))
+
+    def imported(r: subprocess.CompletedProcess) -> set[str]:
+        return {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+
+    r = run(PY, "-X", "importtime", "-m", "sswctl", "set", iface, "peer", key, "allowed-ips", "10.70.0.1/32",
+            "persistent-keepalive", "5")
+    assert "click" not in imported(r) and "sswctl.commands.set" in imported(r), "set did not take the short path"
+    assert f"{key}\t10.70.0.1/32" in run("wg", "show", iface, "allowed-ips").stdout
+    assert f"{key}\t5" in run("wg", "show", iface, "persistent-keepalive").stdout
+    r = run(PY, "-X", "importtime", "-m", "sswctl", "set", iface, "peer", key, "remove")
+    assert "click" not in imported(r) and key not in run("wg", "show", iface, "peers").stdout
+    r = run(PY, "-X", "importtime", "-m", "sswctl", "set", "nonexistent0", "peer", key, "remove", check=False)
+    assert r.returncode == 1 and "click" in imported(r)
+    assert "Unable to access interface nonexistent0: No such device" in r.stderr
+
+
 BAD_SET_ARGS = [
     ["listen-port", "99999"],
     ["fwmark", "nope"],
