@@ -99,3 +99,13 @@ def test_run_kernels_refuses_a_core_run_without_the_subset(tmp_path):
     cp = subprocess.run([str(REPO / "tests/vm/run-kernels.sh"), "6.1:core"], capture_output=True, text=True,
                         env={**env, "RUN_VM": "/bin/false"})
     assert cp.returncode == 2 and "needs VM_CORE_K" in cp.stderr
+
+
+def test_a_kernel_cache_the_guest_cannot_see_is_refused():
+    """virtme-ng mounts tmpfs over /tmp and /var/tmp in the guest: a kernel cache there
+    would leave the guest without its modules, so kernel-info.sh says so at once."""
+    for cache in ("/var/tmp/kernels", "/tmp/k"):
+        cp = subprocess.run([str(REPO / "tests/vm/kernel-info.sh"), "7.2"], capture_output=True, text=True,
+                            env={**os.environ, "SSW_KERNEL_CACHE": cache})
+        assert cp.returncode == 2 and "hidden from the guest" in cp.stderr, cp.stderr
+        assert cp.stdout == ""

@@ -19,6 +19,18 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 series=${1:?usage: $0 6.1|6.12|7.2|debug}
+# 7.2 and debug live in the kernel cache, which the guest must see where the
+# host has it: virtme-ng's init mounts fresh tmpfs over /tmp, /var/tmp and
+# /var/log, so a cache there leaves the guest without the kernel's modules
+# ("modprobe: FATAL: Module ... not found" at the module load).
+if [ "$series" != 6.1 ] && [ "$series" != 6.12 ]; then
+	cache=$(realpath -m "${SSW_KERNEL_CACHE:-/var/cache/secureswift/kernels}")
+	case "$cache/" in
+	/tmp/*|/var/tmp/*|/var/log/*|/dev/shm/*)
+		echo "kernel-info.sh: SSW_KERNEL_CACHE=$cache is hidden from the guest (tmpfs there); put it elsewhere" >&2
+		exit 2;;
+	esac
+fi
 case "$series" in
 6.1|6.12)
 	kver=$("$ROOT/tests/vm/kver.sh" "$series")
