@@ -7,8 +7,9 @@ back to A, where the cookie replies die). While it runs:
   (a) iperf3 A -> B through the tunnel keeps moving data (never two seconds
       in a row without);
   (b) a NEW peer (a second daemon, or wireguard-go in wireguard mode) in
-      A's namespace completes a handshake with B within 10 s: its first
-      initiation gets a cookie reply from C, its retry carries mac2;
+      A's namespace completes a handshake with B within its first few
+      initiations (JOIN_ATTEMPTS, each REKEY_TIMEOUT plus jitter apart): its
+      first initiation gets a cookie reply from C, its retry carries mac2;
   (c) B's daemon CPU time stays under one core (cpu <= elapsed);
   (d) B's counters show cookie replies sent and messages shed.
 """
@@ -24,13 +25,21 @@ import time
 import pytest
 from nslab import Side, ping, wait_for
 
-from sswctl import datapath, keys
+from sswctl import datapath, keys, wire
 from sswctl.model import Device, Endpoint, Peer
 from tests.floodgen import Flood, initiation
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 FLOOD_SECONDS = 14
+# Initiations the newcomer may need: the first is answered with a cookie
+# reply, the second carries mac2 and is answered. One more is allowed because
+# a datagram can die in B's full socket buffer before C ever sees it (the
+# report gives the overflows counted): that is the flooded machine's loss,
+# not a failed defence. Each further attempt is the protocol's
+# retransmission, REKEY_TIMEOUT plus up to REKEY_TIMEOUT_JITTER_MAX later.
+JOIN_ATTEMPTS = 3
+JOIN_SECONDS = JOIN_ATTEMPTS * (wire.REKEY_TIMEOUT + wire.REKEY_TIMEOUT_JITTER_MAX)
 RATE = 10_000  # per family: 20,000 packets/s in all, if the sender gets there
 
 
@@ -142,7 +151,7 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     time.sleep(1)  # iperf3 under way before the flood
     cpu0, t0, rcvbuf0 = cpu_seconds(b.proc.pid), time.monotonic(), udp_rcvbuf_errors(b)
     wait0 = runqueue_wait(b.proc.pid)
-    # The flood runs until the newcomer is through (or its 10 s are up), however long a
+    # The flood runs until the newcomer is through (or its JOIN_SECONDS are up), however long a
     # busy machine takes to get there; FLOOD_SECONDS + 120 only bounds a lost flood. The
     # sender runs at nice 19: an attacker's CPU is another machine's, not the server's.
     floods = {family: Flood(dst, 51822, msg, sources=2000, src_base=base, rate=RATE,
@@ -153,7 +162,7 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
         time.sleep(2)  # the flood is established before the newcomer initiates
         joined = time.monotonic()
         took = None
-        while time.monotonic() - joined < 10:
+        while time.monotonic() - joined < JOIN_SECONDS:
             if c.run("ping", "-c", "1", "-W", "1", "10.98.0.2", check=False).returncode == 0:
                 took = time.monotonic() - joined
                 break
@@ -172,12 +181,14 @@ def test_flood_while_a_tunnel_carries_iperf3_and_a_new_peer_joins(lab, protocol,
     rate = sent / max(r["elapsed"] for r in results.values())
     d = drops(lab)
     intervals = [i["sum"]["bytes"] for i in json.loads(out)["intervals"]]
-    report = (f"{protocol}/{newcomer}: flood {sent} initiations at {rate:.0f}/s, new peer in {took} s, "
+    report = (f"{protocol}/{newcomer}: flood {sent} initiations at {rate:.0f}/s, new peer in {took} s "
+              f"(initiation {1 + int(took // wire.REKEY_TIMEOUT) if took is not None else '-'}), "
               f"daemon cpu {cpu:.1f} s over {elapsed:.1f} s (its threads waited {waited:.1f} s for a CPU), "
               f"socket overflows {overflowed}, drops {d}, "
               f"iperf3 bytes/s {intervals}")
     print(report)
-    assert took is not None, "the new peer got no handshake through the flood in 10 s: " + report
+    assert took is not None, (f"the new peer got no handshake through the flood in {JOIN_ATTEMPTS} "
+                              f"initiations ({JOIN_SECONDS:.1f} s): " + report)
     assert flooding_still, "the flood ended before the new peer got through: it proved nothing"
     assert all(r["errors"] == 0 for r in results.values()), results
     # (b) above; (a): iperf3 kept moving data through the flood. TCP may lose a
