@@ -36,8 +36,7 @@ log = logging.getLogger("sswctl.daemon")
 
 # Engine timers fire every TICK. Every deadline the engine sets is at least a
 # second away (keepalive, retransmit, rekey), so a 250 ms granularity costs
-# nothing, and the loop never scans all peers per packet (next_deadline() is
-# O(peers)).
+# nothing; a tick visits only the peers with a timer due (the engine's heap).
 TICK = 0.25
 
 

@@ -295,9 +295,29 @@ class Engine:
         return {"current": p.current, "previous": p.previous, "next": p.next}
 
     def next_deadline(self) -> float | None:
-        """The earliest timer deadline of any peer (sleep until then)."""
-        ds = [d for p in self._peers.values() for d in p.deadlines()]
-        return min(ds) if ds else None
+        """The earliest timer deadline of any peer (sleep until then), or None.
+
+        Read off the timer heap, as tick() uses it: entries of removed peers
+        or superseded by an earlier deadline are dropped, and a peer whose
+        earliest timer was cancelled or moved later since its entry was made
+        is put back at its real earliest one. O(log peers) amortised, however
+        many peers are idle."""
+        heap = self._timers
+        while heap:
+            deadline, _, p = heap[0]
+            if deadline != p._due or self._peers.get(p.public_key) is not p:
+                heapq.heappop(heap)
+                continue
+            rest = p.deadlines()
+            first = min(rest) if rest else None
+            if first == deadline:
+                return deadline
+            # A timer never moves earlier without a new entry (_Timer), so first > deadline.
+            heapq.heappop(heap)
+            p._due = first
+            if first is not None:
+                heapq.heappush(heap, (first, next(_timer_seq), p))
+        return None
 
     @staticmethod
     def _check_key(key, what: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sswctl import keys
 from sswctl.protocol import (
     COOKIE_SECRET_MAX_AGE,
     KEEPALIVE_TIMEOUT,
@@ -19,6 +20,7 @@ from sswctl.protocol import (
     RateLimitedError,
     ReplayError,
 )
+from sswctl.protocol.engine import PeerSession
 
 from .util import A_ADDR, B_ADDR, handshake, ipv4_packet, pair, transmits
 
@@ -204,6 +206,31 @@ def test_next_deadline_is_when_tick_has_work():
     assert transmits(a.tick(d - 0.001)) == []
     assert [x.kind for x in transmits(a.tick(d))] == ["keepalive"]
     assert a.next_deadline() > d
+
+
+def test_next_deadline_reads_the_heap_not_every_peer(monkeypatch):
+    """A cancelled or postponed timer is skipped, a removed peer's entry too,
+    and idle peers are never looked at."""
+    a, b = pair("wireguard", "chacha20-poly1305", keepalive=25)
+    idle = [keys.public_key(keys.generate_private_key()) for _ in range(300)]
+    for pub in idle:
+        a.add_peer(pub)
+    handshake(a, b, T0)
+    s = a._peer(b.public_key)
+    d = a.next_deadline()
+    assert d == pytest.approx(T0 + 25)
+    looked = []
+    real = PeerSession.deadlines
+    monkeypatch.setattr(PeerSession, "deadlines", lambda self: looked.append(self) or real(self))
+    s.t_persistent_keepalive = None  # cancelled: the next one is later
+    later = a.next_deadline()
+    assert later is None or later > d
+    assert set(looked) <= {s}
+    s.t_persistent_keepalive = T0 + 3  # earlier than any: a new heap entry
+    assert a.next_deadline() == T0 + 3
+    a.remove_peer(b.public_key)
+    assert a.next_deadline() is None
+    assert len(looked) <= 3
 
 
 def test_cookie_secret_rotates_after_its_max_age():
