@@ -169,7 +169,7 @@ def measure(protocol: str, args) -> dict:
         try:
             for phase in ["quiet", *args.rates]:
                 time.sleep(1.5)  # "under load" from the previous phase has lapsed
-                before = lab.backend.get_device(b.iface).drops
+                before = lab.backend.get_device(b.iface).status.drops
                 cpu0, overflow0 = cpu_seconds(b.proc.pid), udp_rcvbuf_errors(b)
                 floods: dict = {}
                 threads = []
@@ -200,7 +200,7 @@ def measure(protocol: str, args) -> dict:
                 cpu = cpu_seconds(b.proc.pid) - cpu0
                 for t in threads:
                     t.join()
-                after = lab.backend.get_device(b.iface).drops
+                after = lab.backend.get_device(b.iface).status.drops
                 overflow = udp_rcvbuf_errors(b) - overflow0
                 res = {"rate": r["done"] / r["elapsed"], "cookies_to_clients": r["cookies"],
                        "daemon_cpu_per_s": cpu / r["elapsed"], "client_cpu_per_s": r["cpu"] / r["elapsed"],

@@ -50,4 +50,5 @@ def peer_line(parts: tuple[str, str, str], endpoint, handshake: float | None, rx
 def format_dump(dev, with_interface: bool = False) -> str:
     pre = f"{dev.name}\t" if with_interface else ""
     return interface_line(dev, pre) + "".join(
-        peer_line(peer_parts(p, pre), p.endpoint, p.last_handshake, p.rx_bytes, p.tx_bytes) for p in dev.peers)
+        peer_line(peer_parts(p, pre), p.endpoint, p.status.last_handshake, p.status.rx_bytes, p.status.tx_bytes)
+        for p in dev.peers)

@@ -12,6 +12,16 @@ Conventions:
   literals are stored without brackets.
 - ``None`` means "not set" everywhere; that matters for ``set`` semantics,
   where only set fields change the running device.
+- Runtime state is kept apart from the configuration: ``Peer.status``
+  (:class:`PeerStatus`: latest handshake, transfer and packet counters, drops)
+  and ``Device.status`` (:class:`DeviceStatus`: backend, drops, the handshake
+  flood defence's counters). Every backend's get fills both; both are None in
+  a parsed config or a set request. So config writers never meet a counter,
+  and a peer read back is compared with its configuration as
+  ``got.replace(status=None) == configured``.
+- The set-request flags (``remove``, ``update_only``, ``replace_allowed_ips``,
+  ``replace_peers``) stay in Peer and Device, as wireguard-tools'
+  containers.h keeps its flags in ``struct wgpeer`` and ``struct wgdevice``.
 
 The classes are written out rather than made with :mod:`dataclasses`, whose
 import (it loads :mod:`inspect`) costs more than all the rest of what
@@ -151,8 +161,31 @@ class Endpoint(_Record):
         return f"{self.host}:{self.port}"
 
 
+class PeerStatus(_Record):
+    """A peer's runtime state, as a backend's get reports it; never part of a
+    config or a set request. A dict given as None is a new empty dict."""
+
+    def __init__(
+        self,
+        last_handshake: float | None = None,  # Unix time (seconds, fractional), None = never
+        rx_bytes: int = 0,
+        tx_bytes: int = 0,
+        rx_packets: int = 0,
+        tx_packets: int = 0,
+        # Drop counters by reason (e.g. "replay", "allowed_ips", "decrypt").
+        drops: dict[str, int] | None = None,
+    ):
+        self.last_handshake = last_handshake
+        self.rx_bytes = rx_bytes
+        self.tx_bytes = tx_bytes
+        self.rx_packets = rx_packets
+        self.tx_packets = tx_packets
+        self.drops: dict[str, int] = {} if drops is None else drops
+
+
 class Peer(_Record):
-    """A peer, as configured (set semantics: None means "not set") and as running."""
+    """A peer as configured (set semantics: None means "not set"); ``status``
+    is its runtime state when it was read from a running device."""
 
     def __init__(
         self,
@@ -168,14 +201,8 @@ class Peer(_Record):
         remove: bool = False,
         update_only: bool = False,
         replace_allowed_ips: bool = False,
-        # Runtime state, filled by a backend's get; never read from configs.
-        last_handshake: float | None = None,  # Unix time (seconds, fractional), None = never
-        rx_bytes: int = 0,
-        tx_bytes: int = 0,
-        rx_packets: int = 0,
-        tx_packets: int = 0,
-        # Drop counters by reason (e.g. "replay", "allowed_ips", "decrypt"); None: a new empty dict.
-        drops: dict[str, int] | None = None,
+        # Runtime state: filled by every backend's get, None in a config or a set request.
+        status: PeerStatus | None = None,
     ):
         self.public_key = public_key
         self.preshared_key = preshared_key
@@ -186,16 +213,30 @@ class Peer(_Record):
         self.remove = remove
         self.update_only = update_only
         self.replace_allowed_ips = replace_allowed_ips
-        self.last_handshake = last_handshake
-        self.rx_bytes = rx_bytes
-        self.tx_bytes = tx_bytes
-        self.rx_packets = rx_packets
-        self.tx_packets = tx_packets
+        self.status = status
+
+
+class DeviceStatus(_Record):
+    """An interface's runtime state, as a backend's get reports it; never part
+    of a config or a set request. A dict given as None is a new empty dict."""
+
+    def __init__(
+        self,
+        backend: str | None = None,  # "kernel" or "userspace"
+        # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
+        drops: dict[str, int] | None = None,
+        # The handshake flood defence's counters (secureswift.ko: cookie replies
+        # sent, messages shed by reason, handed up, under_load 0/1), by name.
+        handshake: dict[str, int] | None = None,
+    ):
+        self.backend = backend
         self.drops: dict[str, int] = {} if drops is None else drops
+        self.handshake: dict[str, int] = {} if handshake is None else handshake
 
 
 class Device(_Record):
-    """An interface, as configured (set semantics: None means "unchanged") and as running."""
+    """An interface as configured (set semantics: None means "unchanged");
+    ``status`` is its runtime state when it was read from a running one."""
 
     def __init__(
         self,
@@ -208,14 +249,10 @@ class Device(_Record):
         peers: list[Peer] | None = None,  # None: a new empty list
         # set semantics: replace_peers drops every peer not named in this request.
         replace_peers: bool = False,
-        # Runtime state, filled by a backend's get.
+        # The private key's public half: a get reports it, a set ignores it.
         public_key: bytes | None = None,
-        backend: str | None = None,  # "kernel" or "userspace"
-        # Drops not attributable to a peer (garbage, unknown index, ...), by reason.
-        drops: dict[str, int] | None = None,
-        # The handshake flood defence's counters (secureswift.ko: cookie replies
-        # sent, messages shed by reason, handed up, under_load 0/1), by name.
-        handshake: dict[str, int] | None = None,
+        # Runtime state: filled by every backend's get, None in a config or a set request.
+        status: DeviceStatus | None = None,
     ):
         self.name = name
         self.private_key = private_key
@@ -226,9 +263,7 @@ class Device(_Record):
         self.peers: list[Peer] = [] if peers is None else peers
         self.replace_peers = replace_peers
         self.public_key = public_key
-        self.backend = backend
-        self.drops: dict[str, int] = {} if drops is None else drops
-        self.handshake: dict[str, int] = {} if handshake is None else handshake
+        self.status = status
 
     def peer(self, public_key: bytes) -> Peer | None:
         for p in self.peers:

@@ -78,8 +78,8 @@ COLUMNS = (
         lambda p: ",".join(map(str, p.peer.allowed_ips)),
     ),
     Col("handshake", "Handshake", 9, 0, _handshake_cell, _age_sort),
-    Col("rx", "RX", 10, 3, lambda p: human_bytes(p.peer.rx_bytes), lambda p: p.peer.rx_bytes),
-    Col("tx", "TX", 10, 3, lambda p: human_bytes(p.peer.tx_bytes), lambda p: p.peer.tx_bytes),
+    Col("rx", "RX", 10, 3, lambda p: human_bytes(p.peer.status.rx_bytes), lambda p: p.peer.status.rx_bytes),
+    Col("tx", "TX", 10, 3, lambda p: human_bytes(p.peer.status.tx_bytes), lambda p: p.peer.status.tx_bytes),
     Col("rx_rate", "RX/s", 10, 0, lambda p: _rate(p.rx_rate), lambda p: p.rx_rate or 0.0),
     Col("tx_rate", "TX/s", 10, 0, lambda p: _rate(p.tx_rate), lambda p: p.tx_rate or 0.0),
     Col(
@@ -127,7 +127,7 @@ def interface_header(i: InterfaceStats) -> Text:
     text = Text()
     # Style changes only at word starts: some SVG renderers drop a segment's leading spaces.
     text.append(f"{d.name}  ", style="bold")
-    text.append(f"{d.backend or '?'} · {d.protocol or 'secureswift'} · {d.cipher or '-'}")
+    text.append(f"{d.status.backend or '?'} · {d.protocol or 'secureswift'} · {d.cipher or '-'}")
     text.append(f" · port {d.listen_port or '-'} · key {short_key(d.public_key)}\n")
     text.append(f"  peers {len(i.peers)} ({fresh} fresh)")
     text.append(f"  rx {human_bytes(i.rx_bytes)} @ {_rate(i.rx_rate)}/s")

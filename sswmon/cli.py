@@ -35,7 +35,8 @@ def format_text(snap: Snapshot, colour: bool = False) -> str:
     lines: list[str] = []
     for i in view.interfaces:
         d = i.device
-        lines.append(f"interface: {d.name} ({d.backend or '?'}, {d.protocol or 'secureswift'}, {d.cipher or '-'})")
+        lines.append(
+            f"interface: {d.name} ({d.status.backend or '?'}, {d.protocol or 'secureswift'}, {d.cipher or '-'})")
         lines.append(f"  listening port: {d.listen_port or '-'}")
         lines.append(f"  transfer: {human_bytes(i.rx_bytes)} received, {human_bytes(i.tx_bytes)} sent")
         lines.append(f"  {'PEER':<20} {'ENDPOINT':<22} {'HANDSHAKE':>9} {'RX':>11} {'TX':>11} {'DROPS':>5}")
@@ -46,7 +47,7 @@ def format_text(snap: Snapshot, colour: bool = False) -> str:
                 hs_cell = click.style(hs_cell, fg={"fresh": "green", "stale": "yellow", "never": None}[p.freshness])
             lines.append(
                 f"  {peer_label(p):<20.20} {str(p.peer.endpoint or '-'):<22} {hs_cell}"
-                f" {human_bytes(p.peer.rx_bytes):>11} {human_bytes(p.peer.tx_bytes):>11} {p.drops:>5}"
+                f" {human_bytes(p.peer.status.rx_bytes):>11} {human_bytes(p.peer.status.tx_bytes):>11} {p.drops:>5}"
             )
         lines.append("")
     for name, message in view.errors.items():

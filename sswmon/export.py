@@ -28,36 +28,37 @@ def _unix(t: float | None) -> int | None:
 
 
 def peer_json(peer: Peer, now: float, stale_after: float = STALE_AFTER) -> dict:
-    age, state = freshness(peer.last_handshake, now, stale_after)
+    st = peer.status
+    age, state = freshness(st.last_handshake, now, stale_after)
     return {
         "public_key": _b64(peer.public_key),
         "name": peer.name,
         "endpoint": str(peer.endpoint) if peer.endpoint else None,
         "allowed_ips": [str(n) for n in peer.allowed_ips],
-        "latest_handshake": _unix(peer.last_handshake),
+        "latest_handshake": _unix(st.last_handshake),
         "handshake_age": None if age is None else int(age),
         "handshake_state": state,
-        "rx_bytes": int(peer.rx_bytes),
-        "tx_bytes": int(peer.tx_bytes),
-        "rx_packets": int(peer.rx_packets),
-        "tx_packets": int(peer.tx_packets),
+        "rx_bytes": int(st.rx_bytes),
+        "tx_bytes": int(st.tx_bytes),
+        "rx_packets": int(st.rx_packets),
+        "tx_packets": int(st.tx_packets),
         "persistent_keepalive": peer.persistent_keepalive or 0,
-        "drops": {k: int(v) for k, v in sorted(peer.drops.items())},
+        "drops": {k: int(v) for k, v in sorted(st.drops.items())},
     }
 
 
 def interface_json(dev: Device, now: float, stale_after: float = STALE_AFTER) -> dict:
     return {
         "name": dev.name,
-        "backend": dev.backend,
+        "backend": dev.status.backend,
         "protocol": str(dev.protocol or Protocol.SECURESWIFT),
         "cipher": str(dev.cipher) if dev.cipher else None,
         "public_key": _b64(dev.public_key),
         "listen_port": dev.listen_port,
         "fwmark": dev.fwmark or 0,
-        "rx_bytes": sum(int(p.rx_bytes) for p in dev.peers),
-        "tx_bytes": sum(int(p.tx_bytes) for p in dev.peers),
-        "drops": {k: int(v) for k, v in sorted(dev.drops.items())},
+        "rx_bytes": sum(int(p.status.rx_bytes) for p in dev.peers),
+        "tx_bytes": sum(int(p.status.tx_bytes) for p in dev.peers),
+        "drops": {k: int(v) for k, v in sorted(dev.status.drops.items())},
         "peers": [peer_json(p, now, stale_after) for p in dev.peers],
     }
 
@@ -80,13 +81,13 @@ def snapshot_json(snap: Snapshot, stale_after: float = STALE_AFTER) -> dict:
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _PEER_METRICS = (
-    ("wireguard_sent_bytes_total", "counter", "Bytes sent to the peer", lambda p: p.tx_bytes),
-    ("wireguard_received_bytes_total", "counter", "Bytes received from the peer", lambda p: p.rx_bytes),
+    ("wireguard_sent_bytes_total", "counter", "Bytes sent to the peer", lambda p: p.status.tx_bytes),
+    ("wireguard_received_bytes_total", "counter", "Bytes received from the peer", lambda p: p.status.rx_bytes),
     (
         "wireguard_latest_handshake_seconds",
         "gauge",
         "Unix time of the latest handshake with the peer (0 = never)",
-        lambda p: int(p.last_handshake or 0),
+        lambda p: int(p.status.last_handshake or 0),
     ),
 )
 
@@ -126,7 +127,7 @@ def prometheus_text(snap: Snapshot) -> str:
             ([*_peer_labels(d, p), ("reason", reason)], int(n))
             for d in snap.devices
             for p in d.peers
-            for reason, n in sorted(p.drops.items())
+            for reason, n in sorted(p.status.drops.items())
         ],
     )
     family(
@@ -139,7 +140,7 @@ def prometheus_text(snap: Snapshot) -> str:
                     ("interface", d.name),
                     ("public_key", _b64(d.public_key) or ""),
                     ("listen_port", str(d.listen_port or 0)),
-                    ("backend", d.backend or ""),
+                    ("backend", d.status.backend or ""),
                     ("protocol", str(d.protocol or Protocol.SECURESWIFT)),
                     ("cipher", str(d.cipher or "")),
                 ],

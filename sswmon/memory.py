@@ -1,7 +1,8 @@
 """An in-memory stats source with a hand-driven clock.
 
 It implements the same ``snapshot()`` as :class:`~sswmon.source.BackendSource`,
-over devices the caller builds from the shared model. The dashboard's tests
+over devices the caller builds from the shared model as a get returns them
+(theirs and every peer's ``status`` filled). The dashboard's tests
 use it (a fixed clock gives exact rates and ages), and so can a demo.
 """
 
@@ -39,5 +40,5 @@ class MemorySource:
         self.now += seconds
         for name, (rx, tx) in (traffic or {}).items():
             p = self.peer(name)
-            p.rx_bytes += rx
-            p.tx_bytes += tx
+            p.status.rx_bytes += rx
+            p.status.tx_bytes += tx

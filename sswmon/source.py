@@ -119,7 +119,7 @@ class BackendSource:
                 failures[name] = error_for(name, e)
                 continue
             dev.name = dev.name or name
-            dev.backend = dev.backend or backend.kind
+            dev.status.backend = dev.status.backend or backend.kind
             devices.append(dev)
         errors = {name: e.format_message() for name, e in failures.items()}
         return Snapshot(wall, mono, devices, errors), failures

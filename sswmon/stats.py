@@ -54,7 +54,7 @@ class PeerStats:
 
     @property
     def drops(self) -> int:
-        return sum(self.peer.drops.values())
+        return sum(self.peer.status.drops.values())
 
 
 @dataclass
@@ -64,11 +64,11 @@ class InterfaceStats:
 
     @property
     def rx_bytes(self) -> int:
-        return sum(p.peer.rx_bytes for p in self.peers)
+        return sum(p.peer.status.rx_bytes for p in self.peers)
 
     @property
     def tx_bytes(self) -> int:
-        return sum(p.peer.tx_bytes for p in self.peers)
+        return sum(p.peer.status.tx_bytes for p in self.peers)
 
     @property
     def rx_rate(self) -> float | None:
@@ -134,6 +134,7 @@ class Tracker:
         for dev in snap.devices:
             peers = []
             for peer in dev.peers:
+                st = peer.status
                 key = (dev.name, peer.public_key)
                 last = self._last.get(key)
                 if last is None:
@@ -141,13 +142,13 @@ class Tracker:
                     hist: deque = deque(maxlen=self.history_len)
                 else:
                     dt = snap.mono - last.mono
-                    rx_rate = rate(last.rx, peer.rx_bytes, dt)
-                    tx_rate = rate(last.tx, peer.tx_bytes, dt)
+                    rx_rate = rate(last.rx, st.rx_bytes, dt)
+                    tx_rate = rate(last.tx, st.tx_bytes, dt)
                     hist = last.history
                     if dt > 0:  # a repeated snapshot adds no sample
                         hist.append((rx_rate or 0.0) + (tx_rate or 0.0))
-                seen[key] = _Last(snap.mono, peer.rx_bytes, peer.tx_bytes, hist)
-                age, fresh = freshness(peer.last_handshake, snap.wall, self.stale_after)
+                seen[key] = _Last(snap.mono, st.rx_bytes, st.tx_bytes, hist)
+                age, fresh = freshness(st.last_handshake, snap.wall, self.stale_after)
                 peers.append(PeerStats(dev.name, peer, rx_rate, tx_rate, tuple(hist), age, fresh))
             interfaces.append(InterfaceStats(dev, peers))
         # Peers (and interfaces) that disappeared are forgotten: if they come

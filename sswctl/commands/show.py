@@ -41,7 +41,8 @@ def _hidden(key: bytes) -> str:
 
 
 def _hs_sec(p: Peer) -> int:
-    return int(p.last_handshake) if p.last_handshake else 0
+    hs = p.status.last_handshake
+    return int(hs) if hs else 0
 
 
 def pretty_time(seconds: int) -> str:
@@ -72,7 +73,7 @@ def human_bytes(n: int) -> str:
 
 def sorted_peers(peers: list[Peer]) -> list[Peer]:
     """wg's peer_cmp: newest handshake first, never-handshaken last, ties stable."""
-    return sorted(peers, key=lambda p: (p.last_handshake is None, -(p.last_handshake or 0.0)))
+    return sorted(peers, key=lambda p: (p.status.last_handshake is None, -(p.status.last_handshake or 0.0)))
 
 
 def format_pretty(dev: Device, now: int | None = None) -> str:
@@ -96,8 +97,9 @@ def format_pretty(dev: Device, now: int | None = None) -> str:
         out.append(f"  allowed ips: {', '.join(map(net_text, p.allowed_ips)) or '(none)'}")
         if _hs_sec(p):
             out.append(f"  latest handshake: {ago(_hs_sec(p), now)}")
-        if p.rx_bytes or p.tx_bytes:
-            out.append(f"  transfer: {human_bytes(p.rx_bytes)} received, {human_bytes(p.tx_bytes)} sent")
+        st = p.status
+        if st.rx_bytes or st.tx_bytes:
+            out.append(f"  transfer: {human_bytes(st.rx_bytes)} received, {human_bytes(st.tx_bytes)} sent")
         if p.persistent_keepalive:
             out.append(f"  persistent keepalive: every {pretty_time(p.persistent_keepalive)}")
     return "\n".join(out) + "\n"
@@ -122,7 +124,7 @@ def format_field(dev: Device, field: str, with_interface: bool = False) -> str:
         "endpoints": lambda p: str(p.endpoint) if p.endpoint is not None else "(none)",
         "allowed-ips": lambda p: " ".join(map(net_text, p.allowed_ips)) or "(none)",
         "latest-handshakes": lambda p: str(_hs_sec(p)),
-        "transfer": lambda p: f"{p.rx_bytes}\t{p.tx_bytes}",
+        "transfer": lambda p: f"{p.status.rx_bytes}\t{p.status.tx_bytes}",
         "persistent-keepalive": lambda p: str(p.persistent_keepalive) if p.persistent_keepalive else "off",
     }
     if field not in peer_fields:
@@ -137,14 +139,14 @@ def format_field(dev: Device, field: str, with_interface: bool = False) -> str:
 def to_json(dev: Device) -> dict:
     return {
         "name": dev.name,
-        "backend": dev.backend,
+        "backend": dev.status.backend,
         "protocol": str(dev.protocol) if dev.protocol else None,
         "cipher": str(dev.cipher) if dev.cipher else None,
         "public_key": keys.to_base64(dev.public_key) if dev.public_key else None,
         "listen_port": dev.listen_port or 0,
         "fwmark": dev.fwmark or 0,
-        "drops": dict(sorted(dev.drops.items())),
-        "handshake": dict(sorted(dev.handshake.items())),
+        "drops": dict(sorted(dev.status.drops.items())),
+        "handshake": dict(sorted(dev.status.handshake.items())),
         "peers": [
             {
                 "public_key": keys.to_base64(p.public_key),
@@ -152,13 +154,13 @@ def to_json(dev: Device) -> dict:
                 "preshared_key": p.preshared_key is not None,
                 "endpoint": str(p.endpoint) if p.endpoint is not None else None,
                 "allowed_ips": [str(n) for n in p.allowed_ips],
-                "latest_handshake": p.last_handshake,
-                "rx_bytes": p.rx_bytes,
-                "tx_bytes": p.tx_bytes,
-                "rx_packets": p.rx_packets,
-                "tx_packets": p.tx_packets,
+                "latest_handshake": p.status.last_handshake,
+                "rx_bytes": p.status.rx_bytes,
+                "tx_bytes": p.status.tx_bytes,
+                "rx_packets": p.status.rx_packets,
+                "tx_packets": p.status.tx_packets,
                 "persistent_keepalive": p.persistent_keepalive or 0,
-                "drops": dict(sorted(p.drops.items())),
+                "drops": dict(sorted(p.status.drops.items())),
             }
             for p in dev.peers
         ],

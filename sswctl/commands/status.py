@@ -19,9 +19,10 @@ from .show import ago, human_bytes
 
 
 def peer_state(p: Peer, now: float) -> str:
-    if not p.last_handshake:
+    hs = p.status.last_handshake
+    if not hs:
         return "never"
-    return "up" if now - p.last_handshake < REJECT_AFTER_TIME else "stale"
+    return "up" if now - hs < REJECT_AFTER_TIME else "stale"
 
 
 def _drops(d: dict[str, int]) -> str:
@@ -31,25 +32,27 @@ def _drops(d: dict[str, int]) -> str:
 def format_status(dev: Device, now: float | None = None) -> str:
     now = time.time() if now is None else now
     states = [peer_state(p, now) for p in dev.peers]
-    rx = sum(p.rx_bytes for p in dev.peers)
-    tx = sum(p.tx_bytes for p in dev.peers)
+    rx = sum(p.status.rx_bytes for p in dev.peers)
+    tx = sum(p.status.tx_bytes for p in dev.peers)
     out = [
-        f"interface: {dev.name} ({dev.backend or 'unknown'} backend)",
+        f"interface: {dev.name} ({dev.status.backend or 'unknown'} backend)",
         f"  protocol: {dev.protocol or 'secureswift'}, cipher: {dev.cipher or 'chacha20-poly1305'}",
         f"  public key: {keys.to_base64(dev.public_key) if dev.public_key else '(none: no private key set)'}",
         f"  listening port: {dev.listen_port or 0}",
         f"  peers: {len(states)} ({states.count('up')} up, {states.count('stale')} stale, "
         f"{states.count('never')} never)",
         f"  transfer: {human_bytes(rx)} received, {human_bytes(tx)} sent; "
-        f"{sum(p.rx_packets for p in dev.peers)} packets in, {sum(p.tx_packets for p in dev.peers)} out",
-        f"  drops: {_drops(dev.drops)}",
+        f"{sum(p.status.rx_packets for p in dev.peers)} packets in, "
+        f"{sum(p.status.tx_packets for p in dev.peers)} out",
+        f"  drops: {_drops(dev.status.drops)}",
     ]
     for p, state in zip(dev.peers, states, strict=True):
         label = p.name or keys.to_base64(p.public_key)
-        hs = ago(int(p.last_handshake), int(now)) if p.last_handshake else "no handshake yet"
+        st = p.status
+        hs = ago(int(st.last_handshake), int(now)) if st.last_handshake else "no handshake yet"
         ep = str(p.endpoint) if p.endpoint is not None else "no endpoint"
         out.append(f"  peer {label}: {state}, {hs}, {ep}, "
-                   f"{human_bytes(p.rx_bytes)} in / {human_bytes(p.tx_bytes)} out, drops: {_drops(p.drops)}")
+                   f"{human_bytes(st.rx_bytes)} in / {human_bytes(st.tx_bytes)} out, drops: {_drops(st.drops)}")
     return "\n".join(out) + "\n"
 
 

@@ -37,7 +37,7 @@ from ..ipc.uapi_codec import (
     peer_get_live,
     peer_get_parts,
 )
-from ..model import Cipher, Device, Peer, Protocol
+from ..model import Cipher, Device, DeviceStatus, Peer, PeerStatus, Protocol
 from ..paths import DEFAULT_MTU, SOCK_DIR, socket_path, wg_socket_path
 from ..protocol import Engine, ProtocolError, Transmit
 from ..protocol.constants import MAX_STAGED_PACKETS
@@ -380,40 +380,37 @@ class Daemon(EngineDriver):
             fwmark=self.config.fwmark,
             protocol=self.config.protocol,
             cipher=self.config.cipher,
-            backend="userspace",
-            drops=dict(self.drops),
+            status=DeviceStatus(backend="userspace", drops=dict(self.drops)),
         )
+        drops = dev.status.drops
         stats = self.dp.stats() if self.dp is not None else None
         if stats is not None:
             for reason, n in stats["device"]["drops"].items():
                 if n:
-                    dev.drops[reason] = dev.drops.get(reason, 0) + n
+                    drops[reason] = drops.get(reason, 0) + n
             for what, n in stats["device"]["handshake"].items():  # the flood defence's sheds
                 if n and (what.startswith("shed_") or what in ("malformed", "mac1_invalid", "cookie_sent")):
-                    dev.drops[f"handshake_{what}"] = n
+                    drops[f"handshake_{what}"] = n
         for p in self.conf.peers.values():
             rt = self.peers[p.public_key]
             native = stats["peers"].get(p.public_key) if stats is not None else None
             endpoint, hs, rx, tx = self._live(p, rt, (native["rx_bytes"], native["tx_bytes"]) if native else None)
-            peer = Peer(
+            st = PeerStatus(last_handshake=hs, rx_bytes=rx, tx_bytes=tx, drops=dict(rt.drops))
+            if native is not None:
+                st.rx_packets += native["rx_packets"]
+                st.tx_packets += native["tx_packets"]
+                for reason, n in native["drops"].items():
+                    if n:
+                        st.drops[reason] = st.drops.get(reason, 0) + n
+            dev.peers.append(Peer(
                 public_key=p.public_key,
                 preshared_key=p.preshared_key,
                 endpoint=endpoint,
                 allowed_ips=list(p.allowed_ips),
                 persistent_keepalive=p.persistent_keepalive,
                 name=p.name,
-                drops=dict(rt.drops),
-                last_handshake=hs,
-                rx_bytes=rx,
-                tx_bytes=tx,
-            )
-            if native is not None:
-                peer.rx_packets += native["rx_packets"]
-                peer.tx_packets += native["tx_packets"]
-                for reason, n in native["drops"].items():
-                    if n:
-                        peer.drops[reason] = peer.drops.get(reason, 0) + n
-            dev.peers.append(peer)
+                status=st,
+            ))
         return dev
 
     def _live(self, p: Peer, rt: PeerRuntime, transfer: tuple[int, int] | None) -> tuple:

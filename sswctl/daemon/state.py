@@ -40,10 +40,9 @@ class Change(NamedTuple):
 
 def _writable_copy(p: Peer) -> Peer:
     """A copy deep enough that changing it cannot touch ``p`` (keys, endpoints
-    and networks are immutable; the lists are not)."""
+    and networks are immutable, the list is not; a configuration has no status)."""
     q = copy.copy(p)
     q.allowed_ips = list(p.allowed_ips)
-    q.drops = dict(p.drops)
     return q
 
 

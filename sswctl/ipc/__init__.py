@@ -48,7 +48,7 @@ class ControlBackend(abc.ABC):
 
     @abc.abstractmethod
     def get_device(self, name: str) -> Device:
-        """The full running state of one interface, runtime counters included."""
+        """The full running state of one interface: its and every peer's ``status`` filled."""
 
     @abc.abstractmethod
     def set_device(self, device: Device) -> None:

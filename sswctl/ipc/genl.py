@@ -23,7 +23,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from ..model import Cipher, Device, Endpoint, IPNetwork, Peer, Protocol
+from ..model import Cipher, Device, DeviceStatus, Endpoint, IPNetwork, Peer, PeerStatus, Protocol
 from . import ControlBackend, IPCError
 from . import genl_schema as S
 from .netlink import (
@@ -54,7 +54,7 @@ DEV = {a.name: S.attrset("device").number(a.name) for a in S.attrset("device").a
 PEER = {a.name: S.attrset("peer").number(a.name) for a in S.attrset("peer").attrs}
 AIP = {a.name: S.attrset("allowedip").number(a.name) for a in S.attrset("allowedip").attrs}
 CMD = {c.name: c.number for c in S.COMMANDS}
-# The handshake flood defence's counters in GET_DEVICE (Device.handshake, lower-cased).
+# The handshake flood defence's counters in GET_DEVICE (DeviceStatus.handshake, lower-cased).
 HANDSHAKE_COUNTERS = ("COOKIE_REPLIES_SENT", "HANDSHAKES_UPCALLED", "SHED_BAD_MAC1", "SHED_NO_MAC2",
                       "SHED_RATE_LIMITED", "SHED_BACKLOG_FULL", "UNDER_LOAD")
 F_DEV = {n: S.flagset("device").value(n) for n, _ in S.flagset("device").flags}
@@ -414,7 +414,7 @@ class GenlBackend(ControlBackend):
         raise IPCError(f"{name}: configuration kept changing during {DUMP_RETRIES} dumps", errno_mod.EAGAIN)
 
     def _device_from(self, name: str, payloads: list[bytes]) -> Device:
-        dev = Device(name=name, backend="kernel")
+        dev = Device(name=name, status=DeviceStatus(backend="kernel"))
         last: Peer | None = None
         for i, payload in enumerate(payloads):
             d = decode("device", payload)
@@ -426,12 +426,12 @@ class GenlBackend(ControlBackend):
                 dev.fwmark = d.get("FWMARK", 0)
                 dev.protocol = PROTOCOL_FROM_WIRE.get(d.get("PROTOCOL"), Protocol.SECURESWIFT)
                 dev.cipher = CIPHER_FROM_WIRE.get(d.get("CIPHER"), Cipher.CHACHA20_POLY1305)
-                dev.handshake = {a.lower(): d[a] for a in HANDSHAKE_COUNTERS if a in d}
+                dev.status.handshake = {a.lower(): d[a] for a in HANDSHAKE_COUNTERS if a in d}
             for raw in d.get("PEERS", []):
                 p = decode("peer", raw, ("ALLOWEDIPS",))
                 pk = p["PUBLIC_KEY"]
                 if last is None or last.public_key != pk:
-                    last = Peer(public_key=pk)
+                    last = Peer(public_key=pk, status=PeerStatus())
                     dev.peers.append(last)
                     self._peer_details(last, p)
                 if "ALLOWEDIPS" in p:
@@ -445,13 +445,14 @@ class GenlBackend(ControlBackend):
             peer.endpoint = endpoint_from(p["ENDPOINT"])
         peer.persistent_keepalive = p.get("PERSISTENT_KEEPALIVE_INTERVAL", 0)
         peer.name = p.get("NAME")
+        st = peer.status
         if "LAST_HANDSHAKE_TIME" in p:
             sec, nsec = struct.unpack("=qq", p["LAST_HANDSHAKE_TIME"])
-            peer.last_handshake = sec + nsec / 1e9 if (sec or nsec) else None
-        peer.rx_bytes = p.get("RX_BYTES", 0)
-        peer.tx_bytes = p.get("TX_BYTES", 0)
-        peer.rx_packets = p.get("RX_PACKETS", 0)
-        peer.tx_packets = p.get("TX_PACKETS", 0)
+            st.last_handshake = sec + nsec / 1e9 if (sec or nsec) else None
+        st.rx_bytes = p.get("RX_BYTES", 0)
+        st.tx_bytes = p.get("TX_BYTES", 0)
+        st.rx_packets = p.get("RX_PACKETS", 0)
+        st.tx_packets = p.get("TX_PACKETS", 0)
 
     def set_device(self, device: Device) -> None:
         self._set(device, None)

@@ -66,7 +66,7 @@ class UAPIBackend(ControlBackend):
         request = f"get=1\n{EXTENSIONS_LINE}\n\n" if ours else "get=1\n\n"
         dev = decode_get(transact(path, request).decode("utf-8", "replace"), name)
         if not ours:
-            dev.backend = "userspace"
+            dev.status.backend = "userspace"
         return dev
 
     def set_device(self, device: Device) -> None:

@@ -40,8 +40,10 @@ from ..model import (
     KEY_LEN,
     Cipher,
     Device,
+    DeviceStatus,
     Endpoint,
     Peer,
+    PeerStatus,
     Protocol,
     bounded_decimal,
     net_text,
@@ -279,18 +281,19 @@ def encode_get(dev: Device, extensions: bool = False) -> str:
     if extensions:
         out.append(f"ssw_protocol={Protocol(dev.protocol or Protocol.SECURESWIFT).value}")
         out.append(f"ssw_cipher={Cipher(dev.cipher or Cipher.CHACHA20_POLY1305).value}")
-        if dev.backend:
-            out.append(f"ssw_backend={dev.backend}")
-        out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(dev.drops.items()))
+        if dev.status.backend:
+            out.append(f"ssw_backend={dev.status.backend}")
+        out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(dev.status.drops.items()))
     for p in dev.peers:
+        st = p.status
         head, tail = peer_get_parts(p)
-        out.append(head + peer_get_live(p.endpoint, p.last_handshake, p.tx_bytes, p.rx_bytes) + tail[:-1])
+        out.append(head + peer_get_live(p.endpoint, st.last_handshake, st.tx_bytes, st.rx_bytes) + tail[:-1])
         if extensions:
             if p.name:
                 out.append(f"ssw_name={p.name}")
-            out.append(f"ssw_rx_packets={p.rx_packets}")
-            out.append(f"ssw_tx_packets={p.tx_packets}")
-            out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(p.drops.items()))
+            out.append(f"ssw_rx_packets={st.rx_packets}")
+            out.append(f"ssw_tx_packets={st.tx_packets}")
+            out.extend(f"ssw_drop_{r}={n}" for r, n in sorted(st.drops.items()))
     out.append("errno=0")
     return "\n".join(out) + "\n\n"
 
@@ -335,19 +338,19 @@ def _split_time(t: float | None) -> tuple[int, int]:
 
 
 def decode_get(text: str, name: str = "") -> Device:
-    """Parse a get reply into a Device with runtime state.
+    """Parse a get reply into a Device, its and every peer's ``status`` filled.
 
     Raises UAPIError with the daemon's errno if it reported one, or EPROTO
     if the reply is malformed. Unknown keys are ignored, as ``wg`` does.
     """
-    dev = Device(name=name, backend="userspace")
+    dev = Device(name=name, status=DeviceStatus(backend="userspace"))
     peer: Peer | None = None
     sec = nsec = 0
     err: int | None = None
 
     def close_peer():
         if peer is not None and (sec or nsec):
-            peer.last_handshake = sec + nsec / 1e9
+            peer.status.last_handshake = sec + nsec / 1e9
 
     try:
         for key, value in split_lines(text):
@@ -355,7 +358,7 @@ def decode_get(text: str, name: str = "") -> Device:
                 err = int(value)
             elif key == "public_key":
                 close_peer()
-                peer = Peer(public_key=key_from_hex(value))
+                peer = Peer(public_key=key_from_hex(value), status=PeerStatus())
                 sec = nsec = 0
                 dev.peers.append(peer)
             elif peer is None:
@@ -391,9 +394,9 @@ def _get_device_line(dev: Device, key: str, value: str) -> None:
     elif key == "ssw_cipher":
         dev.cipher = _enum(Cipher, value, "cipher")
     elif key == "ssw_backend":
-        dev.backend = value
+        dev.status.backend = value
     elif key.startswith("ssw_drop_") and _REASON.match(key[9:]):
-        dev.drops[key[9:]] = _uint(value, 2**64 - 1, key)
+        dev.status.drops[key[9:]] = _uint(value, 2**64 - 1, key)
 
 
 def _get_peer_line(peer: Peer, key: str, value: str) -> None:
@@ -403,9 +406,9 @@ def _get_peer_line(peer: Peer, key: str, value: str) -> None:
     elif key == "endpoint":
         peer.endpoint = parse_endpoint(value)
     elif key == "tx_bytes":
-        peer.tx_bytes = _uint(value, 2**64 - 1, key)
+        peer.status.tx_bytes = _uint(value, 2**64 - 1, key)
     elif key == "rx_bytes":
-        peer.rx_bytes = _uint(value, 2**64 - 1, key)
+        peer.status.rx_bytes = _uint(value, 2**64 - 1, key)
     elif key == "persistent_keepalive_interval":
         peer.persistent_keepalive = _uint(value, 0xFFFF, key)
     elif key == "allowed_ip":
@@ -413,11 +416,11 @@ def _get_peer_line(peer: Peer, key: str, value: str) -> None:
     elif key == "ssw_name":
         peer.name = value
     elif key == "ssw_rx_packets":
-        peer.rx_packets = _uint(value, 2**64 - 1, key)
+        peer.status.rx_packets = _uint(value, 2**64 - 1, key)
     elif key == "ssw_tx_packets":
-        peer.tx_packets = _uint(value, 2**64 - 1, key)
+        peer.status.tx_packets = _uint(value, 2**64 - 1, key)
     elif key.startswith("ssw_drop_") and _REASON.match(key[9:]):
-        peer.drops[key[9:]] = _uint(value, 2**64 - 1, key)
+        peer.status.drops[key[9:]] = _uint(value, 2**64 - 1, key)
 
 
 def errno_reply(err: int) -> str:

@@ -2,7 +2,7 @@
 
 Every failure to accept a datagram raises a subclass of :class:`ProtocolError`;
 ``reason`` is a short stable token suitable for per-reason drop counters
-(``Peer.drops`` in the shared model).
+(``PeerStatus.drops`` in the shared model).
 """
 
 from __future__ import annotations

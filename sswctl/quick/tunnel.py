@@ -143,9 +143,7 @@ def running_config(iface: str, template: QuickSettings) -> tuple[Device, QuickSe
         private_key=dev.private_key, listen_port=dev.listen_port, fwmark=dev.fwmark or None,
         protocol=dev.protocol, cipher=dev.cipher,
     )
-    for p in dev.peers:
-        p.last_handshake = None
-        out.peers.append(p)
+    out.peers.extend(p.replace(status=None) for p in dev.peers)
     quick = QuickSettings(
         dns=list(template.dns), table=template.table,
         pre_up=list(template.pre_up), post_up=list(template.post_up),

@@ -373,7 +373,7 @@ def test_wg_ignores_extension_keys_in_a_get_reply(tmp_path):
     import threading
 
     from sswctl.ipc.uapi_codec import encode_get
-    from sswctl.model import Device, Peer
+    from sswctl.model import Device, DeviceStatus, Peer, PeerStatus
 
     name = f"sswx{os.getpid() % 100000}"
     path = f"/var/run/wireguard/{name}.sock"
@@ -382,9 +382,10 @@ def test_wg_ignores_extension_keys_in_a_get_reply(tmp_path):
     srv.settimeout(30)
     srv.bind(path)
     srv.listen(4)
-    dev = Device(name=name, private_key=keys.generate_private_key(), listen_port=7, backend="userspace",
-                 drops={"malformed": 3},
-                 peers=[Peer(public_key=b"\x07" * 32, name="seven", rx_packets=1, drops={"replay": 2})])
+    dev = Device(name=name, private_key=keys.generate_private_key(), listen_port=7,
+                 peers=[Peer(public_key=b"\x07" * 32, name="seven",
+                             status=PeerStatus(rx_packets=1, drops={"replay": 2}))],
+                 status=DeviceStatus(backend="userspace", drops={"malformed": 3}))
     reply = encode_get(dev, extensions=True).encode()
     assert b"ssw_" in reply
 

@@ -114,7 +114,7 @@ def udp_rcvbuf_errors(side: Side) -> int:
 
 
 def drops(lab) -> dict:
-    return lab.backend.get_device(lab.b.iface).drops
+    return lab.backend.get_device(lab.b.iface).status.drops
 
 
 @pytest.mark.parametrize("protocol,newcomer", [

@@ -73,7 +73,7 @@ def test_a_new_listen_port_keeps_the_session_and_the_endpoint_roams_v4_then_v6(l
     sessions over a rebind, so no new handshake is needed or made."""
     up(lab)
     a, b = lab.a, lab.b
-    shaken = peer_of(lab, b, a).last_handshake
+    shaken = peer_of(lab, b, a).status.last_handshake
     assert shaken
     sswctl(a, "set", a.iface, "listen-port", "9999")
     assert ping_once(a, b.tun6, wait=3)
@@ -82,7 +82,7 @@ def test_a_new_listen_port_keeps_the_session_and_the_endpoint_roams_v4_then_v6(l
            "peer", keys.to_base64(b.public_key), "endpoint", f"[{b.underlay6}]:{PORT[2]}")
     assert ping_once(a, b.tun4, wait=3)
     assert peer_of(lab, b, a).endpoint == Endpoint(a.underlay6, 9998)
-    assert peer_of(lab, b, a).last_handshake == shaken, "the session did not survive the new port"
+    assert peer_of(lab, b, a).status.last_handshake == shaken, "the session did not survive the new port"
     assert peer_of(lab, a, b).endpoint == Endpoint(b.underlay6, PORT[2])
 
 
@@ -92,17 +92,17 @@ def test_data_moves_the_endpoint_before_the_allowed_ips_check(lab):
     is authentic and still moves A's endpoint for B to B's new port."""
     up(lab)
     a, b = lab.a, lab.b
-    shaken = peer_of(lab, a, b).last_handshake
+    shaken = peer_of(lab, a, b).status.last_handshake
     sswctl(a, "set", a.iface, "peer", keys.to_base64(b.public_key), "allowed-ips", "10.99.0.0/24")
     other = keys.public_key(keys.generate_private_key())
     sswctl(a, "set", a.iface, "peer", keys.to_base64(other), "allowed-ips", f"{b.tun4}/32")
     sswctl(b, "set", b.iface, "listen-port", "9997")
-    dropped = peer_of(lab, a, b).drops.get("allowed_ips", 0)
+    dropped = peer_of(lab, a, b).status.drops.get("allowed_ips", 0)
     assert not ping_once(b, a.tun4, wait=2)  # A drops it: the source is not B's
     st = peer_of(lab, a, b)
-    assert st.drops.get("allowed_ips", 0) > dropped
+    assert st.status.drops.get("allowed_ips", 0) > dropped
     assert st.endpoint == Endpoint(b.underlay4, 9997)
-    assert st.last_handshake == shaken  # moved by the data packet itself
+    assert st.status.last_handshake == shaken  # moved by the data packet itself
     sswctl(a, "set", a.iface, "peer", keys.to_base64(other), "remove")
     assert ping_once(b, a.tun4, wait=3)
 
@@ -128,9 +128,9 @@ def test_a_new_private_key_expires_the_sessions_and_handshakes_at_once(lab):
     a, b = lab.a, lab.b
     k2, k3 = keys.generate_private_key(), keys.generate_private_key()
     lab.backend.set_device(Device(name=a.iface, private_key=k2))
-    unknown = lab.backend.get_device(a.iface).drops.get("unknown_index", 0)
+    unknown = lab.backend.get_device(a.iface).status.drops.get("unknown_index", 0)
     b.run(PY, "-c", f"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'X', ('{a.tun4}', 9))")
-    wait_for(lambda: lab.backend.get_device(a.iface).drops.get("unknown_index", 0) > unknown, 10,
+    wait_for(lambda: lab.backend.get_device(a.iface).status.drops.get("unknown_index", 0) > unknown, 10,
              "A to refuse B's datagram under A's old session")
     _rekey(lab, a.private_key, k2)
     assert ping(a, b.tun4).returncode == 0  # a handshake A initiates, under k2
@@ -140,7 +140,7 @@ def test_a_new_private_key_expires_the_sessions_and_handshakes_at_once(lab):
     assert time.time() - shaken < 4, "the premise: A's last initiation is within REKEY_TIMEOUT"
     assert ping_once(a, b.tun4, wait=4), "no handshake at once under the new key"
     assert time.monotonic() - t0 < 5
-    assert lab.backend.get_device(b.iface).peer(keys.public_key(k3)).last_handshake
+    assert lab.backend.get_device(b.iface).peer(keys.public_key(k3)).status.last_handshake
 
 
 @pytest.mark.parametrize("size", [1297, 1300])

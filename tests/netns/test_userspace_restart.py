@@ -65,5 +65,5 @@ def test_every_client_is_back_after_a_restart_with_a_thousand_peers(lab, tmp_pat
     again = _clients(lab, spec)
     assert again["done"] == CLIENTS, again
     seen = lab.backend.get_device(b.iface)
-    assert sum(1 for p in seen.peers if p.last_handshake) == CLIENTS
+    assert sum(1 for p in seen.peers if p.status.last_handshake) == CLIENTS
     assert "Traceback" not in Path(f"/tmp/{b.iface}.daemon.log").read_text()

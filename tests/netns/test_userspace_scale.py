@@ -49,7 +49,7 @@ def up_pair(lab) -> None:
 def test_ten_thousand_peers_configure_natively_and_the_tunnel_keeps_its_session(lab, tmp_path):
     up_pair(lab)
     a, b = lab.a, lab.b
-    before = lab.backend.get_device(a.iface).peer(b.public_key).last_handshake
+    before = lab.backend.get_device(a.iface).peer(b.public_key).status.last_handshake
     conf = tmp_path / "many.conf"
     conf.write_text(many_peers_conf(10000))
     os.chmod(conf, 0o600)
@@ -58,7 +58,7 @@ def test_ten_thousand_peers_configure_natively_and_the_tunnel_keeps_its_session(
     assert len(dump) == 1 + 10001
     assert ping(a, b.tun4).returncode == 0 and ping(b, a.tun6).returncode == 0
     # the same session: no switch of planes dropped it, no new handshake was needed
-    assert lab.backend.get_device(a.iface).peer(b.public_key).last_handshake == before
+    assert lab.backend.get_device(a.iface).peer(b.public_key).status.last_handshake == before
     log = open(f"/tmp/{a.iface}.daemon.log").read()
     assert "native data path" in log
 

@@ -151,8 +151,8 @@ def test_replies_leave_from_the_address_the_peer_wrote_to(lab, family):
     assert ping(lab.a, lab.b.tun6).returncode == 0
     assert iperf(lab, lab.a, lab.b, nbytes=1 << 20) > 0
     dev = lab.backend.get_device(lab.b.iface)  # the refused source cost no packet
-    assert dev.drops.get("send_error", 0) == 0
-    assert dev.peer(lab.a.public_key).drops.get("send_error", 0) == 0
+    assert dev.status.drops.get("send_error", 0) == 0
+    assert dev.peer(lab.a.public_key).status.drops.get("send_error", 0) == 0
 
 
 def test_a_handshake_retransmit_clears_the_source(lab):

@@ -40,7 +40,7 @@ def test_ping_and_tcp_both_ways(lab, protocol, cipher, psk):
         dev = lab.backend.get_device(me.iface)
         assert str(dev.protocol) == protocol and str(dev.cipher) == cipher
         peer = dev.peer(other.public_key)
-        assert peer.last_handshake is not None
-        assert min(peer.rx_bytes, peer.tx_bytes) >= min(up, down)  # each way carried what iperf3 received
-        assert peer.rx_packets > 0 and peer.tx_packets > 0
+        assert peer.status.last_handshake is not None
+        assert min(peer.status.rx_bytes, peer.status.tx_bytes) >= min(up, down)  # each way carried what iperf3 received
+        assert peer.status.rx_packets > 0 and peer.status.tx_packets > 0
         assert (peer.preshared_key is not None) == psk

@@ -81,4 +81,4 @@ def test_interop_with_wireguard_go(lab, we_initiate, psk):
     down = iperf_end(lab, lab.a, lab.b, nbytes=2 << 20, reverse=True)["sum_received"]["bytes"]
     assert up > 0 and down > 0
     ours = lab.backend.get_device(lab.a.iface).peer(lab.b.public_key)
-    assert ours.last_handshake and ours.tx_bytes >= up and ours.rx_bytes >= down
+    assert ours.status.last_handshake and ours.status.tx_bytes >= up and ours.status.rx_bytes >= down

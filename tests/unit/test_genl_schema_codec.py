@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import struct
 
 from sswctl.ipc.genl import (
     DEV,
     F_DEV,
     F_PEER,
     MAX_SET_MSG,
+    NLA_F_NESTED,
+    GenlBackend,
     decode,
+    encode,
     endpoint_from,
+    nest,
+    nla,
     set_messages,
     sockaddr,
 )
-from sswctl.model import Device, Endpoint, Peer, Protocol
+from sswctl.model import Device, DeviceStatus, Endpoint, Peer, PeerStatus, Protocol
 
 
 def _peers_of(payload: bytes) -> list[dict]:
@@ -58,6 +64,22 @@ def test_small_request_is_one_message_with_typed_attributes():
     (p,) = _peers_of(msg)
     assert p["PERSISTENT_KEEPALIVE_INTERVAL"] == 25 and p["NAME"] == "n"
     assert endpoint_from(p["ENDPOINT"]) == Endpoint("192.0.2.9", 4242)
+
+
+def test_a_get_reply_fills_the_device_status_and_every_peer_status():
+    counted = (encode("peer", "PUBLIC_KEY", b"\x01" * 32)
+               + encode("peer", "LAST_HANDSHAKE_TIME", struct.pack("=qq", 100, 500_000_000))
+               + encode("peer", "RX_BYTES", 7) + encode("peer", "TX_BYTES", 8)
+               + encode("peer", "RX_PACKETS", 1) + encode("peer", "TX_PACKETS", 2))
+    quiet = encode("peer", "PUBLIC_KEY", b"\x02" * 32) + encode("peer", "LAST_HANDSHAKE_TIME", bytes(16))
+    payload = (encode("device", "IFNAME", "ssw0") + encode("device", "LISTEN_PORT", 51820)
+               + encode("device", "COOKIE_REPLIES_SENT", 3) + encode("device", "UNDER_LOAD", 0)
+               + nest(DEV["PEERS"], nla(NLA_F_NESTED, counted) + nla(NLA_F_NESTED, quiet)))
+    dev = GenlBackend()._device_from("ssw0", [payload])
+    assert dev.status == DeviceStatus(backend="kernel", handshake={"cookie_replies_sent": 3, "under_load": 0})
+    assert [p.status for p in dev.peers] == [
+        PeerStatus(last_handshake=100.5, rx_bytes=7, tx_bytes=8, rx_packets=1, tx_packets=2), PeerStatus()]
+    assert dev.peers[1].replace(status=None) == Peer(public_key=b"\x02" * 32, persistent_keepalive=0)
 
 
 def test_sockaddr_round_trips_both_families():

@@ -12,7 +12,7 @@ import threading
 
 from textual.widgets import DataTable, Input, Static
 
-from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
+from sswctl.model import Cipher, Device, DeviceStatus, Endpoint, Peer, PeerStatus, Protocol
 from sswmon.app import Dashboard, HelpScreen
 from sswmon.memory import MemorySource
 from sswmon.stats import human_bytes
@@ -27,20 +27,17 @@ def _source() -> MemorySource:
             name="alice",
             endpoint=Endpoint("192.0.2.1", 51820),
             allowed_ips=[ipaddress.ip_network("10.0.0.2/32")],
-            last_handshake=T0 - 12,
-            rx_bytes=1000,
-            tx_bytes=1000,
             persistent_keepalive=25,
+            status=PeerStatus(last_handshake=T0 - 12, rx_bytes=1000, tx_bytes=1000),
         ),
         Peer(
             bytes([2]) * 32,
             name="bob",
             endpoint=Endpoint("192.0.2.2", 51820),
             allowed_ips=[ipaddress.ip_network("10.0.0.3/32")],
-            last_handshake=T0 - 242,
-            drops={"replay": 3},
+            status=PeerStatus(last_handshake=T0 - 242, drops={"replay": 3}),
         ),
-        Peer(bytes([3]) * 32, name="carol", allowed_ips=[ipaddress.ip_network("10.0.0.4/32")]),
+        Peer(bytes([3]) * 32, name="carol", allowed_ips=[ipaddress.ip_network("10.0.0.4/32")], status=PeerStatus()),
     ]
     dev = Device(
         name="ssw0",
@@ -48,8 +45,8 @@ def _source() -> MemorySource:
         listen_port=51820,
         protocol=Protocol.SECURESWIFT,
         cipher=Cipher.CHACHA20_POLY1305,
-        backend="userspace",
         peers=peers,
+        status=DeviceStatus(backend="userspace"),
     )
     return MemorySource([dev], now=T0)
 
@@ -133,7 +130,7 @@ def test_counter_reset_shows_unknown_rate_not_a_negative_one():
     async def check(app, pilot, src):
         src.tick(1.0, {"alice": (5000, 0)})
         await app.poll()
-        src.peer("alice").rx_bytes = 10
+        src.peer("alice").status.rx_bytes = 10
         src.tick(1.0)
         await app.poll()
         assert rows(app)[0]["rx_rate"] == "-"
@@ -261,7 +258,8 @@ def test_resize_to_80x24_keeps_the_essential_columns_and_scales_up():
 
 def test_two_interfaces_add_an_interface_column_and_headers():
     src = _source()
-    src.devices.append(Device(name="ssw1", backend="kernel", peers=[Peer(bytes([4]) * 32, name="dave")]))
+    src.devices.append(Device(name="ssw1", peers=[Peer(bytes([4]) * 32, name="dave", status=PeerStatus())],
+                              status=DeviceStatus(backend="kernel")))
 
     async def check(app, pilot, src):
         assert column(app, "iface") == ["ssw0", "ssw0", "ssw0", "ssw1"]

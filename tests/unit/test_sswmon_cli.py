@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from sswctl.ipc import ControlBackend, IPCError
-from sswctl.model import Device, Peer
+from sswctl.model import Device, DeviceStatus, Peer, PeerStatus
 from sswmon import cli, source
 from sswmon.source import AccessDenied, BackendSource, InterfaceNotFound
 from sswmon.stats import Snapshot
@@ -50,7 +50,8 @@ class DictBackend(ControlBackend):
 
 
 def _dev(name: str, rx: int = 0) -> Device:
-    return Device(name=name, listen_port=51820, peers=[Peer(KEY, name="p", rx_bytes=rx)])
+    return Device(name=name, listen_port=51820, peers=[Peer(KEY, name="p", status=PeerStatus(rx_bytes=rx))],
+                  status=DeviceStatus())
 
 
 def test_named_interface_comes_from_the_first_backend_that_lists_it():
@@ -59,14 +60,14 @@ def test_named_interface_comes_from_the_first_backend_that_lists_it():
     snap = BackendSource("ssw0", [kernel, user], wall=lambda: 5.0, mono=lambda: 6.0).check()
     assert (snap.wall, snap.mono) == (5.0, 6.0)
     (dev,) = snap.devices
-    assert dev.backend == "kernel" and dev.peers[0].rx_bytes == 1
+    assert dev.status.backend == "kernel" and dev.peers[0].status.rx_bytes == 1
 
 
 def test_all_lists_every_backend_once():
     kernel = DictBackend("kernel", {"ssw0": _dev("ssw0")})
     user = DictBackend("userspace", {"ssw0": _dev("ssw0"), "ssw1": _dev("ssw1")})
     snap = BackendSource("all", [kernel, user]).check()
-    assert [(d.name, d.backend) for d in snap.devices] == [("ssw0", "kernel"), ("ssw1", "userspace")]
+    assert [(d.name, d.status.backend) for d in snap.devices] == [("ssw0", "kernel"), ("ssw1", "userspace")]
 
 
 def test_missing_interface_raises_not_found_in_check_but_is_recorded_by_snapshot():
@@ -171,7 +172,8 @@ def test_text_colour_only_on_a_terminal_without_no_color(monkeypatch):
 
 
 def test_text_snapshot_marks_stale_handshakes_without_relying_on_colour():
-    src_dev = Device(name="ssw0", peers=[Peer(KEY, name="old", last_handshake=1000.0)])
+    src_dev = Device(name="ssw0", peers=[Peer(KEY, name="old", status=PeerStatus(last_handshake=1000.0))],
+                     status=DeviceStatus())
     text = cli.format_text(Snapshot(1000.0 + 600, 0.0, [src_dev]), colour=False)
     assert "10m00s!" in text
 

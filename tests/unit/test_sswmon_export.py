@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
+from sswctl.model import Cipher, Device, DeviceStatus, Endpoint, Peer, PeerStatus, Protocol
 from sswmon.export import PROMETHEUS_CONTENT_TYPE, parse_listen, prometheus_text, serve_in_thread, snapshot_json
 from sswmon.memory import MemorySource
 
@@ -27,23 +27,24 @@ def _source() -> MemorySource:
         endpoint=Endpoint("192.0.2.7", 51820),
         allowed_ips=[ipaddress.ip_network("10.0.0.2/32"), ipaddress.ip_network("fd00::2/128")],
         persistent_keepalive=25,
-        last_handshake=T0 - 42.7,
-        rx_bytes=123456789012,
-        tx_bytes=42,
-        rx_packets=7,
-        tx_packets=3,
-        drops={"replay": 2, "allowed_ips": 1},
+        status=PeerStatus(
+            last_handshake=T0 - 42.7,
+            rx_bytes=123456789012,
+            tx_bytes=42,
+            rx_packets=7,
+            tx_packets=3,
+            drops={"replay": 2, "allowed_ips": 1},
+        ),
     )
-    bob = Peer(KEY_B, allowed_ips=[ipaddress.ip_network("10.0.0.3/32")])
+    bob = Peer(KEY_B, allowed_ips=[ipaddress.ip_network("10.0.0.3/32")], status=PeerStatus())
     dev = Device(
         name="ssw0",
         public_key=DEV_KEY,
         listen_port=51820,
         protocol=Protocol.SECURESWIFT,
         cipher=Cipher.AES_256_GCM,
-        backend="userspace",
         peers=[alice, bob],
-        drops={"garbage": 5},
+        status=DeviceStatus(backend="userspace", drops={"garbage": 5}),
     )
     return MemorySource([dev], now=T0)
 

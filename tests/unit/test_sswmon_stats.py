@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sswctl.model import Device, Peer
+from sswctl.model import Device, DeviceStatus, Peer, PeerStatus
 from sswmon.memory import MemorySource
 from sswmon.stats import (
     FRESH,
@@ -25,10 +25,15 @@ KEY_A = bytes([1]) * 32
 KEY_B = bytes([2]) * 32
 
 
-def _source(**peer_kw) -> MemorySource:
-    a = Peer(KEY_A, name="alice", last_handshake=T0 - 10, **peer_kw)
-    b = Peer(KEY_B, last_handshake=None)
-    return MemorySource([Device(name="ssw0", peers=[a, b])], now=T0)
+def _source(**status_kw) -> MemorySource:
+    a = Peer(KEY_A, name="alice", status=PeerStatus(last_handshake=T0 - 10, **status_kw))
+    b = Peer(KEY_B, status=PeerStatus(last_handshake=None))
+    return MemorySource([Device(name="ssw0", peers=[a, b], status=DeviceStatus())], now=T0)
+
+
+def _got(name: str, *peers: Peer) -> Device:
+    """A device as a get returns it (status filled)."""
+    return Device(name=name, peers=list(peers), status=DeviceStatus())
 
 
 def _by_key(view, key):
@@ -50,7 +55,7 @@ def test_counter_reset_gives_unknown_rate_never_negative_then_resumes_from_new_b
     src = _source(rx_bytes=10_000_000, tx_bytes=5_000_000)
     tr = Tracker()
     tr.update(src.snapshot())
-    p = src.peer("alice")
+    p = src.peer("alice").status
     src.tick(1.0)
     p.rx_bytes, p.tx_bytes = 300, 100  # daemon restarted: counters start over
     reset = _by_key(tr.update(src.snapshot()), KEY_A)
@@ -67,8 +72,8 @@ def test_only_the_counter_that_went_down_is_unknown():
     tr = Tracker()
     tr.update(src.snapshot())
     src.tick(1.0)
-    src.peer("alice").rx_bytes = 10
-    src.peer("alice").tx_bytes = 1500
+    src.peer("alice").status.rx_bytes = 10
+    src.peer("alice").status.tx_bytes = 1500
     p = _by_key(tr.update(src.snapshot()), KEY_A)
     assert (p.rx_rate, p.tx_rate) == (None, 500.0)
 
@@ -81,7 +86,7 @@ def test_removed_and_readded_peer_starts_over_even_if_counters_grew():
     dev.peers.pop(0)
     src.tick(1.0)
     tr.update(src.snapshot())
-    dev.peers.append(Peer(KEY_A, name="alice", rx_bytes=5000))  # re-added: new counters
+    dev.peers.append(Peer(KEY_A, name="alice", status=PeerStatus(rx_bytes=5000)))  # re-added: new counters
     src.tick(1.0)
     back = _by_key(tr.update(src.snapshot()), KEY_A)
     assert back.rx_rate is None and back.history == ()
@@ -123,13 +128,13 @@ def test_unreadable_interface_keeps_its_baseline_until_it_answers_again():
 
 def test_interface_totals_and_aggregate_rate():
     src = _source()
-    src.peer("alice").rx_bytes = 50
-    src.devices[0].peers[1].tx_bytes = 70
+    src.peer("alice").status.rx_bytes = 50
+    src.devices[0].peers[1].status.tx_bytes = 70
     tr = Tracker()
     first = tr.update(src.snapshot()).interfaces[0]
     assert (first.rx_bytes, first.tx_bytes, first.rx_rate) == (50, 70, None)
     src.tick(1.0, {"alice": (10, 0)})
-    src.devices[0].peers[1].rx_bytes += 20
+    src.devices[0].peers[1].status.rx_bytes += 20
     i = tr.update(src.snapshot()).interfaces[0]
     assert i.rx_rate == 30.0 and i.tx_rate == 0.0
 
@@ -200,9 +205,9 @@ def test_peer_label_prefers_friendly_name():
 
 
 def test_snapshot_is_the_only_clock():
-    snap = Snapshot(wall=T0, mono=5.0, devices=[Device(name="x", peers=[Peer(KEY_A, rx_bytes=10)])])
+    snap = Snapshot(wall=T0, mono=5.0, devices=[_got("x", Peer(KEY_A, status=PeerStatus(rx_bytes=10)))])
     tr = Tracker()
     tr.update(snap)
-    later = Snapshot(wall=T0 - 3600, mono=7.0, devices=[Device(name="x", peers=[Peer(KEY_A, rx_bytes=30)])])
+    later = Snapshot(wall=T0 - 3600, mono=7.0, devices=[_got("x", Peer(KEY_A, status=PeerStatus(rx_bytes=30)))])
     # Wall clock jumped back an hour; the monotonic interval (2 s) still gives the rate.
     assert tr.update(later).peers[0].rx_rate == 10.0

@@ -18,7 +18,7 @@ from sswctl.ipc.uapi_codec import (
     parse_endpoint,
     split_lines,
 )
-from sswctl.model import Cipher, Device, Endpoint, Peer, Protocol
+from sswctl.model import Cipher, Device, DeviceStatus, Endpoint, Peer, PeerStatus, Protocol
 
 keys = st.binary(min_size=32, max_size=32)
 nz_keys = keys.filter(lambda k: any(k))
@@ -95,12 +95,15 @@ def running_devices(draw):
                 allowed_ips=draw(st.lists(v4nets | v6nets, max_size=3)),
                 persistent_keepalive=draw(st.integers(0, 65535)),
                 name=draw(st.none() | names),
-                last_handshake=(sec, nsec),
-                rx_bytes=draw(st.integers(0, 2**64 - 1)),
-                tx_bytes=draw(st.integers(0, 2**64 - 1)),
-                rx_packets=draw(st.integers(0, 2**64 - 1)),
-                tx_packets=draw(st.integers(0, 2**64 - 1)),
-                drops=draw(st.dictionaries(st.sampled_from(["replay", "decrypt", "allowed_ips"]), st.integers(0, 99))),
+                status=PeerStatus(
+                    last_handshake=(sec, nsec),
+                    rx_bytes=draw(st.integers(0, 2**64 - 1)),
+                    tx_bytes=draw(st.integers(0, 2**64 - 1)),
+                    rx_packets=draw(st.integers(0, 2**64 - 1)),
+                    tx_packets=draw(st.integers(0, 2**64 - 1)),
+                    drops=draw(st.dictionaries(st.sampled_from(["replay", "decrypt", "allowed_ips"]),
+                                               st.integers(0, 99))),
+                ),
             )
         )
     return Device(
@@ -109,9 +112,11 @@ def running_devices(draw):
         fwmark=draw(st.none() | st.integers(1, 2**32 - 1)),
         protocol=draw(st.sampled_from(Protocol)),
         cipher=draw(st.sampled_from(Cipher)),
-        backend="userspace",
-        drops=draw(st.dictionaries(st.sampled_from(["junk", "unknown_index"]), st.integers(0, 99))),
         peers=peers,
+        status=DeviceStatus(
+            backend="userspace",
+            drops=draw(st.dictionaries(st.sampled_from(["junk", "unknown_index"]), st.integers(0, 99))),
+        ),
     )
 
 
@@ -120,20 +125,20 @@ def running_devices(draw):
 def test_get_reply_round_trips_with_extensions(dev):
     # Handshake times travel as (sec, nsec) text; the model keeps a float, so
     # nanoseconds survive only to float precision (wg prints whole seconds).
-    times = [p.last_handshake for p in dev.peers]
+    times = [p.status.last_handshake for p in dev.peers]
     for p, (sec, nsec) in zip(dev.peers, times, strict=True):
-        p.last_handshake = None if not sec else sec + nsec / 1e9
+        p.status.last_handshake = None if not sec else sec + nsec / 1e9
     text = encode_get(dev, extensions=True)
     got = decode_get(text)
     for (sec, nsec), p in zip(times, got.peers, strict=True):
         t = sec + nsec / 1e9
         assert f"last_handshake_time_sec={int(t)}\n" in text
         if sec:
-            assert abs(p.last_handshake - (sec + nsec / 1e9)) < 1e-3
+            assert abs(p.status.last_handshake - (sec + nsec / 1e9)) < 1e-3
         else:
-            assert p.last_handshake is None
+            assert p.status.last_handshake is None
     for p in dev.peers + got.peers:
-        p.last_handshake = None
+        p.status.last_handshake = None
     dev.public_key = got.public_key
     assert got == dev
 
@@ -143,11 +148,11 @@ def test_get_reply_without_extensions_has_only_wireguard_go_keys():
         private_key=bytes(range(1, 33)),
         listen_port=51820,
         protocol=Protocol.WIREGUARD,
-        drops={"junk": 3},
         peers=[
             Peer(public_key=b"\x02" * 32, endpoint=Endpoint("::1", 9),
-                 allowed_ips=[ipaddress.ip_network("10.0.0.0/24")], name="n"),
+                 allowed_ips=[ipaddress.ip_network("10.0.0.0/24")], name="n", status=PeerStatus()),
         ],
+        status=DeviceStatus(backend="userspace", drops={"junk": 3}),
     )
     text = encode_get(dev)
     assert text == (
@@ -200,6 +205,14 @@ def test_endpoint_forms():
     assert parse_endpoint("192.0.2.1:51820") == Endpoint("192.0.2.1", 51820)
     assert parse_endpoint("[fe80::1%eth0]:1") == Endpoint("fe80::1%eth0", 1)
     assert str(Endpoint("fe80::1", 1)) == "[fe80::1]:1"
+
+
+def test_a_get_reply_always_fills_every_status():
+    assert decode_get("errno=0\n\n").status == DeviceStatus(backend="userspace")
+    got = decode_get(f"listen_port=1\npublic_key={'02' * 32}\npublic_key={'03' * 32}\nrx_bytes=5\nerrno=0\n\n")
+    assert [p.status for p in got.peers] == [PeerStatus(), PeerStatus(rx_bytes=5)]
+    assert got.peers[0].status.drops is not got.peers[1].status.drops
+    assert got.status == DeviceStatus(backend="userspace")
 
 
 def test_get_reply_with_errno_raises_it():

@@ -11,7 +11,7 @@ import ipaddress
 from sswctl.commands.show import ago, format_dump, format_field, human_bytes, pretty_time, sorted_peers
 from sswctl.commands.showconf import format_showconf
 from sswctl.commands.status import format_status
-from sswctl.model import Device, Endpoint, Peer, Protocol
+from sswctl.model import Device, DeviceStatus, Endpoint, Peer, PeerStatus, Protocol
 
 
 def test_pretty_time_units_and_plurals():
@@ -41,12 +41,14 @@ def _dev() -> Device:
         name="t0", private_key=b"\x01" * 32, public_key=b"\x02" * 32, listen_port=5, fwmark=255,
         protocol=Protocol.WIREGUARD,
         peers=[
-            Peer(public_key=b"\x03" * 32, last_handshake=None, persistent_keepalive=0),
-            Peer(public_key=b"\x04" * 32, last_handshake=50.5, preshared_key=b"\x05" * 32,
-                 endpoint=Endpoint("fe80::1", 9), rx_bytes=7, tx_bytes=8, persistent_keepalive=25,
-                 allowed_ips=[ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::/0")], name="four"),
-            Peer(public_key=b"\x06" * 32, last_handshake=60.0),
+            Peer(public_key=b"\x03" * 32, persistent_keepalive=0, status=PeerStatus(last_handshake=None)),
+            Peer(public_key=b"\x04" * 32, preshared_key=b"\x05" * 32,
+                 endpoint=Endpoint("fe80::1", 9), persistent_keepalive=25,
+                 allowed_ips=[ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::/0")], name="four",
+                 status=PeerStatus(last_handshake=50.5, rx_bytes=7, tx_bytes=8)),
+            Peer(public_key=b"\x06" * 32, status=PeerStatus(last_handshake=60.0)),
         ],
+        status=DeviceStatus(backend="userspace", drops={"junk": 1}),
     )
 
 
@@ -70,6 +72,10 @@ def test_showconf_keeps_extensions_and_names():
     assert text.startswith("[Interface]\nListenPort = 5\nFwMark = 0xff\nPrivateKey = ")
     assert "Protocol = wireguard\n" in text and "# Name = four\n" in text
     assert text.count("[Peer]") == 3 and not text.endswith("\n\n")
+    # The running state is no part of a configuration.
+    dev = _dev()
+    conf = dev.replace(status=None, peers=[p.replace(status=None) for p in dev.peers])
+    assert format_showconf(conf) == text
 
 
 def test_status_counts_up_stale_never():

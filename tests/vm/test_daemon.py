@@ -213,7 +213,7 @@ def quiet_counters(p: Pair, i: int, timeout: float = 60.0):
         (peer,) = p.device(i).peers
         stats = link_stats(p.ns[i], p.dev[i])
         (again,) = p.device(i).peers
-        if (peer.tx_packets, peer.rx_packets) == (again.tx_packets, again.rx_packets) \
+        if (peer.status.tx_packets, peer.status.rx_packets) == (again.status.tx_packets, again.status.rx_packets) \
                 or time.monotonic() > deadline:
             return peer, stats
         time.sleep(0.5)
@@ -264,9 +264,9 @@ def test_daemons_negotiate_and_the_module_carries_ping_and_iperf3(netns, tmp_pat
         least = min(up["bytes"], down["bytes"])
         for i in (0, 1):
             peer, stats = quiet_counters(p, i)
-            assert peer.last_handshake is not None
-            assert (peer.rx_bytes, peer.tx_bytes) == (stats["rx"]["bytes"], stats["tx"]["bytes"])
-            assert min(peer.rx_bytes, peer.tx_bytes) >= least > 0
+            assert peer.status.last_handshake is not None
+            assert (peer.status.rx_bytes, peer.status.tx_bytes) == (stats["rx"]["bytes"], stats["tx"]["bytes"])
+            assert min(peer.status.rx_bytes, peer.status.tx_bytes) >= least > 0
         for d in daemons:
             assert d.poll() is None, d.output()
             assert d.stop() == 0, d.output()
@@ -286,7 +286,7 @@ def test_daemon_killed_and_restarted_traffic_continues_and_a_peer_added_later_wo
     try:
         daemons = p.daemons(tmp_path)
         ping(p.ns[0], "10.243.0.2")
-        first = p.device(0).peers[0].last_handshake
+        first = p.device(0).peers[0].status.last_handshake
         # Kill side 0's daemon: the kernel keeps the keys, traffic keeps flowing.
         daemons[0].kill()
         cp = run("ping", "-c", "15", "-i", "0.2", "-W", "2", "10.243.0.2", netns=p.ns[0])
@@ -301,7 +301,7 @@ def test_daemon_killed_and_restarted_traffic_continues_and_a_peer_added_later_wo
         p.set(0, Device(name=p.dev[0], peers=[p.peer_of(0)]))
         ping(p.ns[0], "10.243.0.2")
         ping(p.ns[1], "10.243.0.1", count=2)
-        second = p.device(0).peers[0].last_handshake
+        second = p.device(0).peers[0].status.last_handshake
         assert second is not None and first is not None and second > first
         assert "new session with peer" in daemons[0].output()
         # Deleting the link ends its daemon cleanly.
@@ -323,11 +323,11 @@ def test_rekey_under_traffic_with_a_shortened_rekey_time(netns, tmp_path):
     try:
         daemons = p.daemons(tmp_path)
         ping(p.ns[0], "10.243.0.2")  # side 0 initiates the first session
-        first = [p.device(i).peers[0].last_handshake for i in (0, 1)]
+        first = [p.device(i).peers[0].status.last_handshake for i in (0, 1)]
         with knobs(rekey_after_time=3):
             cp = run("ping", "-c", "60", "-i", "0.25", "-W", "2", "10.243.0.2", netns=p.ns[0])
         assert " 0% packet loss" in cp.stdout, cp.stdout
-        later = [p.device(i).peers[0].last_handshake for i in (0, 1)]
+        later = [p.device(i).peers[0].status.last_handshake for i in (0, 1)]
         for i in (0, 1):
             assert first[i] is not None and later[i] is not None and later[i] > first[i], (first, later)
         sessions = [d.output().count("new session with peer") for d in daemons]
@@ -370,15 +370,15 @@ def test_module_and_userspace_backend_interoperate_each_side_initiating(netns, t
         run("ip", "-n", p.ns[1], "link", "set", tun, "up")
         ping(p.ns[0], "10.243.0.2")  # the module side initiates
         ping(p.ns[1], "fd10:243::1", count=2)
-        first = ua.get_device(tun).peers[0].last_handshake
+        first = ua.get_device(tun).peers[0].status.last_handshake
         # Forget the session on the userspace side: now it initiates.
         ua.set_device(Device(name=tun, peers=[Peer(public_key=p.pub[0], remove=True)]))
         ua.set_device(Device(name=tun, peers=[peer]))
         ping(p.ns[1], "10.243.0.1")
         up = ua.get_device(tun).peers[0]
-        assert up.last_handshake is not None and (first is None or up.last_handshake > first)
+        assert up.status.last_handshake is not None and (first is None or up.status.last_handshake > first)
         kernel_peer = p.device(0).peers[0]
-        assert kernel_peer.rx_packets >= 8 and kernel_peer.tx_packets >= 8
+        assert kernel_peer.status.rx_packets >= 8 and kernel_peer.status.tx_packets >= 8
     finally:
         stop_all(daemons)
 
@@ -434,7 +434,7 @@ def test_the_same_interface_name_in_two_namespaces_gets_a_daemon_each(netns, tmp
             destroy_device(name)
         assert daemons[0].wait() == 0 and not locks[0].exists()
         assert daemons[1].poll() is None and locks[1].exists()
-        assert p.device(1).peers[0].last_handshake is not None
+        assert p.device(1).peers[0].status.last_handshake is not None
     finally:
         stop_all(daemons)
 
@@ -475,10 +475,10 @@ def test_a_more_specific_allowed_ip_of_another_peer_wins_both_ways(netns, tmp_pa
         before = peers_of_a()
         ping(p.ns[0], "10.243.0.3", count=5)  # answered only if it reached C
         after = peers_of_a()
-        assert after[pubc].tx_packets >= before[pubc].tx_packets + 5
-        assert after[pubc].rx_packets >= before[pubc].rx_packets + 5
+        assert after[pubc].status.tx_packets >= before[pubc].status.tx_packets + 5
+        assert after[pubc].status.rx_packets >= before[pubc].status.rx_packets + 5
         # Nothing for .3 went to B (B's keepalives may pass; a ping would be 5 or more).
-        assert after[p.pub[1]].tx_packets - before[p.pub[1]].tx_packets < 5
+        assert after[p.pub[1]].status.tx_packets - before[p.pub[1]].status.tx_packets < 5
 
         # B sends from C's address: A's table gives 10.243.0.3 to C, so A refuses what B
         # sends from there (authentic but dishonest: rx_errors, as WireGuard counts it).

@@ -112,17 +112,17 @@ def test_ping_through_module_tunnel_both_directions(netns, protocol, outer, ciph
 
     pa = p.peer_of(p.ns1, p.b.public_key)
     pb = p.peer_of(p.ns2, p.a.public_key)
-    assert pa.last_handshake is not None and pb.last_handshake is not None
+    assert pa.status.last_handshake is not None and pb.status.last_handshake is not None
     # What one side sent is what the other received, datagram for datagram.
-    assert pa.tx_packets == pb.rx_packets >= 10
-    assert pa.tx_bytes == pb.rx_bytes and pb.tx_bytes == pa.rx_bytes > 0
+    assert pa.status.tx_packets == pb.status.rx_packets >= 10
+    assert pa.status.tx_bytes == pb.status.rx_bytes and pb.status.tx_bytes == pa.status.rx_bytes > 0
     # The responder learned the initiator's endpoint from its packets (roaming).
     host = "192.168.241.1" if outer == 4 else "fd00:241::1"
     assert pb.endpoint == Endpoint(host, 51001)
     # The device's counters (ip -s link) are the same message bytes as the peer's.
     s1 = link_stats(p.ns1, "ssw")
-    assert (s1["tx"]["bytes"], s1["tx"]["packets"]) == (pa.tx_bytes, pa.tx_packets)
-    assert (s1["rx"]["bytes"], s1["rx"]["packets"]) == (pa.rx_bytes, pa.rx_packets)
+    assert (s1["tx"]["bytes"], s1["tx"]["packets"]) == (pa.status.tx_bytes, pa.status.tx_packets)
+    assert (s1["rx"]["bytes"], s1["rx"]["packets"]) == (pa.status.rx_bytes, pa.status.rx_packets)
 
 
 def test_install_keypair_refusals(netns):
@@ -173,7 +173,7 @@ def test_replays_spoofed_sources_and_garbage_are_dropped(netns, cipher):
     p = Pair(netns, "secureswift", 4, cipher)
     p.install_keys()
     run("ping", "-c", "1", "-W", "3", "10.241.0.2", netns=p.ns1)
-    before = p.peer_of(p.ns2, p.a.public_key).rx_packets
+    before = p.peer_of(p.ns2, p.a.public_key).status.rx_packets
     drops0 = link_stats(p.ns2, "ssw")["rx"]["dropped"]
     errors0 = link_stats(p.ns2, "ssw")["rx"]["errors"]
     with in_netns(p.ns1):
@@ -196,7 +196,7 @@ def test_replays_spoofed_sources_and_garbage_are_dropped(netns, cipher):
         s.close()
     st = link_stats(p.ns2, "ssw")
     # authentic: the good one and the spoofed one (which then fails the source check)
-    assert p.peer_of(p.ns2, p.a.public_key).rx_packets == before + 2
+    assert p.peer_of(p.ns2, p.a.public_key).status.rx_packets == before + 2
     assert st["rx"]["errors"] == errors0 + 1
     # replay, bad tag, 4 junk datagrams and the handshake-typed one (no upcall yet)
     assert st["rx"]["dropped"] - drops0 == 2 + 5

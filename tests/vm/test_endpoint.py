@@ -130,7 +130,7 @@ def test_an_authenticated_initiation_from_a_new_address_moves_the_endpoint_and_a
             (peer,) = r.kb.get_device(r.dev).peers
         # Only the initiation came in (handshake messages count in the transfer, as
         # WireGuard's do): no data packet moved the endpoint.
-        assert (peer.rx_packets, peer.rx_bytes) == (1, len(init))
+        assert (peer.status.rx_packets, peer.status.rx_bytes) == (1, len(init))
 
         # The same initiation replayed from a third address passes the kernel's mac1 check
         # and reaches the daemon, which refuses it (replayed timestamp): nothing moves.

@@ -186,7 +186,7 @@ class Lab:
             return len(out) == 2 and int(out[1]) > 0
         with in_netns(self.N):
             (peer,) = self.kb.get_device("ssn").peers
-        return peer.last_handshake is not None
+        return peer.status.last_handshake is not None
 
     def close(self) -> None:
         for d in self.daemons:
@@ -228,7 +228,7 @@ def test_flood_of_mac1_valid_initiations_from_2000_sources(netns, tmp_path, prot
         run("ping", "-c", "2", "-i", "0.3", "-W", "30", lab.tun[lab.S], netns=lab.A)
 
         payload = initiation(lab.pub[lab.S], protocol)
-        before = lab.server().handshake
+        before = lab.server().status.handshake
         f_rx0 = to_f(lab)
         results: dict[str, dict] = {}
 
@@ -251,7 +251,7 @@ def test_flood_of_mac1_valid_initiations_from_2000_sources(netns, tmp_path, prot
             loaded = None
             while time.monotonic() - t0 < FLOOD_SECONDS / 3 and not loaded:
                 time.sleep(0.5)
-                loaded = lab.server().handshake["under_load"]
+                loaded = lab.server().status.handshake["under_load"]
             t_new = time.monotonic()
             ping = subprocess.Popen(["ip", "netns", "exec", lab.N, "ping", "-c", "1", "-W", "60", lab.tun[lab.S]],
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -269,7 +269,7 @@ def test_flood_of_mac1_valid_initiations_from_2000_sources(netns, tmp_path, prot
             sniffer.stop()
         ping_out = ping.communicate(timeout=90)[0]
         time.sleep(1.5)  # the upcall worker and the reply sends settle
-        after = lab.server().handshake
+        after = lab.server().status.handshake
         delta = {k: after[k] - before.get(k, 0) for k in after if k != "under_load"}
         sent = sum(r["sent"] for r in results.values())
         f_rx = to_f(lab) - f_rx0

@@ -71,7 +71,7 @@ def test_set_and_get_round_trip(kb, dev):
         ],
     ))
     d = kb.get_device(dev)
-    assert d.backend == "kernel"
+    assert d.status.backend == "kernel"
     assert d.private_key == keys.clamp(priv)
     assert d.public_key == keys.public_key(d.private_key)
     assert (d.listen_port, d.fwmark, d.protocol, d.cipher) == (51820, 0x1234, Protocol.SECURESWIFT,
@@ -80,7 +80,7 @@ def test_set_and_get_round_trip(kb, dev):
     assert p1.preshared_key == psk and p1.endpoint == Endpoint("192.0.2.1", 51820)
     assert p1.persistent_keepalive == 25 and p1.name == "alpha"
     assert set(p1.allowed_ips) == {net("10.0.0.0/24"), net("fd00::/64")}
-    assert p1.last_handshake is None and p1.rx_bytes == 0
+    assert p1.status.last_handshake is None and p1.status.rx_bytes == 0
     assert p2.preshared_key is None and p2.endpoint == Endpoint("2001:db8::1", 443)
     assert p2.allowed_ips == [net("0.0.0.0/0")]
 

@@ -148,7 +148,7 @@ def test_ipv4_total_length_shorter_than_its_header_is_refused(netns):
     # ihl 6 (24 bytes of header, the option a no-op), tot_len 22: more than 20, less than its header
     opt = bytes([0x46]) + good[1:2] + struct.pack("!H", 22) + good[4:20] + b"\x01" * 4 + good[20:]
     rx0, in0 = errors(p.ns2, "ssw"), ip_in_receives(p.ns2)
-    before = p.peer_of(p.ns2, p.a.public_key).rx_packets
+    before = p.peer_of(p.ns2, p.a.public_key).status.rx_packets
     with in_netns(p.ns1):
         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
@@ -159,7 +159,7 @@ def test_ipv4_total_length_shorter_than_its_header_is_refused(netns):
         s.close()
     rx = errors(p.ns2, "ssw")
     # Authentic (the peer's counters take them), refused, counted: nothing reached the stack.
-    assert p.peer_of(p.ns2, p.a.public_key).rx_packets == before + 2
+    assert p.peer_of(p.ns2, p.a.public_key).status.rx_packets == before + 2
     assert rx["frame_errors"] - rx0["frame_errors"] == 2
     assert rx["errors"] - rx0["errors"] == 2
     assert ip_in_receives(p.ns2) == in0
@@ -316,8 +316,8 @@ def test_a_new_private_key_ends_the_sessions_at_once_and_asks_for_a_handshake(ne
     try:
         with in_netns(p.ns1):
             p.kb.set_device(Device(name="ssw", private_key=os.urandom(32)))
-        before = p.peer_of(p.ns1, p.b.public_key).rx_packets
-        sent_old = p.peer_of(p.ns2, p.a.public_key).rx_packets
+        before = p.peer_of(p.ns1, p.b.public_key).status.rx_packets
+        sent_old = p.peer_of(p.ns2, p.a.public_key).status.rx_packets
         drops0 = errors(p.ns1, "ssw")["dropped"]
         # The old session's keys are gone: an authentic message under them is dropped ...
         with in_netns(p.ns2):
@@ -329,11 +329,11 @@ def test_a_new_private_key_ends_the_sessions_at_once_and_asks_for_a_handshake(ne
         # ... and a packet to the peer waits for a new handshake, asked for at once.
         run("ping", "-c", "1", "-W", "1", "10.241.0.2", netns=p.ns1, check=False)
         # Nothing went out under the old keys: the peer received no data message.
-        assert p.peer_of(p.ns2, p.a.public_key).rx_packets == sent_old
+        assert p.peer_of(p.ns2, p.a.public_key).status.rx_packets == sent_old
         kinds = []
         while "need_handshake" not in kinds:
             kinds += [u.kind for u in ups.read() if u.peer_public_key in (None, p.b.public_key)]
-        assert p.peer_of(p.ns1, p.b.public_key).rx_packets == before
+        assert p.peer_of(p.ns1, p.b.public_key).status.rx_packets == before
         assert errors(p.ns1, "ssw")["dropped"] == drops0 + 1
     finally:
         ups.close()
@@ -400,12 +400,13 @@ def test_transfer_counters_count_handshake_messages_as_wireguard(netns, tmp_path
         run("ping", "-c", "10", "-i", "0.2", "-W", "20", "10.243.0.1", netns=p.ns[1])
         time.sleep(1)
         (peer1, st1), (peer0, st0) = quiet_counters(p, 1), quiet_counters(p, 0)
-        for peer, st in ((peer1, st1), (peer0, st0)):
-            assert (peer.rx_bytes, peer.tx_bytes) == (st["rx"]["bytes"], st["tx"]["bytes"])
-            assert (peer.rx_packets, peer.tx_packets) == (st["rx"]["packets"], st["tx"]["packets"])
-        assert peer1.rx_bytes == 1372 and peer1.tx_bytes in (1428, 1460), (peer1.rx_bytes, peer1.tx_bytes)
-        assert peer0.tx_bytes == 1372 and peer0.rx_bytes in (1428, 1460), (peer0.rx_bytes, peer0.tx_bytes)
-        assert peer1.tx_bytes == peer0.rx_bytes
+        c1, c0 = peer1.status, peer0.status  # the peers' counters; st1, st0 the links'
+        for c, st in ((c1, st1), (c0, st0)):
+            assert (c.rx_bytes, c.tx_bytes) == (st["rx"]["bytes"], st["tx"]["bytes"])
+            assert (c.rx_packets, c.tx_packets) == (st["rx"]["packets"], st["tx"]["packets"])
+        assert c1.rx_bytes == 1372 and c1.tx_bytes in (1428, 1460), (c1.rx_bytes, c1.tx_bytes)
+        assert c0.tx_bytes == 1372 and c0.rx_bytes in (1428, 1460), (c0.rx_bytes, c0.tx_bytes)
+        assert c1.tx_bytes == c0.rx_bytes
     finally:
         stop_all(daemons)
 

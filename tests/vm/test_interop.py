@@ -122,7 +122,7 @@ def test_wireguard_ko_initiates_module_responds(netns, tmp_path):
         assert int(dump[4]) > 0 and int(dump[5]) > 0 and int(dump[6]) > 0  # handshake, rx, tx
         with in_netns(s.ns1):
             peer = s.kb.get_device("ssw").peer(s.p2)
-        assert peer.rx_packets >= 3 and peer.tx_packets >= 3
+        assert peer.status.rx_packets >= 3 and peer.status.tx_packets >= 3
     finally:
         s.close()
 

@@ -94,7 +94,7 @@ def settled_peers(p: Pair, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
         pa, pb = p.peer_of(p.ns1, p.b.public_key), p.peer_of(p.ns2, p.a.public_key)
-        now = (pa.tx_packets, pa.rx_packets, pb.tx_packets, pb.rx_packets)
+        now = (pa.status.tx_packets, pa.status.rx_packets, pb.status.tx_packets, pb.status.rx_packets)
         if now == last or time.monotonic() > deadline:
             return pa, pb
         last = now
@@ -125,8 +125,8 @@ def test_parallel_flows_both_directions_keep_order_and_counters(netns):
     pa, pb = settled_peers(p)
     for ns, peer in ((p.ns1, pa), (p.ns2, pb)):
         s = link_stats(ns, "ssw")
-        assert (s["tx"]["bytes"], s["tx"]["packets"]) == (peer.tx_bytes, peer.tx_packets)
-        assert (s["rx"]["bytes"], s["rx"]["packets"]) == (peer.rx_bytes, peer.rx_packets)
+        assert (s["tx"]["bytes"], s["tx"]["packets"]) == (peer.status.tx_bytes, peer.status.tx_packets)
+        assert (s["rx"]["bytes"], s["rx"]["packets"]) == (peer.status.rx_bytes, peer.status.rx_packets)
         # No replay-window or authentication drops: order survived the workers.
         assert s["rx"]["dropped"] == 0 and s["rx"]["errors"] == 0, s
         assert s["tx"]["dropped"] == 0, s
@@ -134,9 +134,9 @@ def test_parallel_flows_both_directions_keep_order_and_counters(netns):
     # underlay (veth, the backlog queues, UDP) dropped on the way, or the receiver's
     # queues had no room for (counted as missed): UDP may lose datagrams, the tunnel
     # may not lose one silently.
-    lost = (pa.tx_packets - pb.rx_packets) + (pb.tx_packets - pa.rx_packets)
+    lost = (pa.status.tx_packets - pb.status.rx_packets) + (pb.status.tx_packets - pa.status.rx_packets)
     dropped = underlay_drops(p) - drops_before + missed(p.ns1) + missed(p.ns2)
-    assert pa.tx_packets >= pb.rx_packets and pb.tx_packets >= pa.rx_packets
+    assert pa.status.tx_packets >= pb.status.rx_packets and pb.status.tx_packets >= pa.status.rx_packets
     assert lost <= dropped, (lost, dropped, [udp_snmp(ns) for ns in (p.ns1, p.ns2)])
     if not lost:  # and byte for byte
-        assert (pa.tx_bytes, pb.tx_bytes) == (pb.rx_bytes, pa.rx_bytes)
+        assert (pa.status.tx_bytes, pb.status.tx_bytes) == (pb.status.rx_bytes, pa.status.rx_bytes)

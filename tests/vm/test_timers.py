@@ -66,7 +66,7 @@ def wait_for(ups: HandshakeUpcalls, kind: str, peer: bytes, timeout: float):
 
 def counters(p: Pair, ns: str, pub: bytes) -> tuple[int, int, int, int]:
     peer = p.peer_of(ns, pub)
-    return peer.tx_packets, peer.tx_bytes, peer.rx_packets, peer.rx_bytes
+    return peer.status.tx_packets, peer.status.tx_bytes, peer.status.rx_packets, peer.status.rx_bytes
 
 
 def poll(cond, what: str):

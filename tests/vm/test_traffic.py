@@ -129,13 +129,13 @@ def counters_match_link(p: Pair, ns: str, peer_pub: bytes, sent: int, received: 
         peer = p.peer_of(ns, peer_pub)
         st = link_stats(ns, "ssw")
         again = p.peer_of(ns, peer_pub)
-        if (peer.tx_packets, peer.rx_packets) == (again.tx_packets, again.rx_packets):
+        if (peer.status.tx_packets, peer.status.rx_packets) == (again.status.tx_packets, again.status.rx_packets):
             break
         assert time.monotonic() < deadline, "counters never settled"
         time.sleep(0.5)
-    assert (st["tx"]["bytes"], st["tx"]["packets"]) == (peer.tx_bytes, peer.tx_packets)
-    assert (st["rx"]["bytes"], st["rx"]["packets"]) == (peer.rx_bytes, peer.rx_packets)
-    assert peer.tx_bytes >= sent > 0 and peer.rx_bytes >= received > 0
+    assert (st["tx"]["bytes"], st["tx"]["packets"]) == (peer.status.tx_bytes, peer.status.tx_packets)
+    assert (st["rx"]["bytes"], st["rx"]["packets"]) == (peer.status.rx_bytes, peer.status.rx_packets)
+    assert peer.status.tx_bytes >= sent > 0 and peer.status.rx_bytes >= received > 0
 
 
 @pytest.mark.parametrize("protocol,cipher,with_psk", [
@@ -160,7 +160,7 @@ def test_iperf3_tcp_both_directions_inner_v4_and_v6(netns, protocol, cipher, wit
     counters_match_link(p, p.ns1, p.b.public_key, up, down)
     counters_match_link(p, p.ns2, p.a.public_key, down, up)
     pa, pb = p.peer_of(p.ns1, p.b.public_key), p.peer_of(p.ns2, p.a.public_key)
-    assert pa.tx_packets >= pb.rx_packets > 0 and pb.tx_packets >= pa.rx_packets > 0
+    assert pa.status.tx_packets >= pb.status.rx_packets > 0 and pb.status.tx_packets >= pa.status.rx_packets > 0
     print(f"{protocol} {cipher} psk={with_psk}: " + ", ".join(f"{d} {w} {r / 1e6:.0f} Mbit/s"
                                                           for (d, w), r in rates.items()))
 
@@ -174,7 +174,7 @@ def long_iperf(ns: str, dst: str, seconds: int = 60) -> subprocess.Popen:
 def wait_for_bytes(p: Pair, ns: str, peer_pub: bytes, at_least: int = 200_000, timeout: float = 60) -> None:
     """Until the tunnel has carried ``at_least`` bytes from ``ns`` (iperf3 is flowing)."""
     deadline = time.monotonic() + timeout
-    while p.peer_of(ns, peer_pub).tx_bytes < at_least:
+    while p.peer_of(ns, peer_pub).status.tx_bytes < at_least:
         assert time.monotonic() < deadline, "iperf3 traffic never started"
         time.sleep(0.3)
 
@@ -213,9 +213,9 @@ def test_device_deletion_while_iperf3_runs(netns):
         assert not link_exists("ssw", p.ns1)
         # Nothing arrives from the deleted device any more (iperf3 itself just retries).
         time.sleep(1)
-        got = p.peer_of(p.ns2, p.a.public_key).rx_bytes
+        got = p.peer_of(p.ns2, p.a.public_key).status.rx_bytes
         time.sleep(2)
-        assert p.peer_of(p.ns2, p.a.public_key).rx_bytes == got > 200_000
+        assert p.peer_of(p.ns2, p.a.public_key).status.rx_bytes == got > 200_000
     assert module_loaded()
 
 
@@ -258,7 +258,7 @@ def flood_datagrams(p: Pair) -> list[tuple[str, bytes]]:
     keys at counters the kernel has already used (and the receiver accepted)."""
     size = MODE.initiation_len
     init_head = MODE.type_initiation.to_bytes(4, "little")
-    used = p.peer_of(p.ns1, p.b.public_key).tx_packets  # counters 0..used-1 are spent
+    used = p.peer_of(p.ns1, p.b.public_key).status.tx_packets  # counters 0..used-1 are spent
     assert used >= 4
     captured = [forged(p.kp_a, c, ip4_udp("10.241.0.1", "10.241.0.2")) for c in range(min(used, 32))]
     rng = random.Random(6)
@@ -279,7 +279,7 @@ def flood_datagrams(p: Pair) -> list[tuple[str, bytes]]:
 def handshake_counters(p: Pair) -> dict[str, int]:
     """ns2's device's handshake counters (GET_DEVICE)."""
     with in_netns(p.ns2):
-        return p.kb.get_device("ssw").handshake
+        return p.kb.get_device("ssw").status.handshake
 
 
 def cookie_replies(socks: list[socket.socket]) -> list[tuple[tuple, bytes]]:
@@ -305,7 +305,7 @@ def link_and_peer_rx(p: Pair) -> tuple[dict, int]:
     can land between two reads (the passive one comes 10 s after the last ping)."""
     while True:
         st = link_stats(p.ns2, "ssw")
-        rx = p.peer_of(p.ns2, p.a.public_key).rx_packets
+        rx = p.peer_of(p.ns2, p.a.public_key).status.rx_packets
         if link_stats(p.ns2, "ssw")["rx"]["packets"] == st["rx"]["packets"]:
             return st, rx
 
