@@ -47,6 +47,7 @@ from ..tun import Tun
 from . import net
 from .driver import EngineDriver, short_key
 from .lock import InterfaceLock
+from .sources import Sources
 from .stamps import TimestampFile
 from .state import Change, RunningConfig
 from .uapi_server import UAPIServer
@@ -100,10 +101,10 @@ class Daemon(EngineDriver):
         # only handshakes, as with the kernel module.
         self.dp: datapath.Datapath | None = None
         self._dp_sent: dict[bytes, tuple] = {}  # what the data path was last told per peer
-        # Sticky sources: per peer, (its endpoint, the local address it wrote
-        # to); the engine's handshake messages to that endpoint leave from that
-        # address (the data plane keeps its own copy for data).
-        self._src: dict[bytes, tuple] = {}
+        # Sticky sources (sources.py): the engine's handshake messages to a
+        # peer leave from the address it wrote to (the data plane keeps its own
+        # copy for data).
+        self.sources = Sources()
         # (source, local address) of the datagram being handled: the engine's
         # replies to it (response, cookie reply) leave from where it arrived.
         self._rx_from: tuple | None = None
@@ -130,9 +131,6 @@ class Daemon(EngineDriver):
         self.rtnl: net.RtnlMonitor | None = None  # link MTU and routing changes
         self._recheck_at: float | None = None  # when to check sticky sources against routing
         self._gc_at: float | None = None  # when to collect after a change (GC_DELAY)
-        # Per peer, the source the last check dropped: a datagram the peer sent
-        # to it before it saw our new one must not make it sticky again.
-        self._unfit: dict[bytes, str] = {}
 
     # engine.receive kinds that move the peer's endpoint (and its sticky source)
     _authenticated = frozenset(("initiation", "response"))
@@ -263,55 +261,47 @@ class Daemon(EngineDriver):
         source of the new way out, and the peer's endpoint for us moves."""
         if self.dp is None:
             return
-        sources = [(key, st["endpoint"], st["source"], st["source_ifindex"])
-                   for key, st in self.dp.stats()["peers"].items()]
-        self._unfit = {}
-        for key, endpoint, source, ifindex in sources:
-            if source is None or not ifindex or endpoint is None:
-                continue
-            oif = net.route_oif(endpoint, source)
-            if oif != ifindex:
-                log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
-                         self.name, short_key(key), source)
-                self._clear_source(key)
-                self._unfit[key] = source
+        held = [(key, st["endpoint"], st["source"], st["source_ifindex"])
+                for key, st in self.dp.stats()["peers"].items()]
+        for key, source in self.sources.recheck(held, net.route_oif):
+            log.info("%s: routing to peer %s no longer leaves by the interface of %s: source dropped",
+                     self.name, short_key(key), source)
+            self._clear_source(key)
 
     # ------------------------------------------------------------------ sticky sources
 
     def _learn_source(self, key: bytes, src: tuple, local: str | None) -> None:
         """An authenticated handshake message from ``src`` to our ``local``: the
         peer's endpoint and sticky source (WireGuard: on handshake and data
-        alike; the data plane learns from data itself). It goes to the data
-        plane before the keypair is installed, so an initiator's
-        key-confirming keepalive leaves from the right address."""
-        if self._src.get(key) != (src, local):
-            if local is not None and self._unfit.get(key) == local:
-                local = None  # a datagram in flight since routing moved: not again
-                if self.dp is not None:
-                    self.dp.clear_source(key)
-            if local is None:
-                self._src.pop(key, None)
-            else:
-                self._src[key] = (src, local)
-        sent = self._dp_sent.get(key)
-        if self.dp is not None and sent is not None:
-            self.dp.set_endpoint(key, src, local)
-            self._dp_sent[key] = (src, *sent[1:])
+        alike; the data plane learns from data itself and reports it as an
+        ``endpoint`` event). It goes to the data plane before the keypair is
+        installed, so an initiator's key-confirming keepalive leaves from the
+        right address."""
+        self._moved(key, src, local, tell_dp=True)
 
-    def _source_for(self, key: bytes, dest: tuple) -> str | None:
-        """The local address sends from ``key`` to ``dest`` leave from, or None (routing picks)."""
-        s = self._src.get(key)
-        return s[1] if s is not None and s[0] == dest else None
+    def _moved(self, key: bytes, src: tuple, local: str | None, tell_dp: bool) -> None:
+        """``key`` wrote from ``src`` to our ``local``: its sticky source, and
+        the data plane's copy of its endpoint (``tell_dp``: the data plane
+        does not know yet)."""
+        kept = self.sources.learn(key, src, local)
+        if self.dp is None:
+            return
+        if kept is None and local is not None:
+            self.dp.clear_source(key)  # in flight since routing moved: not again
+        sent = self._dp_sent.get(key)
+        if sent is not None:
+            if tell_dp:
+                self.dp.set_endpoint(key, src, kept)
+            self._dp_sent[key] = (src, *sent[1:])
 
     def _forget_source(self, local: str) -> None:
         """The kernel refused ``local`` as a source (the address is gone): every peer forgets it."""
         log.info("%s: local address %s is gone, sending from what routing picks", self.name, local)
-        for key in [k for k, s in self._src.items() if s[1] == local]:
-            del self._src[key]
+        self.sources.forget_local(local)
 
     def _clear_source(self, key: bytes) -> None:
         """WireGuard clears a peer's source on a handshake retransmit, in case it is the trouble."""
-        self._src.pop(key, None)
+        self.sources.forget(key)
         if self.dp is not None and key in self._dp_sent:
             self.dp.clear_source(key)
 
@@ -327,7 +317,7 @@ class Daemon(EngineDriver):
         elif self._rx_from is not None and dest == self._rx_from[0]:
             local = self._rx_from[1]  # a reply leaves from where the message arrived
         elif peer is not None and dest is not None:
-            local = self._source_for(peer, dest)
+            local = self.sources.source_for(peer, dest)
         rt = self.peers.get(peer) if peer is not None else None
         if (dest is None or not self._send_addr(dest, ev.data, local)) and rt is not None:
             rt.drops["no_endpoint" if dest is None else "send_error"] += 1
@@ -507,7 +497,7 @@ class Daemon(EngineDriver):
         now = time.monotonic()
         for key, _ in removed:
             del self.peers[key]
-            self._src.pop(key, None)
+            self.sources.forget(key)
             engine.remove_peer(key)
         for before, p in changed:
             if before is None:
@@ -516,7 +506,7 @@ class Daemon(EngineDriver):
             changes = {}
             if p.public_key in addrs:
                 changes["endpoint"] = addrs[p.public_key]
-                self._src.pop(p.public_key, None)  # a configured endpoint starts without a source
+                self.sources.forget(p.public_key)  # a configured endpoint starts without a source
             if before.preshared_key != p.preshared_key:
                 changes["preshared_key"] = p.preshared_key
             if before.persistent_keepalive != p.persistent_keepalive:
@@ -537,7 +527,7 @@ class Daemon(EngineDriver):
         now = time.monotonic()
         known = self.peers
         self.peers = {}
-        self._src.clear()
+        self.sources.clear()
         for p in self.conf.peers.values():
             self._add_peer(p, endpoints.get(p.public_key), now, known.get(p.public_key))
         if self.tun is not None:
@@ -633,7 +623,7 @@ class Daemon(EngineDriver):
                 continue
             if sent is None or sent[:2] != state[:2]:
                 dp.set_peer(key, endpoint=endpoint, persistent_keepalive=state[1])
-                local = self._source_for(key, endpoint)
+                local = self.sources.source_for(key, endpoint)
                 if local is not None:  # set_peer starts without one; the peer did not move
                     dp.set_endpoint(key, endpoint, local)
             if sent is None or sent[2] != state[2]:
@@ -661,15 +651,7 @@ class Daemon(EngineDriver):
             elif kind == "endpoint":
                 if self.engine is not None and ev.peer in self.peers:
                     self.engine.update_peer(ev.peer, endpoint=ev.addr)
-                    if ev.source is not None and self._unfit.get(ev.peer) == ev.source:
-                        self.dp.clear_source(ev.peer)  # in flight since routing moved: not again
-                    elif ev.source is None:
-                        self._src.pop(ev.peer, None)
-                    else:
-                        self._src[ev.peer] = (ev.addr, ev.source)
-                    sent = self._dp_sent.get(ev.peer)
-                    if sent is not None:
-                        self._dp_sent[ev.peer] = (ev.addr, *sent[1:])
+                    self._moved(ev.peer, ev.addr, ev.source, tell_dp=False)
             elif kind == "confirmed":
                 rt = self.peers.get(ev.peer)
                 if rt is not None:
