@@ -391,8 +391,13 @@ def test_a_packet_no_peer_takes_gets_destination_unreachable(netns):
 def test_transfer_counters_count_handshake_messages_as_wireguard(netns, tmp_path):
     """netns.sh's first check, byte for byte: after ten pings from side 1 (which initiates),
     its peer and its device (ip -s link) have received 1,372 bytes (ten 128-byte data messages
-    and the 92-byte response) and sent 1,428 or 1,460 (the 148-byte initiation, ten data
-    messages and maybe a 32-byte keepalive); side 0 the mirror image."""
+    and the 92-byte response) and sent the 148-byte initiation, ten data messages and 32 bytes
+    per keepalive; side 0 the mirror image. netns.sh allows one keepalive (after the last
+    reply, or confirming the session). On a slow guest (the debug kernel under emulation,
+    the whole suite) side 0 received two: 13 packets, 1,492 bytes. Both are the protocol's
+    (WireGuard's wg_packet_send_keepalive confirms a session whenever the staged queue is
+    empty at that instant, which a ping's packet leaving it at the same time makes so), so
+    the keepalives are counted by packets and every byte is still accounted for."""
     p = DaemonPair(netns, "wireguard")
     daemons = []
     try:
@@ -404,9 +409,12 @@ def test_transfer_counters_count_handshake_messages_as_wireguard(netns, tmp_path
         for c, st in ((c1, st1), (c0, st0)):
             assert (c.rx_bytes, c.tx_bytes) == (st["rx"]["bytes"], st["tx"]["bytes"])
             assert (c.rx_packets, c.tx_packets) == (st["rx"]["packets"], st["tx"]["packets"])
-        assert c1.rx_bytes == 1372 and c1.tx_bytes in (1428, 1460), (c1.rx_bytes, c1.tx_bytes)
-        assert c0.tx_bytes == 1372 and c0.rx_bytes in (1428, 1460), (c0.rx_bytes, c0.tx_bytes)
-        assert c1.tx_bytes == c0.rx_bytes
+        keepalives = c1.tx_packets - 11  # the initiation and ten data messages
+        assert 0 <= keepalives <= 2, (c1.tx_packets, c1.tx_bytes)
+        assert (c1.rx_bytes, c1.rx_packets) == (1372, 11), (c1.rx_bytes, c1.rx_packets)
+        assert c1.tx_bytes == 148 + 10 * 128 + 32 * keepalives, (c1.tx_bytes, c1.tx_packets)
+        assert (c0.tx_bytes, c0.tx_packets) == (c1.rx_bytes, c1.rx_packets)
+        assert (c0.rx_bytes, c0.rx_packets) == (c1.tx_bytes, c1.tx_packets)
     finally:
         stop_all(daemons)
 

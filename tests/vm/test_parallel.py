@@ -41,12 +41,19 @@ def test_large_tcp_transfer_arrives_intact(netns, tmp_path, cipher):
                             stdout=subprocess.PIPE, text=True)
     try:
         assert sink.stdout.readline().strip() == "ready"
-        send = ("import socket, sys; s = socket.create_connection(('10.241.0.2', 5201), timeout=60);"
-                f"s.sendall(open({str(src)!r}, 'rb').read()); s.close()")
+        # A stall guard, not a speed bound: each 64 KiB must get out within 60 s (sendall's
+        # timeout is for the whole call; 24 MiB through the debug kernel under emulation on a
+        # loaded host took longer than that in all).
+        send = ("import socket; s = socket.create_connection(('10.241.0.2', 5201), timeout=60)\n"
+                f"d = open({str(src)!r}, 'rb').read()\n"
+                "for i in range(0, len(d), 1 << 16): s.sendall(d[i:i + (1 << 16)])\n"
+                "s.close()")
+        t0 = time.monotonic()
         run("python3", "-c", send, netns=p.ns1)
         got = sink.stdout.readline().split()
     finally:
         sink.wait(timeout=120)
+    print(f"{len(data) >> 20} MiB in {time.monotonic() - t0:.1f} s")
     assert got == [str(len(data)), hashlib.sha256(data).hexdigest()]
     # Sealed on any CPU, delivered in order: nothing refused as a replay or as forged.
     for ns in (p.ns1, p.ns2):
